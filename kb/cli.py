@@ -1,0 +1,156 @@
+"""The ``kb`` command line: global options, error handling, lazily loaded commands.
+
+Each command lives in ``kb/commands/`` and is imported only when it runs, so
+``kb search`` pays neither for networkx nor for pyvis.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from kb.errors import KbError
+
+# name -> "module:function". Order is the order of `kb --help`.
+COMMANDS: dict[str, str] = {
+    "index": "kb.commands.core:index",
+    "stats": "kb.commands.core:stats",
+    "search": "kb.commands.search:search",
+    "related": "kb.commands.search:related",
+    "show": "kb.commands.graph:show",
+    "path": "kb.commands.graph:path",
+    "neighbors": "kb.commands.graph:neighbors",
+    "tags": "kb.commands.graph:tags",
+    "orphans": "kb.commands.graph:orphans",
+    "doctor": "kb.commands.graph:doctor",
+    "graph": "kb.commands.graph:graph",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (see click's docs on lazy loading)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module, attr = spec.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KbError as e:
+            if isinstance(ctx.obj, App) and ctx.obj.debug:
+                raise
+            raise _as_click(e) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help without importing every command module: read it from the module docstring
+        # table below, kept in step with COMMANDS by tests/test_docs.py.
+        rows = [(name, SUMMARIES.get(name, "")) for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+SUMMARIES: dict[str, str] = {
+    "index": "Read the vault and bring kb's index and graph up to date.",
+    "stats": "Count notes, sections, links, broken links, tags and orphans.",
+    "search": "Full-text search of every section, in Chinese and English.",
+    "related": "Notes most like a given note.",
+    "show": "A card for a concept, note or tag: links, backlinks, mentions.",
+    "path": "The shortest path between two topics, with the evidence for each hop.",
+    "neighbors": "Topics within N hops of a topic.",
+    "tags": "Every tag with its number of notes.",
+    "orphans": "Notes with no links in or out.",
+    "doctor": "Broken and ambiguous links, bad front matter, link suggestions.",
+    "graph": "Export a topic's neighbourhood as interactive HTML, JSON, GraphML or GEXF.",
+}
+
+
+def _as_click(e: KbError) -> click.ClickException:
+    """A KbError as the click exception that prints `Error: <message>` and exits with its code."""
+    err = click.ClickException(str(e))
+    err.exit_code = e.exit_code
+    return err
+
+
+class App:
+    """What every command needs: the chosen vault, found lazily so `--help` never fails."""
+
+    def __init__(self, vault: str | None, index_dir: str | None, debug: bool):
+        self._vault_arg = vault
+        self._index_dir = index_dir
+        self.debug = debug
+        self._vault = None
+
+    @property
+    def vault(self):
+        """The vault (raises KbError with advice when none can be chosen)."""
+        if self._vault is None:
+            from kb.vault import find_vault
+
+            self._vault = find_vault(self._vault_arg, self._index_dir)
+        return self._vault
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--vault",
+    metavar="PATH",
+    help="The vault folder. Default: $KB_VAULT, else the nearest folder upwards "
+    "holding .obsidian/ or .kb/, else ./vault.",
+)
+@click.option(
+    "--index-dir",
+    metavar="DIR",
+    help="Where kb keeps its data (default <vault>/.kb; also $KB_INDEX_DIR). "
+    "Use for read-only vaults.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="kb", prog_name="kb")
+@click.pass_context
+def cli(ctx: click.Context, vault: str | None, index_dir: str | None, debug: bool) -> None:
+    """kb: a knowledge graph and full-text search for a Markdown (Obsidian) vault.
+
+    \b
+    Examples:
+      kb index                     # read the vault (incremental)
+      kb search relu               # full-text search, Chinese and English
+      kb show resnet               # a topic's card: links, backlinks, mentions
+      kb path resnet "1x1 conv"    # why two topics are connected
+      kb graph --topic resnet      # interactive HTML graph in graph/resnet.html
+    """
+    ctx.obj = App(vault, index_dir, debug)
+
+
+def main() -> None:
+    """Console entry point: run the CLI, turning KbErrors into one line on stderr."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except KbError as e:  # raised outside a command (while choosing the vault, say)
+        if debug:
+            raise
+        _as_click(e).show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # `kb search x | head`: the reader went away; not an error worth a traceback.
+        sys.stderr.close()
+        sys.exit(0)

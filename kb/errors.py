@@ -1,0 +1,39 @@
+"""Errors a person can act on. Library code raises these; ``kb/cli.py`` prints one line."""
+
+from __future__ import annotations
+
+
+class KbError(Exception):
+    """Base error: the message says what is wrong and how to fix it."""
+
+    exit_code = 1
+
+
+class VaultNotFound(KbError):
+    """No vault could be chosen."""
+
+
+class TopicNotFound(KbError):
+    """A topic given on the command line matches nothing (or several things)."""
+
+    def __init__(self, topic: str, suggestions: list[str] | None = None, ambiguous: bool = False):
+        self.topic = topic
+        self.suggestions = suggestions or []
+        self.ambiguous = ambiguous
+        if ambiguous:
+            msg = f"{topic!r} is ambiguous; did you mean one of: " + ", ".join(self.suggestions)
+        elif self.suggestions:
+            msg = f"no topic {topic!r}; did you mean: " + ", ".join(self.suggestions)
+        else:
+            msg = f"no topic {topic!r} in this vault; try `kb search {topic}`"
+        super().__init__(msg)
+
+
+class QueryError(KbError):
+    """A search query that cannot be understood."""
+
+    exit_code = 2
+
+
+class IndexMissing(KbError):
+    """The .kb/ data is absent or from another version."""

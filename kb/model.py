@@ -1,0 +1,131 @@
+"""Typed records shared by every stage of kb. No I/O here.
+
+Lines are 1-based, as an editor shows them. Paths are vault-relative POSIX
+paths (``folder/note.md``), whatever the operating system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+LinkKind = Literal["wikilink", "markdown"]
+SectionKind = Literal["root", "heading", "item"]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link from a note to another note, a heading, a block or a file."""
+
+    target: str
+    """The note or file part, as written (``ResNet``, ``img/a.png``); ``""`` for ``[[#Heading]]``."""
+    heading: str | None
+    """The ``#Heading`` part without the ``#``, or None."""
+    block: str | None
+    """The ``#^block-id`` part without ``#^``, or None."""
+    alias: str | None
+    """Display text: ``[[T|text]]``, ``[text](file.md)``; for an embed, ``|300`` size is kept here."""
+    kind: LinkKind
+    """``wikilink`` for ``[[…]]``/``![[…]]``, ``markdown`` for ``[text](local/file.md)``."""
+    embed: bool
+    """True for ``![[…]]`` and ``![alt](local.png)``."""
+    line: int
+    """Line of the link in the note file."""
+    context: str
+    """The sentence (or list item / table cell text) around the link, as plain text."""
+    section: int = 0
+    """Index into ``Note.sections`` of the section holding the link."""
+
+
+@dataclass(frozen=True, slots=True)
+class Url:
+    """An external link (``https://…``, ``mailto:…``), kept apart from note links."""
+
+    url: str
+    text: str
+    line: int
+    section: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TagUse:
+    """One place a tag is given: inline ``#tag`` or front-matter ``tags``."""
+
+    name: str
+    """Without ``#``, case kept as written (``ml/cnn``, ``深度学习``)."""
+    line: int
+    """Line of the inline tag; the front-matter line for front-matter tags."""
+    section: int = 0
+    """Index into ``Note.sections``; 0 (the note root) for front-matter tags."""
+    frontmatter: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One node of a note's outline: the note root, a heading, or a lead list item.
+
+    A lead list item is one that opens with a bold term (``- **resnet** …``) or a
+    ``term：explanation`` / ``term: explanation`` lead; its title is that term.
+    """
+
+    title: str
+    """Heading text / lead term as plain text; the note title for the root."""
+    kind: SectionKind
+    level: int
+    """0 for the root, 1–6 for headings; items are 10 + their list depth (so they nest under headings)."""
+    heading_path: tuple[str, ...]
+    """Titles from the note title down to this section (note › heading › sub)."""
+    line_start: int
+    line_end: int
+    """Last line that belongs to this section, sub-sections included."""
+    parent: int | None
+    """Index into ``Note.sections`` of the enclosing section; None for the root."""
+    text: str
+    """The section's own prose (sub-sections excluded) as plain text, one block per line."""
+    code: str = ""
+    """Its own fenced/indented code blocks and inline code, joined by newlines."""
+    math: str = ""
+    """Its own ``$…$`` / ``$$…$$`` math, joined by newlines."""
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A parsed Markdown note."""
+
+    path: str
+    """Vault-relative POSIX path with extension (``topics/ResNet.md``)."""
+    title: str
+    """Front-matter ``title``, else the file name without ``.md``."""
+    aliases: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    """Distinct tag names (front matter and inline), in order of first use."""
+    tag_uses: tuple[TagUse, ...] = ()
+    links: tuple[Link, ...] = ()
+    urls: tuple[Url, ...] = ()
+    sections: tuple[Section, ...] = ()
+    """The outline in document order; ``sections[0]`` is always the root."""
+    frontmatter: dict = field(default_factory=dict)
+    """Parsed front matter ({} when absent or broken)."""
+    warnings: tuple[str, ...] = ()
+    """Problems found while parsing (front matter that did not parse, …), one line each."""
+
+    @property
+    def stem(self) -> str:
+        """File name without folder and ``.md``: what ``[[name]]`` matches in Obsidian."""
+        name = self.path.rsplit("/", 1)[-1]
+        return name[:-3] if name.lower().endswith(".md") else name
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: a section of a note."""
+
+    path: str
+    title: str
+    heading: tuple[str, ...]
+    """Breadcrumb: note title › heading › sub."""
+    line: int
+    score: float
+    snippet: str
+    """Plain text; matched words are wrapped in ``\\x02`` … ``\\x03`` for the CLI to highlight."""
+    tags: tuple[str, ...] = ()

@@ -1,0 +1,250 @@
+"""The ``.kb/`` folder: which note files were read when, and their parsed Notes.
+
+One SQLite file (``notes.sqlite``) holds, per note file, its size, mtime and
+content hash (the manifest) and the pickled :class:`~kb.model.Note`. A refresh
+is a stat scan: files whose size and mtime are unchanged are not read; changed
+ones are hashed, and only those whose content changed are parsed again.
+
+Consumers (the search index, the graph) keep their own ``{path: sha1}`` of what
+they hold and catch up with :meth:`Store.diff`, so each can be brought up to
+date on its own schedule (``kb search`` never loads the graph).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.model import Note
+from kb.vault import FileStat, Vault
+
+SCHEMA = 3
+"""Bump when Note or the table changes: a store of another schema is rebuilt."""
+
+PARALLEL_MIN_FILES = 64
+"""Below this many files to parse, a process pool costs more than it saves."""
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) while parsing."""
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a refresh found and did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    parsed: dict[str, Note] = field(default_factory=dict)
+    """The notes parsed in this refresh, by path."""
+    seconds: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        """True when the vault's notes differ from the last refresh."""
+        return bool(self.added or self.changed or self.removed)
+
+
+def _hash(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def _parse_file(args: tuple[str, str]) -> tuple[str, str, Note, int, int]:
+    """Read, hash and parse one file (runs in a worker process)."""
+    from kb.parse import parse_note
+    from kb.vault import decode
+
+    rel, abspath = args
+    st = os.stat(abspath)
+    with open(abspath, "rb") as f:
+        raw = f.read()
+    text, _ = decode(raw)
+    return rel, _hash(raw), parse_note(text, rel), st.st_size, st.st_mtime_ns
+
+
+def _parse_chunk(chunk: list[tuple[str, str]]) -> list[tuple[str, str, Note, int, int] | None]:
+    out = []
+    for item in chunk:
+        try:
+            out.append(_parse_file(item))
+        except OSError:
+            out.append(None)  # deleted or unreadable since the scan: treated as gone
+    return out
+
+
+class Store:
+    """kb's record of a vault's notes, kept in ``<data_dir>/notes.sqlite``."""
+
+    def __init__(self, vault: Vault):
+        self.vault = vault
+        self.path = vault.data_dir / "notes.sqlite"
+        self._db: sqlite3.Connection | None = None
+
+    # -- database ---------------------------------------------------------
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if self._db is not None:
+            return self._db
+        if not self.path.exists():
+            if not create:
+                return None
+            self.vault.ensure_data_dir()
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None or int(row[0]) != SCHEMA:
+            db.execute("DROP TABLE IF EXISTS notes")
+            db.execute(
+                "CREATE TABLE notes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+                " sha TEXT, note BLOB)"
+            )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+            db.commit()
+        self._db = db
+        return db
+
+    def close(self) -> None:
+        """Close the database."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def exists(self) -> bool:
+        """True once the vault has been indexed at least once."""
+        return self.path.exists()
+
+    # -- reading ----------------------------------------------------------
+    def hashes(self) -> dict[str, str]:
+        """Content hash of every known note, by path."""
+        db = self._connect(create=False)
+        if db is None:
+            return {}
+        return dict(db.execute("SELECT path, sha FROM notes"))
+
+    def notes(self, paths: Iterable[str] | None = None) -> dict[str, Note]:
+        """Parsed notes by path: all of them, or those of ``paths``."""
+        db = self._connect(create=False)
+        if db is None:
+            return {}
+        if paths is None:
+            rows = db.execute("SELECT path, note FROM notes ORDER BY path")
+            return {p: pickle.loads(blob) for p, blob in rows}
+        out: dict[str, Note] = {}
+        for p in paths:
+            row = db.execute("SELECT note FROM notes WHERE path=?", (p,)).fetchone()
+            if row is not None:
+                out[p] = pickle.loads(row[0])
+        return out
+
+    def diff(self, held: dict[str, str]) -> tuple[list[str], list[str]]:
+        """For a consumer holding ``{path: sha}``: (paths to (re)load, paths to drop)."""
+        current = self.hashes()
+        stale = sorted(p for p, sha in current.items() if held.get(p) != sha)
+        gone = sorted(p for p in held if p not in current)
+        return stale, gone
+
+    # -- refreshing -------------------------------------------------------
+    def refresh(self, full: bool = False, progress: Progress | None = None) -> Changes:
+        """Bring the store up to date with the vault files (incremental unless ``full``)."""
+        start = time.perf_counter()
+        db = self._connect(create=True)
+        assert db is not None
+        if full:
+            db.execute("DELETE FROM notes")
+        known = {
+            p: (size, mtime, sha)
+            for p, size, mtime, sha in db.execute("SELECT path, size, mtime_ns, sha FROM notes")
+        }
+        on_disk = self.vault.scan()
+        changes = Changes()
+        changes.removed = sorted(p for p in known if p not in on_disk)
+        todo: list[str] = []
+        for rel, st in on_disk.items():
+            old = known.get(rel)
+            if old is not None and (old[0], old[1]) == (st.size, st.mtime_ns):
+                changes.unchanged += 1
+            else:
+                todo.append(rel)
+        touched = self._read_and_parse(todo, known, changes, progress)
+        with db:
+            db.executemany("DELETE FROM notes WHERE path=?", [(p,) for p in changes.removed])
+            db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?)", touched)
+        changes.seconds = time.perf_counter() - start
+        return changes
+
+    def _read_and_parse(
+        self,
+        todo: list[str],
+        known: dict[str, tuple[int, int, str]],
+        changes: Changes,
+        progress: Progress | None,
+    ) -> list[tuple]:
+        """Parse the files whose stat changed; a file whose content did not change keeps its Note."""
+        rows: list[tuple] = []
+        pending: list[tuple[str, str]] = []
+        for rel in todo:
+            old = known.get(rel)
+            if old is not None:
+                # Stat changed: hash first, so a touched-but-identical file is not re-parsed.
+                try:
+                    raw = self.vault.abspath(rel).read_bytes()
+                except OSError:
+                    continue
+                if _hash(raw) == old[2]:
+                    st = os.stat(self.vault.abspath(rel))
+                    db = self._db
+                    assert db is not None
+                    db.execute(
+                        "UPDATE notes SET size=?, mtime_ns=? WHERE path=?",
+                        (st.st_size, st.st_mtime_ns, rel),
+                    )
+                    changes.unchanged += 1
+                    continue
+            pending.append((rel, str(self.vault.abspath(rel))))
+        for result in _parse_all(pending, progress):
+            if result is None:
+                continue
+            rel, sha, note, size, mtime = result
+            (changes.changed if rel in known else changes.added).append(rel)
+            changes.parsed[rel] = note
+            rows.append((rel, size, mtime, sha, pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)))
+        changes.added.sort()
+        changes.changed.sort()
+        return rows
+
+
+def _parse_all(
+    pending: list[tuple[str, str]], progress: Progress | None
+) -> Iterable[tuple[str, str, Note, int, int] | None]:
+    """Parse files, in a process pool when there are many and more than one core."""
+    total = len(pending)
+    workers = min(os.cpu_count() or 1, 8)
+    if total < PARALLEL_MIN_FILES or workers < 2:
+        for i, item in enumerate(pending, 1):
+            yield from _parse_chunk([item])
+            if progress:
+                progress(i, total)
+        return
+    size = max(8, min(64, total // (workers * 8) or 8))
+    chunks = [pending[i : i + size] for i in range(0, total, size)]
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for results in pool.map(_parse_chunk, chunks):
+            done += len(results)
+            if progress:
+                progress(done, total)
+            yield from results
+
+
+def data_file(vault: Vault, name: str) -> Path:
+    """Path of one of kb's data files in the vault's data folder."""
+    return vault.data_dir / name
