@@ -1,0 +1,186 @@
+"""Plain text of markdown-it inline tokens, with the places of links and tags in it.
+
+An ``inline`` token (a paragraph, heading or table cell) is read once: its
+children give the text a reader sees (markup dropped, link text kept) and every
+link, image, wikilink and tag with its line and its offsets in that text, so
+the sentence around a link can be cut out afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline, backtick
+from markdown_it.token import Token
+
+# Sentence ends: CJK marks end a sentence at once; `.!?` only before a space,
+# so `nn.L1Loss` and `3.14` stay whole. A line break also ends a context.
+_SENTENCE_END = re.compile(r"[。！？]+[”’」』）)]*|[.!?]+[\"')\]]*(?=\s|$)|\n")
+# Obsidian block ids (`… ^block-1`) close a paragraph; they are not prose.
+_BLOCK_ID = re.compile(r"\s\^[A-Za-z0-9-]+\s*$")
+_CONTEXT_MAX = 300
+
+
+@dataclass(slots=True)
+class Span:
+    """A link, image, wikilink or tag found in inline text."""
+
+    token: Token
+    """``link_open``, ``image``, ``wikilink`` or ``tag``."""
+    line: int
+    start: int
+    """Offset of its text in ``InlineText.text``."""
+    end: int = -1
+
+
+@dataclass(slots=True)
+class InlineText:
+    """What one inline token holds, ready to be filed under a section."""
+
+    text: str
+    """Plain text; line breaks inside the paragraph are ``\\n``."""
+    spans: list[Span] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    math: list[str] = field(default_factory=list)
+    marks: tuple[list[int], list[int]] | None = None
+    """Starts and ends of the sentence-end marks in ``text``, found on first use."""
+
+    def display(self, span: Span) -> str:
+        """The text a reader sees for a span (link label, alt text, …)."""
+        return self.text[span.start : span.end].replace("\n", " ").strip()
+
+    def context(self, span: Span) -> str:
+        """The sentence (or line) holding ``span``, as one line of plain text."""
+        if self.marks is None:  # found once per paragraph, however many links it has
+            found = list(_SENTENCE_END.finditer(self.text))
+            self.marks = [m.start() for m in found], [m.end() for m in found]
+        start, end = _sentence_bounds(*self.marks, len(self.text), span.start, span.end)
+        if end - start > _CONTEXT_MAX:  # no sentence end nearby: keep a window
+            half = _CONTEXT_MAX // 2
+            start, end = max(start, span.start - half), min(end, span.end + half)
+        return " ".join(self.text[start:end].split())
+
+
+def _sentence_bounds(
+    mark_starts: list[int], mark_ends: list[int], size: int, start: int, end: int
+) -> tuple[int, int]:
+    """Offsets of the sentence holding ``[start, end)``, given the sentence-end marks."""
+    # The last mark ending at or before `start` opens the sentence; the first mark
+    # starting at or after `end` closes it (marks inside a link's text are skipped).
+    before = bisect_right(mark_ends, start)
+    left = mark_ends[before - 1] if before else 0
+    after = bisect_left(mark_starts, end)
+    right = mark_ends[after] if after < len(mark_ends) else size
+    return left, right
+
+
+# Tokens whose content is raw source: newlines in them are lines of the file.
+_RAW_MULTILINE = frozenset({"math_inline", "math_inline_double", "html_inline", "obsidian_comment"})
+_SKIPPED = frozenset({"html_inline", "obsidian_comment", "footnote_ref"})
+
+
+class _Reader:
+    """Walks inline children once, keeping text, current line and open links."""
+
+    def __init__(self, line: int) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.line = line
+        self.out = InlineText("")
+        self.open_links: list[Span] = []
+
+    def add(self, text: str) -> None:
+        """Append visible text."""
+        if text:
+            self.parts.append(text)
+            self.size += len(text)
+
+    def walk(self, children: list[Token]) -> None:
+        """Read a list of inline tokens."""
+        for token in children:
+            self.read(token)
+
+    def read(self, token: Token) -> None:
+        """Read one inline token."""
+        kind = token.type
+        if kind in ("text", "text_special"):
+            self.add(token.content)
+        elif kind in ("softbreak", "hardbreak"):
+            self.add("\n")
+            self.line += 1
+        elif kind == "code_inline":
+            self.add(token.content)
+            self.out.code.append(token.content)
+            # markdown-it turns newlines inside `code` into spaces; our backticks
+            # wrapper counted them, so later tokens keep the right line.
+            self.line += (token.meta or {}).get("newlines", 0)
+        elif kind in ("math_inline", "math_inline_double"):
+            if kind == "math_inline":  # `$x$` is part of the sentence; `$$…$$` is display math
+                self.add(" ".join(token.content.split()))
+            self.out.math.append(token.content.strip())
+        elif kind in ("wikilink", "tag"):
+            span = Span(token, self.line, self.size)
+            self.add(token.content)
+            span.end = self.size
+            self.out.spans.append(span)
+        elif kind == "link_open":
+            span = Span(token, self.line, self.size)
+            self.out.spans.append(span)
+            self.open_links.append(span)
+        elif kind == "link_close":
+            if self.open_links:
+                self.open_links.pop().end = self.size
+        elif kind == "image":
+            span = Span(token, self.line, self.size)
+            self.walk(token.children or [])  # the alt text, which may span lines
+            span.end = self.size
+            self.out.spans.append(span)
+        elif kind not in _SKIPPED and token.nesting == 0:
+            self.add(token.content)  # tokens of plugins we do not know: keep their text
+        if kind in _RAW_MULTILINE:
+            self.line += token.content.count("\n")
+
+    def finish(self) -> InlineText:
+        """Close what is still open and return the result."""
+        text = "".join(self.parts)
+        for span in self.open_links:
+            span.end = len(text)
+        match = _BLOCK_ID.search(text)
+        if match and not any(span.end > match.start() for span in self.out.spans):
+            text = text[: match.start()]
+        self.out.text = text
+        return self.out
+
+
+def read_inline(token: Token) -> InlineText:
+    """Plain text, links, tags, code and math of one ``inline`` token."""
+    first_line = token.map[0] + 1 if token.map else 1
+    reader = _Reader(first_line)
+    reader.walk(token.children or [])
+    return reader.finish()
+
+
+def plain_text(children: list[Token]) -> str:
+    """Plain text of inline tokens on one line (for titles and lead terms)."""
+    reader = _Reader(1)
+    reader.walk(children)
+    return " ".join(reader.finish().text.split())
+
+
+def _backticks_keeping_lines(state: StateInline, silent: bool) -> bool:
+    """The stock backticks rule, recording how many newlines the code span covered."""
+    start = state.pos
+    count = len(state.tokens)
+    if not backtick(state, silent):
+        return False
+    if not silent and len(state.tokens) > count and state.tokens[-1].type == "code_inline":
+        state.tokens[-1].meta = {"newlines": state.src.count("\n", start, state.pos)}
+    return True
+
+
+def code_lines_plugin(md: MarkdownIt) -> None:
+    """Swap in a backticks rule that keeps line counts (links after a code span need them)."""
+    md.inline.ruler.at("backticks", _backticks_keeping_lines)

@@ -1,0 +1,285 @@
+"""Markdown text -> ``Note``: front matter, outline, links, URLs and tags. Pure: no file I/O.
+
+One module-level MarkdownIt parser (``MD``) does the reading; kb's plugins add
+Obsidian syntax (``wikilinks``, ``md_tags``, ``md_comments``), so code, math,
+HTML and comments are consumed by their own rules and never yield links or tags.
+The token stream is then walked for the outline (``md_outline``: which section
+owns each token) and once more for content, each inline token becoming plain
+text with the links and tags in it (``md_text``).
+
+Conventions: lines are 1-based lines of the file, front matter included. A
+section's ``line_end`` is its last non-blank line (sub-sections included), so
+blank lines before the next heading belong to nobody.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.footnote import footnote_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from kb.md_comments import comments_plugin
+from kb.md_frontmatter import FrontMatter, aliases_of, read_front_matter, tags_of, title_of
+from kb.md_outline import Outline, build_outline, drop_lead, trim_blank_ends
+from kb.md_tags import tags_plugin
+from kb.md_text import InlineText, Span, code_lines_plugin, read_inline
+from kb.model import Link, Note, Section, TagUse, Url
+from kb.wikilinks import wikilinks_plugin
+
+# `scheme:` (https:, mailto:, obsidian:) or `//host`: not a file in the vault.
+_EXTERNAL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
+
+
+def _build_markdown() -> MarkdownIt:
+    """The one parser: CommonMark + tables, math, footnotes, front matter and Obsidian syntax."""
+    # `tasklists` (markdown-it-py >= 4.1) takes `[ ]`/`[x]` out of an item's text.
+    md = MarkdownIt("commonmark", {"html": True, "tasklists": True})
+    md.enable(["table", "strikethrough"])
+    md.use(front_matter_plugin)
+    # Like Obsidian/pandoc: no space just inside `$…$`, no digit right after the
+    # closing `$` (so "$5 and $10" is money); `$$…$$` may also sit inside a paragraph.
+    md.use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True)
+    md.use(footnote_plugin)
+    # Footnote text stays where it is written (so it belongs to that section and
+    # keeps its lines); `^[inline notes]` stay ordinary text with their links.
+    md.core.ruler.disable("footnote_tail")
+    md.inline.ruler.disable("footnote_inline")
+    md.use(comments_plugin)
+    md.use(wikilinks_plugin)
+    md.use(tags_plugin)
+    md.use(code_lines_plugin)
+    _use_bare_urls(md)
+    return md
+
+
+def _use_bare_urls(md: MarkdownIt) -> None:
+    """Turn bare ``https://…`` / ``www.…`` text into links, when the installed plugins can."""
+    try:
+        from mdit_py_plugins.gfm_autolink import gfm_autolink_plugin
+    except ImportError:  # mdit-py-plugins < 0.5: bare URLs stay text (and are never tags)
+        return
+    try:
+        md.use(gfm_autolink_plugin)
+    except RuntimeError:  # markdown-it-py < 4.1
+        return
+
+
+MD = _build_markdown()
+
+
+def parse_note(text: str, path: str) -> Note:
+    """Parse the Markdown ``text`` of the note at vault-relative ``path``; never raises."""
+    source = _normalise(text)
+    try:
+        return _NoteReader(source, path).read()
+    except Exception as err:  # noqa: BLE001 - one odd note must not stop a vault scan
+        title = _stem(path)
+        lines = source.split("\n")
+        end = max(len(lines), 1)
+        root = Section(title, "root", 0, (title,), 1, end, parent=None, text=source.strip())
+        warning = f"note could not be parsed ({type(err).__name__}: {err}); read as plain text"
+        return Note(path=path, title=title, sections=(root,), warnings=(warning[:300],))
+
+
+def _normalise(text: str) -> str:
+    """Line endings to ``\\n`` and no BOM, so our line numbers match markdown-it's."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+
+
+def _stem(path: str) -> str:
+    """File name without folder and ``.md``."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name[:-3] if name.lower().endswith(".md") else name
+
+
+@dataclass(slots=True)
+class _Content:
+    """What a section owns while the note is read."""
+
+    text: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    math: list[str] = field(default_factory=list)
+
+
+class _NoteReader:
+    """Reads one note: front matter, then outline, then content, then assembles the ``Note``."""
+
+    def __init__(self, source: str, path: str) -> None:
+        self.path = path
+        self.lines = source.split("\n")
+        self.tokens: list[Token] = MD.parse(source)
+        self.matter = FrontMatter()
+        self.warnings: list[str] = []
+        self.links: list[Link] = []
+        self.urls: list[Url] = []
+        self.tag_uses: list[TagUse] = []
+        self.content: list[_Content] = []
+        self.row: list[str] | None = None
+        """Cell texts of the table row being read; None outside tables."""
+
+    def read(self) -> Note:
+        """Build the ``Note``."""
+        title = self._read_front_matter()
+        outline = build_outline(self.tokens, title, len(self.lines))
+        self.content = [_Content() for _ in outline.sections]
+        self._read_content(outline)
+        trim_blank_ends(outline.sections, self.lines)
+        sections = tuple(
+            Section(
+                title=draft.title,
+                kind=draft.kind,
+                level=draft.level,
+                heading_path=draft.heading_path,
+                line_start=draft.line_start,
+                line_end=draft.line_end,
+                parent=draft.parent,
+                text="\n".join(part for part in content.text if part),
+                code="\n".join(content.code),
+                math="\n".join(content.math),
+            )
+            for draft, content in zip(outline.sections, self.content, strict=True)
+        )
+        return Note(
+            path=self.path,
+            title=title,
+            aliases=aliases_of(self.matter),
+            tags=_distinct(use.name for use in self.tag_uses),
+            tag_uses=tuple(self.tag_uses),
+            links=tuple(self.links),
+            urls=tuple(self.urls),
+            sections=sections,
+            frontmatter=self.matter.data,
+            warnings=tuple(self.warnings),
+        )
+
+    def _read_front_matter(self) -> str:
+        """Read the front matter (if any) and return the note title."""
+        first = self.tokens[0] if self.tokens else None
+        if first is not None and first.type == "front_matter":
+            self.matter = read_front_matter(first.content, first_line=2)
+            if self.matter.warning:
+                self.warnings.append(self.matter.warning)
+                self.tokens[:1] = _as_markdown(first.content, first_line=2)
+            for name, line in tags_of(self.matter, default_line=1):
+                self.tag_uses.append(TagUse(name, line, 0, frontmatter=True))
+        return title_of(self.matter) or _stem(self.path)
+
+    def _read_content(self, outline: Outline) -> None:
+        """File every block's text, code, math, links and tags under its section."""
+        for index, token in enumerate(self.tokens):
+            section = outline.owner[index]
+            kind = token.type
+            if kind == "inline":
+                # A heading that opened a section is its title, not its text; so is an item's lead.
+                keep = index - 1 not in outline.top_headings
+                self._read_inline(token, section, keep, lead=outline.leads.get(index))
+            elif kind in ("fence", "code_block"):
+                self.content[section].code.append(token.content.rstrip("\n"))
+            elif kind in ("math_block", "math_block_label"):
+                self.content[section].math.append(token.content.strip())
+            elif kind == "tr_open":
+                self.row = []
+            elif kind == "tr_close" and self.row is not None:
+                self.content[section].text.append(" | ".join(cell for cell in self.row if cell))
+                self.row = None
+
+    def _read_inline(self, token: Token, section: int, keep_text: bool, lead: str | None) -> None:
+        """Plain text, links, URLs and tags of one paragraph, heading or table cell."""
+        inline = read_inline(token)
+        content = self.content[section]
+        content.code.extend(inline.code)
+        content.math.extend(inline.math)
+        if keep_text:
+            text = " ".join(inline.text.split())  # one block, one line
+            if lead is not None:
+                text = drop_lead(text, lead)
+            if self.row is not None:
+                self.row.append(text)  # a table cell: one line per row
+            else:
+                content.text.append(text)
+        for span in inline.spans:
+            self._add_span(inline, span, section)
+
+    def _add_span(self, inline: InlineText, span: Span, section: int) -> None:
+        """Turn a span into a Link, Url or TagUse."""
+        token = span.token
+        if token.type == "tag":
+            self.tag_uses.append(TagUse(token.meta["name"], span.line, section))
+        elif token.type == "wikilink":
+            meta = token.meta
+            link = Link(
+                target=meta["target"],
+                heading=meta["heading"],
+                block=meta["block"],
+                alias=meta["alias"],
+                kind="wikilink",
+                embed=meta["embed"],
+                line=span.line,
+                context=inline.context(span),
+                section=section,
+            )
+            self.links.append(link)
+        else:
+            href = str(token.attrGet("src" if token.type == "image" else "href") or "")
+            self._add_href(href, inline, span, section, embed=token.type == "image")
+
+    def _add_href(
+        self, href: str, inline: InlineText, span: Span, section: int, embed: bool
+    ) -> None:
+        """A Markdown link or image: external ones are URLs, the rest note links."""
+        display = inline.display(span)
+        if _EXTERNAL.match(href):
+            self.urls.append(Url(href, display, span.line, section))
+            return
+        target, _, anchor = unquote(href).partition("#")
+        heading = block = None
+        if anchor.startswith("^"):
+            block = anchor[1:] or None
+        else:
+            heading = anchor or None
+        if not (target or heading or block):
+            return
+        link = Link(
+            target=target,
+            heading=heading,
+            block=block,
+            alias=display or None,
+            kind="markdown",
+            embed=embed,
+            line=span.line,
+            context=inline.context(span),
+            section=section,
+        )
+        self.links.append(link)
+
+
+def _as_markdown(content: str, first_line: int) -> list[Token]:
+    """Tokens of broken front matter read as Markdown, mapped to their lines in the file."""
+    tokens = MD.parse(content)
+    shift = first_line - 1
+    for token in tokens:
+        if token.map:
+            token.map = [token.map[0] + shift, token.map[1] + shift]
+    # A second `---` block at its very top would read as front matter again: drop it.
+    return [token for token in tokens if token.type != "front_matter"]
+
+
+def _distinct(names: Iterable[str]) -> tuple[str, ...]:
+    """Names in order of first use, ``ML`` and ``ml`` counted once (Obsidian ignores case)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        key = name.casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(name)
+    return tuple(out)
