@@ -80,6 +80,18 @@ def _parse_chunk(chunk: list[tuple[str, str]]) -> list[tuple[str, str, Note, int
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Vault-wide counts kept in the manifest."""
+
+    notes: int = 0
+    sections: int = 0
+    links: int = 0
+    tags: int = 0
+    """Distinct tags, case-insensitive (Obsidian treats #ML and #ml as one tag)."""
+    warnings: int = 0
+
+
 class Store:
     """kb's record of a vault's notes, kept in ``<data_dir>/notes.sqlite``."""
 
@@ -104,7 +116,8 @@ class Store:
             db.execute("DROP TABLE IF EXISTS notes")
             db.execute(
                 "CREATE TABLE notes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-                " sha TEXT, note BLOB)"
+                " sha TEXT, note BLOB, sections INTEGER, links INTEGER, tags TEXT,"
+                " warnings INTEGER)"
             )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
             db.commit()
@@ -145,6 +158,20 @@ class Store:
                 out[p] = pickle.loads(row[0])
         return out
 
+    def totals(self) -> Totals:
+        """Counts over the whole vault, from the manifest alone (no Note is unpickled)."""
+        db = self._connect(create=False)
+        if db is None:
+            return Totals()
+        notes, sections, links, warnings = db.execute(
+            "SELECT count(*), coalesce(sum(sections),0), coalesce(sum(links),0),"
+            " coalesce(sum(warnings),0) FROM notes"
+        ).fetchone()
+        tags: set[str] = set()
+        for (joined,) in db.execute("SELECT tags FROM notes WHERE tags != ''"):
+            tags.update(t.casefold() for t in joined.split("\n"))
+        return Totals(notes, sections, links, len(tags), warnings)
+
     def diff(self, held: dict[str, str]) -> tuple[list[str], list[str]]:
         """For a consumer holding ``{path: sha}``: (paths to (re)load, paths to drop)."""
         current = self.hashes()
@@ -177,7 +204,7 @@ class Store:
         touched = self._read_and_parse(todo, known, changes, progress)
         with db:
             db.executemany("DELETE FROM notes WHERE path=?", [(p,) for p in changes.removed])
-            db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?)", touched)
+            db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?)", touched)
         changes.seconds = time.perf_counter() - start
         return changes
 
@@ -216,7 +243,12 @@ class Store:
             rel, sha, note, size, mtime = result
             (changes.changed if rel in known else changes.added).append(rel)
             changes.parsed[rel] = note
-            rows.append((rel, size, mtime, sha, pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)))
+            blob = pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)
+            tags = "\n".join(note.tags)
+            rows.append(
+                (rel, size, mtime, sha, blob, len(note.sections), len(note.links), tags,
+                 len(note.warnings))
+            )
         changes.added.sort()
         changes.changed.sort()
         return rows

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,29 @@ class Vault:
     def read(self, rel: str) -> tuple[str, bytes]:
         """Text and raw bytes of a note; undecodable bytes become U+FFFD rather than failing."""
         return decode(self.abspath(rel).read_bytes())
+
+    def attachment_checker(self) -> Callable[[str, str], bool]:
+        """A test ``exists(target, source_note)`` for linked files (images, PDFs, notes).
+
+        Like Obsidian: relative to the linking note's folder, then to the vault root,
+        then by file name anywhere in the vault (listed once, on first need).
+        """
+        names: set[str] | None = None
+
+        def exists(target: str, source: str = "") -> bool:
+            nonlocal names
+            here = posixpath.dirname(source)
+            for candidate in (posixpath.join(here, target), target):
+                if self.abspath(posixpath.normpath(candidate)).is_file():
+                    return True
+            if names is None:
+                names = set()
+                for _dirpath, dirnames, filenames in os.walk(self.root):
+                    dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                    names.update(f.casefold() for f in filenames)
+            return target.rsplit("/", 1)[-1].casefold() in names
+
+        return exists
 
     def abspath(self, rel: str) -> Path:
         """Absolute path of a vault-relative path."""

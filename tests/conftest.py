@@ -1,0 +1,46 @@
+"""Shared fixtures: the sample vault copied to a temporary folder, a CLI runner, the real vaults."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_VAULT = REPO / "vault"
+SHARED_VAULTS = REPO.parent / "shared" / "vaults"
+
+
+@pytest.fixture
+def vault_copy(tmp_path: Path) -> Path:
+    """A private copy of the sample vault (tests never touch vault/ itself)."""
+    dest = tmp_path / "vault"
+    shutil.copytree(SAMPLE_VAULT, dest, ignore=shutil.ignore_patterns(".kb"))
+    return dest
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """click's CliRunner; stderr is kept apart from stdout."""
+    return CliRunner()
+
+
+@pytest.fixture
+def kb(runner: CliRunner, vault_copy: Path):
+    """Run `kb --vault <copy> ARGS…` and return the click Result."""
+    from kb.cli import cli
+
+    def run(*args: str, input: str | None = None):
+        return runner.invoke(cli, ["--vault", str(vault_copy), *args], input=input)
+
+    return run
+
+
+def shared_vault(name: str) -> Path:
+    """A real vault from ../shared/vaults, or skip the test when this checkout has none."""
+    path = SHARED_VAULTS / name
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent (real vaults are only in the development workspace)")
+    return path

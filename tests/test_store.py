@@ -1,0 +1,97 @@
+"""The .kb/ store: incremental refresh by stat, hash and parse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kb.store import Store
+from kb.vault import find_vault
+
+
+def store_for(root: Path) -> Store:
+    return Store(find_vault(str(root), environ={}, cwd=root))
+
+
+def test_first_refresh_reads_everything(vault_copy: Path) -> None:
+    store = store_for(vault_copy)
+    changes = store.refresh()
+    assert "面试准备计划.md" in changes.added
+    assert not changes.changed and not changes.removed
+    assert set(changes.parsed) == set(changes.added)
+    assert store.totals().notes == len(changes.added)
+
+
+def test_second_refresh_reads_nothing(vault_copy: Path, monkeypatch) -> None:
+    store = store_for(vault_copy)
+    store.refresh()
+    # An unchanged vault must not even open a note file.
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(AssertionError(self)))
+    changes = store.refresh()
+    assert not changes.any
+    assert changes.unchanged == store.totals().notes
+
+
+def test_edit_add_delete(vault_copy: Path) -> None:
+    store = store_for(vault_copy)
+    store.refresh()
+    relu = vault_copy / "topics" / "ReLU.md"
+    relu.write_text(relu.read_text(encoding="utf-8") + "\n新增一行 #新标签\n", encoding="utf-8")
+    (vault_copy / "new.md").write_text("# New\n[[ReLU]]\n", encoding="utf-8")
+    (vault_copy / "topics" / "Smooth L1.md").unlink()
+    changes = store.refresh()
+    assert changes.changed == ["topics/ReLU.md"]
+    assert changes.added == ["new.md"]
+    assert changes.removed == ["topics/Smooth L1.md"]
+    assert "新标签" in store.notes(["topics/ReLU.md"])["topics/ReLU.md"].tags
+    assert "topics/Smooth L1.md" not in store.hashes()
+
+
+def test_touched_but_identical_file_is_not_parsed_again(vault_copy: Path) -> None:
+    store = store_for(vault_copy)
+    store.refresh()
+    relu = vault_copy / "topics" / "ReLU.md"
+    st = relu.stat()
+    os.utime(relu, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    changes = store.refresh()
+    assert not changes.any and not changes.parsed
+    # …and the new mtime is remembered, so the next refresh does not even hash it.
+    assert not store.refresh().any
+
+
+def test_full_rebuild_reparses_all(vault_copy: Path) -> None:
+    store = store_for(vault_copy)
+    first = store.refresh()
+    again = store.refresh(full=True)
+    assert again.added == first.added
+
+
+def test_consumer_diff(vault_copy: Path) -> None:
+    store = store_for(vault_copy)
+    store.refresh()
+    held = store.hashes()
+    assert store.diff(held) == ([], [])
+    held["gone.md"] = "x"
+    held["topics/ReLU.md"] = "old"
+    assert store.diff(held) == (["topics/ReLU.md"], ["gone.md"])
+
+
+def test_many_files_parse_in_a_pool(tmp_path: Path) -> None:
+    for i in range(150):
+        (tmp_path / f"n{i:03}.md").write_text(f"# Note {i}\n\nlinks to [[n{(i + 1) % 150:03}]] #t{i % 7}\n")
+    store = store_for(tmp_path)
+    seen: list[tuple[int, int]] = []
+    changes = store.refresh(progress=lambda done, total: seen.append((done, total)))
+    assert len(changes.added) == 150
+    assert seen[-1] == (150, 150)
+    notes = store.notes()
+    assert notes["n149.md"].links[0].target == "n000"
+
+
+def test_store_lives_in_data_dir_only(vault_copy: Path, tmp_path: Path) -> None:
+    before = sorted(p.relative_to(vault_copy) for p in vault_copy.rglob("*"))
+    idx = tmp_path / "elsewhere"
+    store = Store(find_vault(str(vault_copy), str(idx), environ={}, cwd=tmp_path))
+    store.refresh()
+    assert (idx / "notes.sqlite").exists()
+    assert sorted(p.relative_to(vault_copy) for p in vault_copy.rglob("*")) == before
