@@ -50,13 +50,19 @@ class Resolver:
         self._by_path: dict[str, str] = {}
         self._by_name: dict[str, list[str]] = {}
         self._by_alias: dict[str, list[str]] = {}
+        self._by_suffix: dict[str, list[str]] = {}
         for note in notes:
-            self._by_path[fold(_strip_md(note.path))] = note.path
+            key = fold(_strip_md(note.path))
+            self._by_path[key] = note.path
+            # "b/c" and "c" for "a/b/c": [[folder/note]] may give any trailing part of the path.
+            parts = key.split("/")
+            for i in range(1, len(parts) - 1):
+                self._by_suffix.setdefault("/".join(parts[i:]), []).append(note.path)
             self._by_name.setdefault(fold(note.stem), []).append(note.path)
             for alias in note.aliases:
                 self._by_alias.setdefault(fold(alias), []).append(note.path)
         # Obsidian prefers the note with the shortest path among same-named notes.
-        for table in (self._by_name, self._by_alias):
+        for table in (self._by_name, self._by_alias, self._by_suffix):
             for paths in table.values():
                 paths.sort(key=lambda p: (p.count("/"), len(p), p))
 
@@ -83,7 +89,7 @@ class Resolver:
             return Resolution(hit, (hit,), "path")
         if "/" in key:
             # [[folder/note]]: Obsidian accepts any path suffix.
-            tails = sorted(p for k, p in self._by_path.items() if k.endswith("/" + key))
+            tails = self._by_suffix.get(key)
             if tails:
                 return Resolution(tails[0], tuple(tails), "path")
         paths = self._by_name.get(key)

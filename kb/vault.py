@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import KbError, VaultNotFound
+from kb.resolve import fold
 
 DATA_DIR_NAME = ".kb"
 NOTE_SUFFIXES = (".md", ".markdown")
@@ -58,28 +58,9 @@ class Vault:
         """Text and raw bytes of a note; undecodable bytes become U+FFFD rather than failing."""
         return decode(self.abspath(rel).read_bytes())
 
-    def attachment_checker(self) -> Callable[[str, str], bool]:
-        """A test ``exists(target, source_note)`` for linked files (images, PDFs, notes).
-
-        Like Obsidian: relative to the linking note's folder, then to the vault root,
-        then by file name anywhere in the vault (listed once, on first need).
-        """
-        names: set[str] | None = None
-
-        def exists(target: str, source: str = "") -> bool:
-            nonlocal names
-            here = posixpath.dirname(source)
-            for candidate in (posixpath.join(here, target), target):
-                if self.abspath(posixpath.normpath(candidate)).is_file():
-                    return True
-            if names is None:
-                names = set()
-                for _dirpath, dirnames, filenames in os.walk(self.root):
-                    dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                    names.update(f.casefold() for f in filenames)
-            return target.rsplit("/", 1)[-1].casefold() in names
-
-        return exists
+    def attachments(self) -> AttachmentIndex:
+        """Which non-note files (images, PDFs…) the vault holds, for checking embeds."""
+        return AttachmentIndex(self.root)
 
     def abspath(self, rel: str) -> Path:
         """Absolute path of a vault-relative path."""
@@ -107,6 +88,25 @@ class Vault:
                 "pass --index-dir DIR or set KB_INDEX_DIR"
             )
         return self.data_dir
+
+
+class AttachmentIndex:
+    """Which non-note files a vault holds: by path, and by file name as Obsidian finds them."""
+
+    def __init__(self, root: Path):
+        self.paths: set[str] = set()
+        self.names: set[str] = set()
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel = Path(folder).relative_to(root).as_posix()
+            for f in files:
+                self.paths.add(fold(f if rel == "." else f"{rel}/{f}"))
+                self.names.add(fold(f))
+
+    def __call__(self, target: str) -> bool:
+        """True when ``target`` (vault-relative path, or bare file name) exists."""
+        key = fold(target)
+        return key in self.paths or ("/" not in key and key in self.names)
 
 
 def decode(raw: bytes) -> tuple[str, bytes]:

@@ -85,7 +85,7 @@ def stats(app, as_json: bool) -> None:
     store.refresh()
     notes = store.notes()
     totals = store.totals()
-    report = check_links(notes.values(), Resolver(notes.values()), vault.attachment_checker())
+    report = check_links(notes.values(), Resolver(notes.values()), vault.attachments())
     counts = {
         "notes": totals.notes,
         "sections": totals.sections,

@@ -1,0 +1,436 @@
+"""Graph commands: show, path, neighbors, tags, orphans, doctor, graph.
+
+Each one refreshes the store, brings the graph up to date (incrementally) and asks it one
+question; the work is in :mod:`kb.graph` and :mod:`kb.checks`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from kb.output import emit_json, json_option, progress, style, use_color
+
+if TYPE_CHECKING:
+    from kb.graph import Hop, KnowledgeGraph
+    from kb.store import Store
+
+
+def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:
+    """The vault's graph, after reading whatever changed in the vault."""
+    from kb import graph
+    from kb.store import Store
+
+    vault = ctx.obj.vault
+    store = Store(vault)
+    with progress("Reading notes") as bar:
+        store.refresh(progress=bar)
+    return graph.sync(vault, store).graph, store
+
+
+def _where(path: str | None, line: int | None) -> str:
+    if not path:
+        return ""
+    return f"{path}:{line}" if line else path
+
+
+def _quote(text: str) -> str:
+    return f"«{text}»" if text else ""
+
+
+@click.command()
+@click.argument("topic")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, topic: str, as_json: bool) -> None:
+    """A card for a concept, note or tag: names, where it is defined, parents and children,
+    links, backlinks, and plain-text mentions with their sentences.
+
+    TOPIC is a note title, alias or vault path, a concept name, or a tag (#tag or tag:x).
+
+    \b
+    Examples:
+      kb show bottleneck
+      kb show "1x1 conv"
+      kb show '#cnn' --json
+    """
+    kg, _ = _open(ctx)
+    card = kg.card(kg.find(topic))
+    if as_json:
+        emit_json(card)
+        return
+    color = use_color()
+    head = style(card["label"], color, bold=True)
+    click.echo(f"{head}  ({card['kind']})  {_where(card['path'], None)}".rstrip())
+    if card["snippet"]:
+        click.echo(f"  {card['snippet']}")
+    rows = [
+        ("aliases", ", ".join(card["aliases"])),
+        ("tags", " ".join(f"#{t}" for t in card["tags"])),
+        ("parents", ", ".join(p["label"] for p in card["parents"])),
+        ("children", ", ".join(c["label"] for c in card["children"])),
+    ]
+    for name, value in rows:
+        if value:
+            click.echo(f"  {name:<9} {value}")
+    if card.get("notes"):
+        click.echo(f"  {'notes':<9} " + ", ".join(card["notes"]))
+    _section("defined in", card["defined_in"], color)
+    for e in card["defined_in"]:
+        click.echo(f"    {_where(e['path'], e['line'])}  {' › '.join(e['heading'])}")
+    _section("links out", card["links_out"], color)
+    for e in card["links_out"]:
+        arrow = "⇒" if e["kind"] == "embeds" else "→"
+        missing = "" if e["path"] else style(" (missing)", color, fg="red")
+        click.echo(f"    {arrow} {e['target']}{missing}  {_where(e['source'], e['line'])}")
+    _section("backlinks", card["backlinks"], color)
+    for e in card["backlinks"]:
+        click.echo(f"    ← {_where(e['path'], e['line'])}  {_quote(e['context'])}")
+    _section("mentioned in", card["unlinked_mentions"], color)
+    for e in card["unlinked_mentions"]:
+        click.echo(f"    ← {_where(e['path'], e['line'])}  {e['label']}")
+        click.echo(f"        {_quote(e['context'])}")
+    _section("mentions", card["mentions_out"], color)
+    for e in card["mentions_out"]:
+        click.echo(f"    → {e['target']}  {_where(e['source'], e['line'])}  {_quote(e['context'])}")
+
+
+def _section(title: str, items: list, color: bool) -> None:
+    if items:
+        click.echo(style(f"  {title} ({len(items)})", color, bold=True))
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@json_option
+@click.pass_context
+def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
+    """The shortest path between two topics, with the evidence for each hop.
+
+    Edges are walked both ways; each hop says which way it really points and why it
+    exists (the note, line and sentence). Links and mentions are preferred to tags.
+    Exits 1 when the topics are not connected.
+
+    \b
+    Examples:
+      kb path resnet "1x1 conv"
+      kb path relu 知识蒸馏 --json
+    """
+    kg, _ = _open(ctx)
+    src, dst = kg.find(a), kg.find(b)
+    hops = kg.shortest_path(src, dst)
+    if hops is None:
+        if as_json:
+            emit_json({"from": src, "to": dst, "hops": None})
+        click.echo(f"{kg.label(src)} and {kg.label(dst)} are not connected.", err=True)
+        ctx.exit(1)
+    assert hops is not None
+    also = kg.common_neighbours(
+        src, dst, exclude={h.source for h in hops} | {h.target for h in hops}
+    )
+    if as_json:
+        emit_json(
+            {
+                "from": src,
+                "to": dst,
+                "hops": [_hop_json(kg, h) for h in hops],
+                "also": [
+                    {"via": n, "label": kg.label(n), "evidence": [_hop_json(kg, h) for h in ev]}
+                    for n, ev in also
+                ],
+            }
+        )
+        return
+    color = use_color()
+    n = len(hops)
+    click.echo(
+        f"{style(kg.label(src), color, bold=True)} → {style(kg.label(dst), color, bold=True)}: "
+        f"{n} hop{'s' if n != 1 else ''}"
+    )
+    for i, h in enumerate(hops, 1):
+        click.echo(f"  {i}. {_hop_text(kg, h, color)}")
+        click.echo(f"     {_where(h.path, h.line)}  {_quote(h.text)}")
+    if also:
+        click.echo(style("  also said together in:", color, bold=True))
+        for n, ev in also:
+            click.echo(f"    {kg.label(n)}")
+            for h in ev:
+                click.echo(f"      {_where(h.path, h.line)}  {_quote(h.text)}")
+
+
+def _hop_json(kg: KnowledgeGraph, h: Hop) -> dict:
+    return {
+        "source": h.source,
+        "target": h.target,
+        "source_label": kg.label(h.source),
+        "target_label": kg.label(h.target),
+        "kind": h.kind,
+        "evidence": {"path": h.path, "line": h.line, "text": h.text},
+    }
+
+
+def _hop_text(kg: KnowledgeGraph, h: Hop, color: bool) -> str:
+    kind = style(h.kind, color, fg="cyan")
+    if h.forward:
+        return f"{kg.label(h.source)} –{kind}→ {kg.label(h.target)}"
+    return f"{kg.label(h.target)} ←{kind}– {kg.label(h.source)}"
+
+
+@click.command()
+@click.argument("topic")
+@click.option("--depth", "-d", default=1, show_default=True, help="How many hops out.")
+@json_option
+@click.pass_context
+def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None:
+    """Topics within N hops of a topic (edges taken both ways).
+
+    \b
+    Examples:
+      kb neighbors resnet
+      kb neighbors relu --depth 2 --json
+    """
+    if depth < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="--depth")
+    kg, _ = _open(ctx)
+    node = kg.find(topic)
+    found = kg.neighbourhood(node, depth)
+    G = kg.graph
+    rows = sorted(
+        (dist, G.nodes[n]["kind"], kg.label(n).casefold(), n)
+        for n, dist in found.items()
+        if n != node
+    )
+    if as_json:
+        emit_json(
+            {
+                "id": node,
+                "label": kg.label(node),
+                "depth": depth,
+                "neighbors": [
+                    {
+                        "id": n,
+                        "label": kg.label(n),
+                        "kind": kind,
+                        "path": G.nodes[n]["path"],
+                        "line": G.nodes[n]["line"],
+                        "distance": dist,
+                    }
+                    for dist, kind, _, n in rows
+                ],
+            }
+        )
+        return
+    color = use_color()
+    click.echo(f"{style(kg.label(node), color, bold=True)}: {len(rows)} within {depth} hop(s)")
+    for dist, kind, _, n in rows:
+        where = _where(G.nodes[n]["path"], G.nodes[n]["line"])
+        click.echo(f"  {dist}  {kind:<8} {kg.label(n)}  {style(where, color, dim=True)}".rstrip())
+
+
+@click.command()
+@json_option
+@click.pass_context
+def tags(ctx: click.Context, as_json: bool) -> None:
+    """Every tag with its number of notes; nested tags under their parent.
+
+    A parent tag counts the notes carrying it or any tag nested under it.
+
+    \b
+    Example:
+      kb tags
+    """
+    kg, _ = _open(ctx)
+    counts = kg.tags()
+    if as_json:
+        emit_json([{"tag": t.name, "notes": t.notes, "depth": t.depth} for t in counts])
+        return
+    if not counts:
+        click.echo("No tags.")
+    width = len(str(max(t.notes for t in counts))) if counts else 1
+    for t in counts:
+        click.echo(f"{t.notes:>{width}}  {'  ' * t.depth}#{t.name}")
+
+
+@click.command()
+@json_option
+@click.pass_context
+def orphans(ctx: click.Context, as_json: bool) -> None:
+    """Notes with no links in or out (links to missing notes do not count).
+
+    \b
+    Example:
+      kb orphans
+    """
+    kg, _ = _open(ctx)
+    found = kg.orphans()
+    if as_json:
+        emit_json(found)
+        return
+    for p in found:
+        click.echo(p)
+    if not found:
+        click.echo("No orphans.", err=True)
+
+
+@click.command()
+@json_option
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Broken and ambiguous links, embeds of missing files, front matter that did not
+    parse, and plain-text mentions of notes that could be links. Always exits 0.
+
+    \b
+    Example:
+      kb doctor
+      kb doctor --json | jq '.broken'
+    """
+    from kb.checks import check_links
+
+    kg, store = _open(ctx)
+    notes = store.notes()
+    report = check_links(notes.values(), kg.resolver(), ctx.obj.vault.attachments())
+    suggestions = kg.link_suggestions()
+    problems = {
+        "broken": [_problem(p) for p in report.broken],
+        "ambiguous": [_problem(p) for p in report.ambiguous],
+        "missing_embeds": [_problem(p) for p in report.missing_embeds],
+        "bad_frontmatter": [
+            {"path": w.path, "warnings": list(w.warnings)} for w in report.bad_frontmatter
+        ],
+        "orphans": report.orphans,
+        "suggestions": suggestions,
+    }
+    if as_json:
+        emit_json({"notes": report.notes, "links": report.links, **problems})
+        return
+    color = use_color()
+    click.echo(f"{report.notes} notes, {report.links} links")
+    titles = {
+        "broken": "broken links",
+        "ambiguous": "ambiguous links (several notes share the name)",
+        "missing_embeds": "embeds and links of missing files",
+        "bad_frontmatter": "front matter that did not parse",
+        "orphans": "orphans (no links in or out)",
+        "suggestions": "unlinked mentions of notes (could be links)",
+    }
+    for key, title in titles.items():
+        items = problems[key]
+        mark = style("✓", color, fg="green") if not items else style("!", color, fg="yellow")
+        click.echo(f"{mark} {title}: {len(items)}")
+        for item in items:
+            click.echo("    " + _problem_text(key, item))
+
+
+def _problem(p) -> dict:
+    out = {"path": p.path, "line": p.line, "target": p.target, "context": p.context}
+    if p.candidates:
+        out["candidates"] = list(p.candidates)
+    return out
+
+
+def _problem_text(key: str, item) -> str:
+    if key == "orphans":
+        return item
+    if key == "bad_frontmatter":
+        return f"{item['path']}: " + "; ".join(item["warnings"])
+    if key == "suggestions":
+        return (
+            f"{_where(item['path'], item['line'])}  [[{item['target']}]]  {_quote(item['context'])}"
+        )
+    extra = f"  → {', '.join(item['candidates'])}" if item.get("candidates") else ""
+    return f"{_where(item['path'], item['line'])}  {item['target']}{extra}"
+
+
+FORMATS = ("html", "json", "graphml", "gexf")
+
+
+def slug(text: str) -> str:
+    """A file name for a topic: lower case, letters (CJK included) and digits, dashes between."""
+    s = re.sub(r"[^\w]+", "-", text.casefold(), flags=re.UNICODE).strip("-_")
+    return s[:80] or "graph"
+
+
+@click.command()
+@click.option("--topic", "-t", metavar="TOPIC", help="Centre the graph on this topic.")
+@click.option("--depth", "-d", default=2, show_default=True, help="Hops around the topic.")
+@click.option("--all", "all_", is_flag=True, help="The whole vault instead of one topic.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
+@click.option("--out", "-o", metavar="FILE", help="Where to write ('-' for stdout).")
+@click.option("--open", "open_", is_flag=True, help="Open the HTML file in a browser.")
+@click.option(
+    "--max-nodes", default=1500, show_default=True, help="Most nodes an HTML graph shows."
+)
+@click.pass_context
+def graph(
+    ctx: click.Context,
+    topic: str | None,
+    depth: int,
+    all_: bool,
+    fmt: str,
+    out: str | None,
+    open_: bool,
+    max_nodes: int,
+) -> None:
+    """Export a topic's neighbourhood (or the whole vault) as interactive HTML, JSON, GraphML
+    or GEXF. HTML goes to graph/<topic>.html under the current folder unless --out says
+    otherwise (inside a vault it goes to kb's data folder: kb never writes into a vault).
+
+    \b
+    Examples:
+      kb graph --topic resnet               # graph/resnet.html
+      kb graph --topic relu --depth 1 --open
+      kb graph --all --format graphml --out vault.graphml
+      kb graph --topic resnet --format json --out - | jq '.nodes | length'
+    """
+    from kb.export import write_data, write_html
+
+    if not topic and not all_:
+        raise click.UsageError("give --topic TOPIC, or --all for the whole vault")
+    vault = ctx.obj.vault
+    kg, _ = _open(ctx)
+    if all_:
+        G, focus, name = kg.graph, None, vault.name
+    else:
+        focus = kg.find(topic or "")
+        G, name = kg.subgraph(kg.neighbourhood(focus, depth)), topic or ""
+    if out == "-":
+        if fmt == "html":
+            raise click.UsageError("HTML needs a file: pass --out FILE.html")
+        write_data(G, sys.stdout, fmt)
+        return
+    target = Path(out) if out else _default_out(vault, slug(name), fmt)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "html":
+        result = write_html(
+            G,
+            target,
+            focus=focus,
+            title=kg.label(focus) if focus else vault.name,
+            vault_root=vault.root,
+            vault_name=vault.name,
+            max_nodes=max_nodes,
+        )
+        click.echo(str(result.path))
+        if result.nodes_omitted:
+            click.echo(
+                f"{result.nodes_shown} nodes shown, {result.nodes_omitted} omitted "
+                f"(raise --max-nodes or lower --depth)",
+                err=True,
+            )
+        if open_:
+            click.launch(str(result.path))
+    else:
+        write_data(G, target, fmt)
+        click.echo(str(target))
+
+
+def _default_out(vault, name: str, fmt: str) -> Path:
+    """graph/<name>.<fmt> under the current folder; under kb's data folder inside a vault."""
+    here = Path.cwd().resolve()
+    inside = here == vault.root or vault.root in here.parents
+    return (vault.data_dir if inside else here) / "graph" / f"{name}.{fmt}"

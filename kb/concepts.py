@@ -1,0 +1,236 @@
+"""Concept names: normalisation, which section titles name a concept, sentences to scan.
+
+Pure string functions, no networkx: :mod:`kb.graph` builds the graph from them and
+:mod:`kb.mentions` matches the same normalised names in section text.
+
+One normalised *key* stands for every spelling of a name: ``ReLU``/``relu``/``ReLu``,
+``1x1 conv``/``1×1 conv``/``1 \\times 1 conv``, ``1x1 卷积``/``1x1卷积``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_CJK = (
+    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3040-\u30ff\u3100-\u312f\u3190-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+)
+_CJK_RE = re.compile(f"[{_CJK}]")
+# Multiplication between numbers, in any of the ways people type it: 1x1, 1×1, 1 * 1, 1\times1.
+_TIMES = re.compile(r"(?<=\d)\s*(?:\\times|[×✕✖*xX])\s*(?=\d)")
+_SPACE = re.compile(r"\s+")
+# Spaces next to a CJK character carry no meaning ("1x1 卷积" is "1x1卷积").
+_CJK_SPACE = re.compile(f"(?<=[{_CJK}]) | (?=[{_CJK}])")
+_KEEP = frozenset("+#")  # c++, c#: part of the name, not punctuation
+SEPARATOR = "\ue000"
+"""A private-use character that :func:`normalise` keeps: joins sentences normalised together."""
+
+_punct_table: dict[int, str] | None = None
+
+
+def _punctuation() -> dict[int, str]:
+    """str.translate table turning every punctuation and symbol character into a space."""
+    global _punct_table
+    if _punct_table is None:
+        table = {}
+        # The Basic Multilingual Plane and the emoji blocks: enough for notes, and fast to build.
+        for cp in (*range(0xD800), *range(0xE000, 0x10000), *range(0x1F000, 0x1FB00)):
+            ch = chr(cp)
+            if unicodedata.category(ch)[0] in "PSZC" and ch not in _KEEP and ch != SEPARATOR:
+                table[cp] = " "
+        _punct_table = table
+    return _punct_table
+
+
+def normalise(text: str) -> str:
+    """The matching form of a name or a sentence: NFKC, case-folded, × unified, punctuation as
+    single spaces, no spaces next to CJK characters."""
+    text = _TIMES.sub("x", text)
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _SPACE.sub(" ", text.translate(_punctuation())).strip()
+    return _CJK_SPACE.sub("", text)
+
+
+def concept_key(name: str) -> str:
+    """The key under which every spelling of a concept name merges."""
+    return normalise(clean_title(name))
+
+
+def is_cjk(ch: str) -> bool:
+    """True for a Chinese, Japanese or Korean character."""
+    return bool(_CJK_RE.match(ch))
+
+
+def is_word_char(ch: str) -> bool:
+    """A character that continues a Latin word (so ``elu`` does not match inside ``relu``)."""
+    if ch.isascii():
+        return ch.isalnum()
+    return ch.isalnum() and not is_cjk(ch)
+
+
+# -- which titles name a concept -------------------------------------------
+
+_DATE = re.compile(
+    r"^\s*(?:"
+    r"\d{4}\s*[./\-_]\s*\d{1,2}(?:\s*[./\-_]\s*\d{1,2})?"  # 2019.4.26, 2019-04-26, 2019/4
+    r"|\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?"  # 2019年4月26日
+    r"|\d{1,2}\s*月\s*\d{1,2}\s*[日号]"  # 4月26日
+    r"|\d{8}"  # 20190426
+    r")"
+    r"(?:\s*(?:[(（]?(?:周|星期|礼拜)[一二三四五六日天][)）]?"
+    r"|[(（]?(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?[)）]?))?\s*$",
+    re.IGNORECASE,
+)
+
+GENERIC = frozenset(
+    normalise(w)
+    for w in """
+    思路 缺陷 优点 缺点 优势 劣势 不足 定义 原理 参考 参考资料 参考文献 资料 总结 小结
+    示例 例子 例如 解决方法 解决方案 方法 应用 简介 介绍 概述 背景 问题 作用 实现 代码
+    注意 注意事项 备注 讨论 结论 目录 附录 相关 链接 延伸阅读 练习 习题 摘要 前言 引言
+    说明 特点 用法 使用 使用方法 步骤 目的 动机 结果 实验 分析 公式 推导 证明 代码实现
+    其他 其它 补充 待办 笔记 复习 心得 疑问 答案 思考 图 表 结构 参数 参数量 优缺点 要点
+    原因 区别 对比 比较 变体 改进 计算 流程 特征 效果 性能 复杂度 损失 模型 网络 数据 函数
+    训练 测试 输入 输出 层 算法 理论 概念 基础 目标 任务 场景 局限 局限性 影响 意义 评价
+    overview introduction intro summary references reference see also notes note examples example
+    usage definition pros cons advantages disadvantages problem problems solution solutions method
+    methods implementation code exercises exercise discussion conclusion conclusions todo to do
+    related links background motivation details contents table of contents appendix setup
+    installation install getting started faq questions answer answers results result idea ideas
+    tips misc miscellaneous other others further reading readme index inbox draft drafts
+    """.split()
+    + ["see also", "to do", "table of contents", "getting started", "further reading"]
+)
+"""Titles that organise a note rather than name a thing (思路, 缺点, Summary, References…)."""
+
+STOPWORDS = frozenset(
+    """
+    the a an and or of to in on at by for from with without as is are was were be been it its this
+    that these those not no but if then else can could will would should may might must do does
+    did has have had use used using via per vs etc all any some one two three new old more most
+    less very also just only here there what when where which who why how get set put run make
+    """.split()
+)
+"""Latin words too common to be taken as a mention even when a note is named so."""
+
+MAX_NAME = 60
+"""Longer titles are sentences, not names."""
+
+_NUMBERING = re.compile(
+    r"^\s*(?:(?:第\s*[\d一二三四五六七八九十百]+\s*[章节部分篇讲课]\s*)"
+    r"|(?:\d+(?:\.\d+)+\.?\s+)|(?:\d+[.、)）](?!\d)\s*)|(?:[(（]\d+[)）]\s*)|(?:[一二三四五六七八九十]+\s*[、.]\s*))"
+)
+_WRAPPED = re.compile(r"^\s*[(\[（【「『](.*)[)\]）】」』]\s*$")
+_BRACKETS = re.compile(r"[()\[\]（）【】「」『』]")
+_TRAILING = re.compile(r"[\s:：,，;；。.]+$")
+
+
+def clean_title(title: str) -> str:
+    """A title without list numbering, wrapping brackets or a trailing colon: what a person
+    would call the thing (``## 1.2 (**残差块**):`` → ``残差块``)."""
+    t = _TIMES.sub("x", title.strip())
+    for _ in range(3):
+        before = t
+        t = _NUMBERING.sub("", t, count=1)
+        t = _TRAILING.sub("", t)
+        m = _WRAPPED.match(t)
+        if m and not _BRACKETS.search(m.group(1)):
+            t = m.group(1).strip()
+        if t == before:
+            break
+    return t
+
+
+def is_dated(title: str) -> bool:
+    """True for a date heading (``2019.4.26``, ``2019-04-26``, ``2019年4月26日``)."""
+    return bool(_DATE.match(title))
+
+
+def is_generic(key: str) -> bool:
+    """True for a normalised name that organises notes rather than names a thing."""
+    return key in GENERIC or key in STOPWORDS
+
+
+def names_a_concept(title: str) -> bool:
+    """True when a section title is worth a global concept (not a date, not generic, a name)."""
+    if is_dated(title):
+        return False
+    key = concept_key(title)
+    if not key or len(key) > MAX_NAME or is_generic(key):
+        return False
+    if not any(ch.isalpha() for ch in key):
+        return False  # "1-2", "3.5": numbers are not concepts
+    return len(key) > 1
+
+
+def mentionable(key: str) -> bool:
+    """True when a name may be matched in running text: not generic, not too short
+    (Latin names need 3 characters, CJK names 2), not a number."""
+    if not key or is_generic(key) or not any(ch.isalpha() for ch in key):
+        return False
+    if any(is_cjk(ch) for ch in key):
+        return len(key) >= 2
+    return len(key) >= 3
+
+
+_PARENS = re.compile(r"^(.*?)\s*[(（](.+?)[)）]\s*$")
+_SCRIPT_SPLIT = re.compile(f"^([{_CJK}][^a-zA-Z]*?)\\s+([a-zA-Z][^{_CJK}]*)$")
+_SCRIPT_SPLIT_REV = re.compile(f"^([a-zA-Z][^{_CJK}]*?)\\s+([{_CJK}][^a-zA-Z]*)$")
+_GENERIC_SUFFIX = re.compile(f"^([a-zA-Z][^{_CJK}]*?)\\s*([{_CJK}]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class TitleNames:
+    """What a concept title calls the thing."""
+
+    name: str
+    """The cleaned title (``残差网络（ResNet）``)."""
+    parts: tuple[str, ...]
+    """Other names inside it: ``A（B）`` → A, B; ``知识蒸馏 knowledge distillation`` → both."""
+
+
+def title_names(title: str) -> TitleNames:
+    """The name of a concept title and the alternative names it spells out."""
+    name = clean_title(title)
+    parts: list[str] = []
+    m = _PARENS.match(name)
+    if m and m.group(1).strip():
+        parts += [m.group(1).strip(), m.group(2).strip()]
+    else:
+        m = _SCRIPT_SPLIT.match(name) or _SCRIPT_SPLIT_REV.match(name)
+        if m:
+            a, b = m.group(1).strip(), m.group(2).strip()
+            latin = b if _SCRIPT_SPLIT.match(name) else a
+            cjk = a if latin is b else b
+            # "知识蒸馏 knowledge distillation" is two names; "1x1 卷积" and "BN 层" are one.
+            if sum(ch.isalpha() for ch in latin) >= 4 and len(concept_key(cjk)) >= 2:
+                parts += [a, b]
+    m = _GENERIC_SUFFIX.match(name)
+    if not parts and m and is_generic(normalise(m.group(2))):
+        parts.append(m.group(1).strip())  # "ReLU函数", "ResNet 模型": the Latin name alone
+    keep = tuple(p for p in parts if names_a_concept(p) and concept_key(p) != concept_key(name))
+    return TitleNames(name, keep)
+
+
+# -- sentences ----------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])\s+|\n")
+EVIDENCE_MAX = 200
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a section's text (one block per line), stripped, empty ones dropped."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def excerpt(sentence: str, name: str = "", limit: int = EVIDENCE_MAX) -> str:
+    """The sentence, cut to ``limit`` characters around the first place ``name`` appears."""
+    sentence = _SPACE.sub(" ", sentence).strip()
+    if len(sentence) <= limit:
+        return sentence
+    at = sentence.casefold().find(name.casefold()[:12]) if name else -1
+    start = max(0, min(at - limit // 3, len(sentence) - limit)) if at > 0 else 0
+    cut = sentence[start : start + limit - 2]
+    return ("…" if start else "") + cut + "…"

@@ -1,0 +1,1145 @@
+"""The concept graph: notes, sections, concepts and tags, and why they are connected.
+
+networkx lives only here. The graph is a ``networkx.MultiDiGraph`` with string node ids:
+
+- ``note:<path>``: a note; its title, file name and aliases are its names;
+- ``section:<path>#<line>``: a heading or a lead list item (``- **term**``, ``term：``);
+- ``concept:<key>``: a name that section titles give and no note owns;
+- ``tag:<name>`` (lower-cased) and ``missing:<folded target>`` (an unresolved link).
+
+A name belongs to exactly one node. Note names win: when a note is called ``Bottleneck``
+(or has the alias ``BottNeck``) every section titled so is *about* that note, and
+``concept:bottleneck`` never exists. Other concept titles become ``concept:`` nodes, one
+per :func:`kb.concepts.concept_key`. A section about a concept has a ``mentions`` edge to
+it; nested concept sections add ``contains`` edges between their concepts.
+
+Edges carry their evidence: ``path``, ``line`` and ``text`` (the sentence). Kinds:
+``contains`` (note → section → sub-section; parent concept → child concept; tag → nested
+tag), ``links_to`` and ``embeds`` (from the section holding the link), ``mentions``
+(a section's text names another concept), ``tagged`` (note or section → tag).
+
+The graph is kept in ``<data_dir>/graph.pickle`` with, per note, what that note
+contributed, and caught up with :class:`kb.store.Store` incrementally by :func:`sync`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+import os
+import pickle
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import astuple, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kb.checks import CachedResolver, link_target
+from kb.concepts import (
+    SEPARATOR,
+    concept_key,
+    excerpt,
+    names_a_concept,
+    normalise,
+    sentences,
+    title_names,
+)
+from kb.errors import TopicNotFound
+from kb.model import Link, Note, Section
+from kb.resolve import Resolver, fold
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from kb.store import Store
+    from kb.vault import Vault
+
+GRAPH_FILE = "graph.pickle"
+"""What queries read: the graph, the name table and the notes' hashes."""
+NOTES_FILE = "graph-notes.pickle"
+"""What updates read too: what each note contributed."""
+TEXT_FILE = "graph-text.sqlite"
+SCHEMA = 2
+"""Bump when what the graph holds or how names are found changes: saved graphs of another
+schema are rebuilt."""
+
+NODE_KINDS = ("note", "section", "concept", "tag", "missing")
+EDGE_KINDS = ("contains", "links_to", "embeds", "mentions", "tagged")
+
+PATH_WEIGHT = {"links_to": 1.0, "embeds": 1.0, "mentions": 1.0, "contains": 1.0, "tagged": 4.0}
+"""Cost of a hop for ``kb path``: what people wrote (links, mentions) is cheap, a tag hub dear."""
+OUTLINE_WEIGHT = 0.25
+"""A hop inside one note's outline (note → section): the same place, so cheaper than a link."""
+
+SECTION_BREAK = "\n"
+"""Between sections in a note's matching-form text (normalise() turns newlines to spaces)."""
+
+EdgeKey = tuple[str, str, str]
+"""(source, target, key) of a MultiDiGraph edge. The key is the kind, ``links_to:<line>`` /
+``embeds:<line>`` (one edge per linking line), or ``contains@<path>`` for a concept's parent
+(one per note that nests them)."""
+
+
+def note_id(path: str) -> str:
+    return f"note:{path}"
+
+
+def section_id(path: str, line: int) -> str:
+    return f"section:{path}#{line}"
+
+
+def concept_id(key: str) -> str:
+    return f"concept:{key}"
+
+
+def tag_id(name: str) -> str:
+    return f"tag:{name.lower()}"
+
+
+def missing_id(target: str) -> str:
+    return f"missing:{fold(target)}"
+
+
+# -- what one note contributes ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A section whose title names a concept."""
+
+    section: str
+    """Node id of the section."""
+    key: str
+    name: str
+    """The cleaned title, as the user wrote it."""
+    parts: tuple[tuple[str, str], ...]
+    """(key, name) of other names spelled out in the title (``A（B）`` → A, B)."""
+    parent: str | None
+    """Key of the enclosing section's concept, when the enclosing section names one; for a
+    top-level section, the note itself (see ``parent_note``)."""
+    parent_note: bool
+    parent_name: str
+    path: str
+    line: int
+    heading: tuple[str, ...]
+    snippet: str
+    tags: tuple[str, ...]
+
+
+Hit = tuple[str, int, int, str]
+"""Where a section names a concept: (section node, line, sentence number, sentence). Sentence
+0 is the title; the lowest number gives the evidence. A tuple: millions are pickled."""
+
+
+@dataclass
+class NoteFacts:
+    """Everything the graph takes from one note, computed from that note alone, and the
+    edges derived from it with the global name table (kept to update them in place)."""
+
+    path: str
+    sha: str
+    title: str
+    aliases: tuple[str, ...]
+    names: tuple[tuple[str, str], ...]
+    """(key, name) of the note's title, file name and aliases."""
+    nodes: list[str]
+    """The note's own nodes: the note and its sections (attributes live in the graph)."""
+    edges: list[EdgeKey]
+    """Edges that need no other note: the outline (contains) and tags (tagged)."""
+    tags: tuple[str, ...]
+    """Lower-cased tag names used."""
+    links: tuple[tuple, ...]
+    """(source node, *the Link's fields) of every link: tuples unpickle fast."""
+    claims: tuple[Claim, ...]
+    hits: dict[str, list[Hit]] = field(default_factory=dict)
+    """Mentions found, by concept key: what the Aho-Corasick pass saw."""
+    derived: list[EdgeKey] = field(default_factory=list)
+    """Edges that depend on other notes too (links, mentions, concept contains)."""
+
+
+@dataclass
+class NoteGraph:
+    """What one note adds to the graph: its facts, its own nodes and edges with attributes,
+    and its text in matching form (for later searches of names that appear elsewhere)."""
+
+    facts: NoteFacts
+    nodes: dict[str, dict]
+    edges: dict[EdgeKey, dict]
+
+
+def _evidence(kind: str, path: str | None, line: int | None, text: str) -> dict:
+    return {"kind": kind, "path": path, "line": line, "text": excerpt(text)}
+
+
+def _section_node(note: Note, index: int) -> str:
+    """Node id of ``note.sections[index]``: the note itself for the root."""
+    if index == 0:
+        return note_id(note.path)
+    return section_id(note.path, note.sections[index].line_start)
+
+
+def _snippet(text: str) -> str:
+    return excerpt(" ".join(text.split()))
+
+
+def note_facts(note: Note, sha: str) -> NoteGraph:
+    """What ``note`` alone contributes to the graph (mentions are found later)."""
+    path = note.path
+    me = note_id(path)
+    section_tags: dict[int, list[str]] = defaultdict(list)
+    for use in note.tag_uses:
+        if use.name not in section_tags[use.section]:
+            section_tags[use.section].append(use.name)
+    root_text = next((s.text for s in note.sections if s.text.strip()), "")
+    nodes: dict[str, dict] = {
+        me: {
+            "kind": "note",
+            "label": note.title,
+            "path": path,
+            "line": 1,
+            "heading": [note.title],
+            "snippet": _snippet(root_text),
+            "tags": list(note.tags),
+        }
+    }
+    edges: dict[EdgeKey, dict] = {}
+    claims: list[Claim] = []
+    claim_of: dict[int, Claim] = {}
+    for i, sec in enumerate(note.sections):
+        if i == 0:
+            continue
+        sid = _section_node(note, i)
+        nodes[sid] = {
+            "kind": "section",
+            "label": sec.title,
+            "path": path,
+            "line": sec.line_start,
+            "heading": list(sec.heading_path),
+            "snippet": _snippet(sec.text),
+            "tags": section_tags.get(i, []),
+        }
+        parent = sec.parent or 0
+        edges[(_section_node(note, parent), sid, "contains")] = _evidence(
+            "contains", path, sec.line_start, sec.title
+        )
+        if _names_concept(note, i):
+            names = title_names(sec.title)
+            up = claim_of.get(sec.parent) if sec.parent else None
+            top = not sec.parent
+            claim = Claim(
+                section=sid,
+                key=concept_key(names.name),
+                name=names.name,
+                parts=tuple((concept_key(p), p) for p in names.parts),
+                parent=up.key if up else None,
+                parent_note=top,
+                parent_name=up.name if up else note.title,
+                path=path,
+                line=sec.line_start,
+                heading=tuple(sec.heading_path),
+                snippet=_snippet(sec.text),
+                tags=tuple(section_tags.get(i, [])),
+            )
+            claims.append(claim)
+            claim_of[i] = claim
+    for use in note.tag_uses:
+        src = _section_node(note, use.section)
+        chain = _tag_chain(use.name)
+        if chain:
+            edge = (src, tag_id(chain[-1]), "tagged")
+            edges.setdefault(edge, _evidence("tagged", path, use.line, f"#{use.name}"))
+    names = [(concept_key(n), n) for n in (note.title, note.stem, *note.aliases)]
+    facts = NoteFacts(
+        path=path,
+        sha=sha,
+        title=note.title,
+        aliases=note.aliases,
+        names=tuple(dict((k, n) for k, n in names if k).items()),
+        nodes=list(nodes),
+        edges=list(edges),
+        tags=tuple(dict.fromkeys(t.lower() for t in note.tags)),
+        links=tuple((_section_node(note, lk.section), *astuple(lk)) for lk in note.links),
+        claims=tuple(claims),
+    )
+    return NoteGraph(facts, nodes, edges)
+
+
+def _names_concept(note: Note, index: int) -> bool:
+    """True when a section's title is a concept: not a date, not generic (思路, Summary), and
+    not a heading that only holds dated entries (``## Daily Report``)."""
+    sec = note.sections[index]
+    if not names_a_concept(sec.title):
+        return False
+    if sec.kind == "heading" and not sec.text.strip():
+        children = [s for s in note.sections if s.parent == index]
+        if children and all(not names_a_concept(c.title) for c in children):
+            return False
+    return True
+
+
+def _tag_chain(name: str) -> list[str]:
+    """``ml/cnn/resnet`` → ``[ml, ml/cnn, ml/cnn/resnet]`` (lower-cased)."""
+    parts = [p for p in name.lower().split("/") if p]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
+    """The concept names each section of ``note`` says (first sentence per section and name),
+    and the note's text in matching form, sections apart."""
+    hits: dict[str, list[Hit]] = defaultdict(list)
+    norms = []
+    for i, sec in enumerate(note.sections):
+        src = _section_node(note, i)
+        # The title is sentence 0 (the root's title is the note's own name: left out).
+        texts = [sec.title if i else ""] + sentences(prose(sec))
+        norm = normalise(SEPARATOR.join(texts))
+        norms.append(norm)
+        seen: set[str] = set()
+        for order, key in matcher.find_normalised(norm):
+            if key not in seen:
+                seen.add(key)
+                hits[key].append((src, sec.line_start, order, excerpt(texts[order], key)))
+    return dict(hits), SECTION_BREAK.join(norms)
+
+
+def prose(sec: Section) -> str:
+    """A section's text with its inline code and math blanked out.
+
+    kb.parse keeps inline ``code`` and ``$math$`` in ``Section.text`` so that sentences
+    read whole, and lists them again in ``code``/``math``; a name inside them is not a
+    mention. Each piece is blanked at its first place after the previous one.
+    """
+    text = sec.text
+    for pieces in (sec.code, sec.math):
+        at = 0
+        for piece in pieces.split("\n"):
+            piece = piece.strip()
+            if not piece:
+                continue
+            found = text.find(piece, at)
+            if found < 0:
+                continue  # a fenced block: not in the text at all
+            text = text[:found] + " " * len(piece) + text[found + len(piece) :]
+            at = found + len(piece)
+    return text
+
+
+# -- the name table ------------------------------------------------------------
+
+
+@dataclass
+class Names:
+    """Which node every concept name stands for, computed from all notes at once (so the
+    answer never depends on the order notes were read)."""
+
+    target: dict[str, str] = field(default_factory=dict)
+    """Concept key → node id."""
+    notes_named: dict[str, list[str]] = field(default_factory=dict)
+    """Concept key → every note with that title, file name or alias (preferred first)."""
+    display: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Node id → {key: name as written} of all its names."""
+    concepts: dict[str, list[Claim]] = field(default_factory=dict)
+    """concept node id → the claims defining it, in (path, line) order."""
+    about: dict[str, str] = field(default_factory=dict)
+    """Section node id → the node its title names (a concept or a note)."""
+    signature: frozenset = frozenset()
+    """What link resolution depends on: every note's path and aliases."""
+
+    @classmethod
+    def build(cls, facts: Iterable[NoteFacts]) -> Names:
+        t = cls()
+        notes_named: dict[str, list[str]] = defaultdict(list)
+        claims: dict[str, list[Claim]] = defaultdict(list)
+        display: dict[str, dict[str, str]] = defaultdict(dict)
+        sig = []
+        for f in facts:
+            sig.append((f.path, f.aliases))
+            for key, name in f.names:
+                notes_named[key].append(f.path)
+                display[note_id(f.path)].setdefault(key, name)
+            for c in f.claims:
+                claims[c.key].append(c)
+        for paths in notes_named.values():
+            paths.sort(key=lambda p: (p.count("/"), len(p), p))  # Obsidian's preference
+        target = {key: note_id(paths[0]) for key, paths in notes_named.items()}
+        for key, cl in claims.items():
+            cl.sort(key=lambda c: (c.path, c.line))
+            if key not in target:
+                owners = sorted(target[k] for c in cl for k, _ in c.parts if k in notes_named)
+                target[key] = owners[0] if owners else concept_id(key)
+        weak: dict[str, set[str]] = defaultdict(set)
+        for key, cl in claims.items():
+            for c in cl:
+                display[target[key]].setdefault(key, c.name)
+                for k, name in c.parts:
+                    if k not in target:
+                        weak[k].add(target[key])
+                    display[target[key]].setdefault(k, name)
+        for k, owners in weak.items():
+            target[k] = min(owners)
+        t.target = target
+        t.notes_named = dict(notes_named)
+        t.display = dict(display)
+        t.concepts = {concept_id(k): cl for k, cl in claims.items() if target[k] == concept_id(k)}
+        t.about = {c.section: target[k] for k, cl in claims.items() for c in cl}
+        t.signature = frozenset(sig)
+        return t
+
+    def resolver(self) -> CachedResolver:
+        """kb.resolve's resolver over the notes' paths and aliases (remembering answers)."""
+        return CachedResolver(
+            Resolver(Note(path=p, title="", aliases=a) for p, a in self.signature)
+        )
+
+
+def _concept_attrs(claims: list[Claim]) -> dict:
+    first = claims[0]
+    return {
+        "kind": "concept",
+        "label": first.name,
+        "path": first.path,
+        "line": first.line,
+        "heading": list(first.heading),
+        "snippet": next((c.snippet for c in claims if c.snippet), ""),
+        "tags": sorted({t for c in claims for t in c.tags}),
+    }
+
+
+def derive(f: NoteFacts, names: Names, resolver: CachedResolver) -> dict[EdgeKey, dict]:
+    """The edges of a note that depend on other notes: links, mentions, concept contains."""
+    own = note_id(f.path)
+    out: dict[EdgeKey, dict] = {}
+    linked: set[tuple[str, str]] = set()
+    for src, *fields in f.links:
+        link = Link(*fields)
+        target = link_target(link, f.path, resolver)
+        if target.kind == "note":
+            dst = note_id(target.path or "")
+        elif target.kind == "missing":
+            dst = missing_id(link.target)
+        else:
+            continue  # links to the note itself and to attachment files are not graph edges
+        kind = "embeds" if link.embed else "links_to"
+        linked.add((src, dst))
+        # One edge per place, as Obsidian's backlinks pane lists every linking line.
+        key = f"{kind}:{link.line}"
+        out.setdefault((src, dst, key), _evidence(kind, f.path, link.line, link.context))
+    about: dict[str, str | None] = {}
+    for c in f.claims:
+        dst = names.target.get(c.key)
+        about[c.section] = dst
+        if dst and dst != own and (c.section, dst) not in linked:
+            out.setdefault(
+                (c.section, dst, "mentions"), _evidence("mentions", f.path, c.line, c.name)
+            )
+        up = own if c.parent_note else names.target.get(c.parent) if c.parent else None
+        if up and dst and up != dst:
+            out.setdefault(
+                (up, dst, f"contains@{f.path}"),
+                _evidence("contains", f.path, c.line, f"{c.parent_name} › {c.name}"),
+            )
+    best: dict[tuple[str, str], Hit] = {}
+    for key, hits in f.hits.items():
+        dst = names.target.get(key)
+        if dst is None or dst == own:
+            continue
+        for h in hits:
+            src = h[0]
+            if about.get(src) == dst or (src, dst) in linked:
+                continue  # the section is about it, or already links it
+            old = best.get((src, dst))
+            if old is None or h[1:] < old[1:]:
+                best[(src, dst)] = h
+    for (src, dst), h in sorted(best.items()):
+        out.setdefault((src, dst, "mentions"), _evidence("mentions", f.path, h[1], h[3]))
+    return out
+
+
+# -- the whole graph, kept up to date -------------------------------------------
+
+
+@dataclass
+class GraphState:
+    """The graph and the per-note bookkeeping that keeps it up to date."""
+
+    graph: nx.MultiDiGraph
+    facts: dict[str, NoteFacts] = field(default_factory=dict)
+    names: Names = field(default_factory=Names)
+    mention_keys: frozenset[str] = frozenset()
+    """The names the last mention pass looked for."""
+    held: dict[str, str] = field(default_factory=dict)
+    """{path: sha} of the notes the graph holds (what Store.diff compares)."""
+    texts: dict[str, str | None] = field(default_factory=dict)
+    """Matching-form text of the notes changed by the last update (None: removed)."""
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What :func:`sync` did."""
+
+    graph: KnowledgeGraph
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    full: bool = False
+    rescanned: int = 0
+    """Unchanged notes searched again because names were added elsewhere."""
+    seconds: float = 0.0
+
+    @property
+    def nodes(self) -> int:
+        return self.graph.graph.number_of_nodes()
+
+    @property
+    def edges(self) -> int:
+        return self.graph.graph.number_of_edges()
+
+
+def sync(vault: Vault, store: Store, full: bool = False) -> SyncResult:
+    """Bring the saved graph up to date with the store (call ``store.refresh()`` first).
+
+    A query whose notes did not change reads only ``graph.pickle``; the bookkeeping
+    (``graph-notes.pickle``) and the text kept for name searches (``graph-text.sqlite``)
+    are read only when something changed.
+    """
+    start = time.perf_counter()
+    saved = None if full else _read(vault, GRAPH_FILE)
+    held = saved["held"] if saved else {}
+    stale, gone = store.diff(held)
+    if saved and not stale and not gone:
+        state = GraphState(saved["graph"], names=saved["names"], held=held)
+        return SyncResult(KnowledgeGraph(state), seconds=time.perf_counter() - start)
+    books = _read(vault, NOTES_FILE) if saved else None
+    if saved is None or books is None or books["token"] != saved["token"]:
+        import networkx as nx
+
+        state, full = GraphState(nx.MultiDiGraph()), True
+        stale, gone = store.diff({})
+        held = {}
+    else:
+        state = GraphState(
+            saved["graph"], books["facts"], saved["names"], books["mention_keys"], held
+        )
+    texts = _Texts(vault, fresh=full)
+    if not full and texts.count() != len(held):
+        texts.close()  # the text kept for name searches is not the graph's: start again
+        return sync(vault, store, full=True)
+    notes = store.notes(stale)
+    shas = store.hashes()
+    gone = sorted(set(gone) | (set(stale) - set(notes)))
+
+    def others(keys: frozenset[str], skip: set[str]) -> dict[str, Note]:
+        from kb.mentions import Matcher
+
+        first_look = Matcher(keys)
+        return store.notes(p for p in texts.matching(first_look) if p not in skip)
+
+    rescanned = update(state, {p: (n, shas[p]) for p, n in notes.items()}, gone, others)
+    texts.save(state.texts)
+    _save(vault, state)
+    return SyncResult(
+        KnowledgeGraph(state),
+        added=sorted(p for p in notes if p not in held),
+        changed=sorted(p for p in notes if p in held),
+        removed=gone,
+        full=full,
+        rescanned=rescanned,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def load(vault: Vault, store: Store) -> KnowledgeGraph:
+    """The graph, caught up with the store when notes changed since it was saved."""
+    return sync(vault, store).graph
+
+
+def build(notes: Iterable[Note]) -> KnowledgeGraph:
+    """A graph of ``notes`` in memory (no store, no file): for tests and one-off use."""
+    import networkx as nx
+
+    state = GraphState(nx.MultiDiGraph())
+    update(state, {n.path: (n, "") for n in notes}, [], lambda keys, skip: {})
+    return KnowledgeGraph(state)
+
+
+Others = Callable[[frozenset, set], dict]
+"""others(names, skip) → the notes, other than ``skip``, whose text may hold one of ``names``."""
+
+
+def update(
+    state: GraphState,
+    notes: dict[str, tuple[Note, str]],
+    gone: Iterable[str],
+    others: Others,
+) -> int:
+    """Apply changed, added (``notes``: path → (note, sha)) and removed notes to the graph.
+
+    Only the changed notes are searched in full; other notes are searched again only for
+    names that did not exist before, and re-derived only where a name they use changed.
+    Returns how many unchanged notes were searched again.
+    """
+    from kb.mentions import Matcher
+
+    G = state.graph
+    facts = state.facts
+    gone = list(gone)
+    for path in (*notes, *gone):
+        old = facts.pop(path, None)
+        if old is not None:
+            _drop(G, old)
+    own: dict[str, NoteGraph] = {}
+    for path, (note, sha) in notes.items():
+        own[path] = note_facts(note, sha)
+        facts[path] = own[path].facts
+    old_names = state.names
+    names = Names.build(facts[p] for p in sorted(facts))
+    resolver = names.resolver()
+
+    keys = frozenset(names.target)
+    matcher = Matcher(keys)
+    state.texts = dict.fromkeys(gone)
+    for path, (note, _) in notes.items():
+        facts[path].hits, state.texts[path] = find_hits(note, matcher)
+    rescan: set[str] = set()
+    added_keys = keys - state.mention_keys
+    if added_keys:
+        small = Matcher(added_keys)
+        if small.size:
+            for path, note in others(added_keys, set(notes)).items():
+                found, _ = find_hits(note, small)
+                if found:
+                    facts[path].hits.update(found)
+                    rescan.add(path)
+    removed_keys = state.mention_keys - keys
+    if removed_keys:
+        for f in facts.values():
+            for k in removed_keys & f.hits.keys():
+                del f.hits[k]
+    changed_keys = {
+        k for k in keys | old_names.target.keys() if old_names.target.get(k) != names.target.get(k)
+    }
+    state.mention_keys = keys
+
+    # Nodes first, so that every edge finds its ends with their attributes.
+    for part in own.values():
+        for node, attrs in part.nodes.items():
+            G.add_node(node, **attrs)
+        for (u, v, k), attrs in part.edges.items():
+            if v.startswith("tag:") and v not in G:
+                G.add_node(v, **_tag_attrs(v))
+            G.add_edge(u, v, key=k, **attrs)
+    _sync_shared_nodes(G, facts, names, old_names)
+
+    relink = names.signature != old_names.signature
+    for path, f in facts.items():
+        if not (path in notes or path in rescan or (relink and f.links) or _uses(f, changed_keys)):
+            continue
+        new = derive(f, names, resolver)
+        for u, v, k in set(f.derived) - new.keys():
+            if G.has_edge(u, v, k):
+                G.remove_edge(u, v, k)
+        for (u, v, k), attrs in new.items():
+            if not G.has_edge(u, v, k) or G.edges[u, v, k] != attrs:
+                if v not in G and v.startswith("missing:"):
+                    G.add_node(v, **_missing_attrs(v))
+                G.add_edge(u, v, key=k, **attrs)
+        f.derived = list(new)
+    for path in gone:
+        if path not in facts and G.has_node(note_id(path)):
+            G.remove_node(note_id(path))
+    for node in [n for n in G if n.startswith(("missing:", "tag:")) and G.degree(n) == 0]:
+        G.remove_node(node)
+    state.names = names
+    state.held = {p: f.sha for p, f in facts.items()}
+    return len(rescan)
+
+
+def _uses(f: NoteFacts, keys: set[str]) -> bool:
+    """True when a note's derived edges depend on one of ``keys``."""
+    if not keys:
+        return False
+    if not keys.isdisjoint(f.hits):
+        return True
+    return any(c.key in keys or (c.parent in keys) for c in f.claims)
+
+
+def _drop(G: nx.MultiDiGraph, f: NoteFacts) -> None:
+    """Remove what a note contributed except its note node, which other notes' links and
+    mentions point at until they are re-derived (a removed note's goes at the end)."""
+    for u, v, k in (*f.edges, *f.derived):
+        if G.has_edge(u, v, k):
+            G.remove_edge(u, v, k)
+    me = note_id(f.path)
+    for node in f.nodes:
+        if node != me and G.has_node(node):
+            G.remove_node(node)
+
+
+def _tag_attrs(node: str) -> dict:
+    name = node[len("tag:") :]
+    return {
+        "kind": "tag",
+        "label": f"#{name}",
+        "path": None,
+        "line": None,
+        "heading": [],
+        "snippet": "",
+        "tags": [],
+    }
+
+
+def _missing_attrs(node: str) -> dict:
+    return {**_tag_attrs(node), "kind": "missing", "label": node[len("missing:") :]}
+
+
+def _sync_shared_nodes(
+    G: nx.MultiDiGraph, facts: dict[str, NoteFacts], names: Names, old: Names
+) -> None:
+    """Concept nodes from the name table; tag nodes and the nested-tag hierarchy."""
+    for node in old.concepts.keys() - names.concepts.keys():
+        if G.has_node(node):
+            G.remove_node(node)
+    for node, claims in names.concepts.items():
+        attrs = _concept_attrs(claims)
+        if not G.has_node(node) or G.nodes[node] != attrs:
+            G.add_node(node, **attrs)
+    used = {t for f in facts.values() for t in f.tags}
+    wanted: set[str] = set()
+    hierarchy: set[tuple[str, str]] = set()
+    for t in used:
+        chain = _tag_chain(t)
+        wanted.update(tag_id(c) for c in chain)
+        hierarchy.update((tag_id(a), tag_id(b)) for a, b in zip(chain, chain[1:], strict=False))
+    for node in [n for n in G if n.startswith("tag:") and n not in wanted]:
+        G.remove_node(node)
+    for node in wanted:
+        if not G.has_node(node):
+            G.add_node(node, **_tag_attrs(node))
+    tag_edges = [e for n in wanted for e in G.out_edges(n, keys=True)]
+    for u, v, k in tag_edges:
+        if (u, v) not in hierarchy:
+            G.remove_edge(u, v, k)
+    for u, v in hierarchy:
+        if not G.has_edge(u, v, "contains"):
+            G.add_edge(u, v, key="contains", **_evidence("contains", None, None, f"#{v[4:]}"))
+
+
+def _read(vault: Vault, name: str) -> dict | None:
+    """A saved part of the graph, or None when absent, damaged or from another schema."""
+    try:
+        with open(vault.data_dir / name, "rb") as fh:
+            saved = pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except Exception:  # a file from another version of kb, or damaged: rebuild
+        return None
+    if not isinstance(saved, dict) or saved.get("schema") != SCHEMA:
+        return None
+    return saved
+
+
+def _save(vault: Vault, state: GraphState) -> None:
+    """Write the query part and the bookkeeping part, paired by a token."""
+    token = os.urandom(8).hex()
+    # The bookkeeping goes first: a crash between the two leaves a pair that does not
+    # match, which the next sync rebuilds, rather than a graph with stale bookkeeping.
+    books = {"facts": state.facts, "mention_keys": state.mention_keys}
+    _dump(vault, NOTES_FILE, {"schema": SCHEMA, "token": token, **books})
+    query = {"graph": state.graph, "names": state.names, "held": state.held}
+    _dump(vault, GRAPH_FILE, {"schema": SCHEMA, "token": token, **query})
+
+
+def _dump(vault: Vault, name: str, obj: dict) -> None:
+    folder = vault.ensure_data_dir()
+    tmp = folder / f"{name}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / name)
+
+
+class _Texts:
+    """``graph-text.sqlite``: every note's text in matching form, so that a name new to the
+    vault is looked for in the other notes without reading them all from the store."""
+
+    def __init__(self, vault: Vault, fresh: bool):
+        import sqlite3
+
+        vault.ensure_data_dir()
+        self.db = sqlite3.connect(vault.data_dir / TEXT_FILE, timeout=30)
+        self.db.execute("CREATE TABLE IF NOT EXISTS texts (path TEXT PRIMARY KEY, text TEXT)")
+        if fresh:
+            self.db.execute("DELETE FROM texts")
+
+    def matching(self, matcher: Any) -> list[str]:
+        """Paths of the notes whose text may hold one of the matcher's names."""
+        return [
+            p for p, text in self.db.execute("SELECT path, text FROM texts") if matcher.any_in(text)
+        ]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM texts").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+    def save(self, texts: dict[str, str | None]) -> None:
+        with self.db:
+            self.db.executemany(
+                "DELETE FROM texts WHERE path=?", [(p,) for p, t in texts.items() if t is None]
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO texts VALUES (?, ?)",
+                [(p, t) for p, t in texts.items() if t is not None],
+            )
+        self.db.close()
+
+
+# -- queries ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a path, with the edge as it really points (``source`` → ``target``)."""
+
+    source: str
+    target: str
+    kind: str
+    path: str | None
+    line: int | None
+    text: str
+    forward: bool
+    """True when the walk goes from ``source`` to ``target``; False when it goes against
+    the edge (``A ←mentions– B``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    """A tag and how many notes carry it or one of its nested tags."""
+
+    name: str
+    notes: int
+    depth: int
+    """0 for ``ml``, 1 for ``ml/cnn``…"""
+
+
+_KIND_ORDER = {k: i for i, k in enumerate(("links_to", "embeds", "mentions", "contains", "tagged"))}
+
+
+class KnowledgeGraph:
+    """The concept graph of a vault and the questions kb asks of it."""
+
+    def __init__(self, state: GraphState):
+        self._state = state
+        self.graph = state.graph
+
+    # -- finding things ------------------------------------------------------
+    def find(self, topic: str) -> str:
+        """Node id of a topic: a node id, ``#tag``/``tag:x``, a note path, title or alias, or a
+        concept name. Raises TopicNotFound (with suggestions) when unknown or ambiguous."""
+        G = self.graph
+        t = topic.strip()
+        if t in G:
+            return t
+        if t.startswith(("#", "tag:")):
+            name = t[1:] if t.startswith("#") else t[4:]
+            node = tag_id(name.strip("/"))
+            if node in G:
+                return node
+            raise TopicNotFound(topic, self.suggestions(topic))
+        res = self._state.names.resolver().resolver.resolve(t)
+        if res.path is not None:
+            if res.ambiguous and res.via in ("name", "alias"):
+                raise TopicNotFound(topic, list(res.candidates), ambiguous=True)
+            return note_id(res.path)
+        key = concept_key(t)
+        node = self._state.names.target.get(key)
+        if node is not None and node in G:
+            named = self._state.names.notes_named.get(key, [])
+            if len(named) > 1:
+                raise TopicNotFound(topic, named, ambiguous=True)
+            return node
+        for node in (missing_id(t), tag_id(t)):
+            if node in G:
+                return node
+        raise TopicNotFound(topic, self.suggestions(topic))
+
+    def suggestions(self, topic: str, n: int = 5) -> list[str]:
+        """Names close to ``topic`` (fuzzy, and names containing it), for "did you mean"."""
+        names: dict[str, str] = {}
+        for node, by_key in self._state.names.display.items():
+            if node in self.graph:
+                for name in by_key.values():
+                    names.setdefault(name.casefold(), name)
+        for node in self.graph:
+            if node.startswith("tag:"):
+                names.setdefault(node[3:].replace(":", "#", 1).casefold(), "#" + node[4:])
+        query = topic.strip().casefold().lstrip("#")
+        close = difflib.get_close_matches(query, list(names), n=n, cutoff=0.6)
+        inside = sorted((k for k in names if query and query in k), key=len)[:n]
+        out = list(dict.fromkeys(names[k] for k in close + inside))
+        return out[:n]
+
+    def resolver(self) -> CachedResolver:
+        """Link resolution over the graph's notes (what kb.checks needs)."""
+        return self._state.names.resolver()
+
+    def label(self, node: str) -> str:
+        """How a node is shown: its label; a section with its note's title in front."""
+        attrs = self.graph.nodes[node]
+        if attrs["kind"] == "section":
+            return " › ".join(attrs["heading"])
+        return attrs["label"]
+
+    def about(self, section: str) -> str | None:
+        """The node a section's title names (its concept or note), if any."""
+        return self._state.names.about.get(section)
+
+    # -- cards ------------------------------------------------------------------
+    def outline(self, node: str) -> list[str]:
+        """A note and all its sections, in outline order."""
+        out = [node]
+        for n in out:
+            out.extend(
+                v
+                for _, v, d in self.graph.out_edges(n, data=True)
+                if d["kind"] == "contains" and v.startswith("section:")
+            )
+        return out
+
+    def own_nodes(self, node: str) -> list[str]:
+        """The nodes that speak for ``node``: a note and its sections; a concept's defining
+        sections; otherwise the node itself."""
+        attrs = self.graph.nodes[node]
+        if attrs["kind"] == "note":
+            return self.outline(node)
+        if attrs["kind"] == "concept":
+            return [node] + [c.section for c in self._state.names.concepts.get(node, [])]
+        return [node]
+
+    def card(self, node: str) -> dict:
+        """Everything kb knows about a node, JSON-ready (see ``kb show --json``)."""
+        G = self.graph
+        attrs = G.nodes[node]
+        label_key = concept_key(attrs["label"])
+        aliases = [
+            name
+            for key, name in self._state.names.display.get(node, {}).items()
+            if key != label_key
+        ]
+        scope = self.own_nodes(node)
+        defined = [
+            {
+                "path": G.nodes[s]["path"],
+                "line": G.nodes[s]["line"],
+                "heading": G.nodes[s]["heading"],
+            }
+            for s in scope
+            if (s == node and attrs["kind"] == "note") or (s != node and self.about(s) == node)
+        ]
+        for u, _, d in G.in_edges(node, data=True):
+            if d["kind"] == "mentions" and self.about(u) == node and u not in scope:
+                n = G.nodes[u]
+                defined.append({"path": n["path"], "line": n["line"], "heading": n["heading"]})
+        links_out, mentions_out = [], []
+        for s in scope:
+            for _, v, d in G.out_edges(s, data=True):
+                entry = {
+                    "target": self.label(v),
+                    "id": v,
+                    "kind": d["kind"],
+                    "path": G.nodes[v]["path"],
+                    "line": d["line"],
+                    "source": d["path"],
+                    "context": d["text"],
+                }
+                if d["kind"] in ("links_to", "embeds"):
+                    links_out.append(entry)
+                elif d["kind"] == "mentions" and v != node and v not in scope:
+                    mentions_out.append(entry)
+        backlinks, mentions_in = [], []
+        for u, _, d in G.in_edges(node, data=True):
+            entry = {
+                "source": u,
+                "label": self.label(u),
+                "path": d["path"],
+                "line": d["line"],
+                "context": d["text"],
+            }
+            if d["kind"] in ("links_to", "embeds"):
+                backlinks.append({**entry, "kind": d["kind"]})
+            elif d["kind"] == "mentions":
+                mentions_in.append(entry)
+        parents = self._relatives(node, G.in_edges(node, data=True), 0)
+        children = self._relatives(node, G.out_edges(node, data=True), 1)
+        by_place = lambda e: (e["path"] or "", e["line"] or 0, e.get("target", ""))  # noqa: E731
+        card = {
+            "id": node,
+            "label": attrs["label"],
+            "kind": attrs["kind"],
+            "path": attrs["path"],
+            "line": attrs["line"],
+            "heading": attrs["heading"],
+            "snippet": attrs["snippet"],
+            "aliases": aliases,
+            "tags": attrs["tags"],
+            "defined_in": sorted(defined, key=lambda e: (e["path"], e["line"])),
+            "parents": parents,
+            "children": children,
+            "links_out": sorted(links_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
+            "backlinks": sorted(backlinks, key=by_place),
+            "unlinked_mentions": sorted(mentions_in, key=by_place),
+            "mentions_out": sorted(mentions_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
+        }
+        if attrs["kind"] == "tag":
+            card["notes"] = sorted(
+                {d["path"] for _, _, d in G.in_edges(node, data=True) if d["kind"] == "tagged"}
+            )
+        return card
+
+    def _relatives(self, node: str, edges: Iterable, end: int) -> list[dict]:
+        """Parents (end=0) or children (end=1) along contains edges. Between notes and
+        concepts the outline (note → its sections) is left out: it is the note's own content."""
+        kind = self.graph.nodes[node]["kind"]
+        out = {}
+        for edge in edges:
+            d = edge[2]
+            other = edge[end]
+            if d["kind"] != "contains":
+                continue
+            other_kind = self.graph.nodes[other]["kind"]
+            if kind != "section" and other_kind == "section":
+                continue
+            out[other] = {"id": other, "label": self.label(other), "kind": other_kind}
+        return sorted(out.values(), key=lambda e: e["label"].casefold())
+
+    # -- paths and neighbourhoods --------------------------------------------------
+    def _weight(self, u: str, v: str, d: dict) -> float:
+        if d["kind"] == "contains" and v.startswith("section:"):
+            return OUTLINE_WEIGHT
+        if d["kind"] == "contains" and u.startswith("tag:"):
+            return PATH_WEIGHT["tagged"]
+        return PATH_WEIGHT[d["kind"]]
+
+    def _steps(self, node: str) -> list[tuple[str, Hop, float]]:
+        """The cheapest edge to each neighbour, either direction, as a Hop walking from ``node``."""
+        best: dict[str, tuple[tuple, Hop, float]] = {}
+        G = self.graph
+        sides = (
+            (G.out_edges(node, keys=True, data=True), True),
+            (G.in_edges(node, keys=True, data=True), False),
+        )
+        for edges, forward in sides:
+            for u, v, _, d in edges:
+                other = v if forward else u
+                w = self._weight(u, v, d)
+                rank = (w, _KIND_ORDER[d["kind"]], not forward, d["path"] or "", d["line"] or 0)
+                if other not in best or rank < best[other][0]:
+                    hop = Hop(u, v, d["kind"], d["path"], d["line"], d["text"], forward)
+                    best[other] = (rank, hop, w)
+        return [(other, hop, w) for other, (_, hop, w) in sorted(best.items())]
+
+    def shortest_path(self, a: str, b: str) -> list[Hop] | None:
+        """The cheapest undirected path from ``a`` to ``b`` (None when there is none)."""
+        if a == b:
+            return []
+        dist = {a: 0.0}
+        prev: dict[str, tuple[str, Hop]] = {}
+        heap = [(0.0, a)]
+        done: set[str] = set()
+        while heap:
+            d, n = heapq.heappop(heap)
+            if n in done:
+                continue
+            done.add(n)
+            if n == b:
+                break
+            for m, hop, w in self._steps(n):
+                if m not in done and d + w < dist.get(m, float("inf")) - 1e-9:
+                    dist[m] = d + w
+                    prev[m] = (n, hop)
+                    heapq.heappush(heap, (d + w, m))
+        if b not in prev:
+            return None
+        hops = []
+        n = b
+        while n != a:
+            n, hop = prev[n]
+            hops.append(hop)
+        return hops[::-1]
+
+    def common_neighbours(
+        self, a: str, b: str, exclude: Iterable[str] = (), limit: int = 5
+    ) -> list[tuple[str, list[Hop]]]:
+        """Nodes joined to both ``a`` and ``b`` by one edge (a section that names both, say),
+        with those edges: other places the two are said together (tags are not places)."""
+        skip = set(exclude) | {a, b}
+        near_a = {
+            m: hop for m, hop, _ in self._steps(a) if m not in skip and not m.startswith("tag:")
+        }
+        out = []
+        for m, hop, _ in self._steps(b):
+            if m in near_a:
+                out.append((m, [near_a[m], hop]))
+        return out[:limit]
+
+    def neighbourhood(self, node: str, depth: int = 1) -> dict[str, int]:
+        """Nodes within ``depth`` hops of ``node`` (edges taken both ways), with their distance."""
+        G = self.graph
+        seen = {node: 0}
+        frontier = [node]
+        for level in range(1, depth + 1):
+            nxt = []
+            for n in frontier:
+                for m in (*G.successors(n), *G.predecessors(n)):
+                    if m not in seen:
+                        seen[m] = level
+                        nxt.append(m)
+            frontier = nxt
+        return seen
+
+    def subgraph(self, nodes: Iterable[str]) -> nx.MultiDiGraph:
+        """A copy of the graph restricted to ``nodes`` (for export)."""
+        return self.graph.subgraph(list(nodes)).copy()
+
+    # -- vault-wide lists -------------------------------------------------------------
+    def tags(self) -> list[TagCount]:
+        """Every tag with the number of notes carrying it or a nested tag, parents first."""
+        G = self.graph
+        notes: dict[str, set[str]] = defaultdict(set)
+        for node in G:
+            if node.startswith("tag:"):
+                for _, _, d in G.in_edges(node, data=True):
+                    if d["kind"] == "tagged":
+                        for t in _tag_chain(node[4:]):
+                            notes[t].add(d["path"])
+        return [
+            TagCount(name, len(paths), name.count("/"))
+            for name, paths in sorted(notes.items(), key=lambda kv: kv[0].split("/"))
+        ]
+
+    def orphans(self) -> list[str]:
+        """Paths of notes with no link to or from another note (same rule as kb.checks)."""
+        G = self.graph
+        linked: set[str] = set()
+        for _, v, d in G.edges(data=True):
+            if d["kind"] in ("links_to", "embeds") and v.startswith("note:"):
+                linked.add(d["path"])
+                linked.add(G.nodes[v]["path"])
+        return sorted(n[5:] for n in G if n.startswith("note:") and n[5:] not in linked)
+
+    def link_suggestions(self) -> list[dict]:
+        """Plain-text mentions of existing notes: places a ``[[link]]`` could go."""
+        G = self.graph
+        out = []
+        for _, v, d in G.edges(data=True):
+            if d["kind"] == "mentions" and v.startswith("note:"):
+                out.append(
+                    {
+                        "path": d["path"],
+                        "line": d["line"],
+                        "target": G.nodes[v]["label"],
+                        "target_path": G.nodes[v]["path"],
+                        "context": d["text"],
+                    }
+                )
+        return sorted(out, key=lambda e: (e["path"], e["line"], e["target"]))

@@ -1,0 +1,69 @@
+"""Finding concept names in running text with one Aho-Corasick automaton.
+
+Names and text are compared in their :func:`kb.concepts.normalise` form, so ``ReLU``,
+``1×1 conv`` and ``1x1 卷积`` match however they are spelled. A Latin name must stand as
+a whole word (``elu`` does not fire inside ``relu``, ``GAP`` not inside ``GAPS``); a CJK
+name matches as a substring, since Chinese has no spaces between words. Every occurrence
+counts, overlaps included (``Leaky ReLU`` names both ``leaky relu`` and ``relu``), so what
+a sentence mentions never depends on which other names exist.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+
+from kb.concepts import SEPARATOR, is_word_char, mentionable, normalise
+
+
+class Matcher:
+    """Finds which of a fixed set of normalised names occur in a piece of text."""
+
+    def __init__(self, keys: Iterable[str]):
+        """An automaton over the mentionable ones of ``keys`` (normalised names)."""
+        import ahocorasick
+
+        self._automaton = ahocorasick.Automaton()
+        self.size = 0
+        for key in keys:
+            if mentionable(key) and key not in self._automaton:
+                self._automaton.add_word(key, key)
+                self.size += 1
+        if self.size:
+            self._automaton.make_automaton()
+
+    def any_in(self, norm: str) -> bool:
+        """True when some name occurs in normalised text, word boundaries aside (a cheap
+        first look before a note is read and searched properly)."""
+        if not self.size:
+            return False
+        return next(self._automaton.iter(norm), None) is not None
+
+    def find(self, text: str) -> list[str]:
+        """The names occurring in ``text`` (raw text; normalised here), each once."""
+        return list(dict.fromkeys(key for _, key in self.find_in([text])))
+
+    def find_in(self, texts: list[str]) -> Iterator[tuple[int, str]]:
+        """(index of the text, name) for every name in a list of texts (sentences), in order.
+
+        The texts are normalised and searched in one pass, joined by a separator that no
+        name contains, so a section costs one call whatever its number of sentences.
+        """
+        if self.size and texts:
+            yield from self.find_normalised(normalise(SEPARATOR.join(texts)))
+
+    def find_normalised(self, norm: str) -> Iterator[tuple[int, str]]:
+        """Like :meth:`find_in`, for texts already normalised and joined by SEPARATOR."""
+        if not self.size:
+            return
+        breaks: list[int] | None = None
+        for end, key in self._automaton.iter(norm):
+            start = end - len(key) + 1
+            if is_word_char(key[0]) and start > 0 and is_word_char(norm[start - 1]):
+                continue
+            if is_word_char(key[-1]) and end + 1 < len(norm) and is_word_char(norm[end + 1]):
+                continue
+            if breaks is None:
+                breaks = [m.start() for m in re.finditer(SEPARATOR, norm)]
+            yield bisect_right(breaks, start), key

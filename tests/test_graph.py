@@ -1,0 +1,484 @@
+"""The concept graph: names, mentions, the golden mini vault, incremental updates, queries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb import graph
+from kb.checks import check_links
+from kb.vault import AttachmentIndex
+from kb.concepts import concept_key, is_dated, names_a_concept, title_names
+from kb.errors import TopicNotFound
+from kb.mentions import Matcher
+from kb.model import Link, Note, Section, TagUse
+from kb.resolve import Resolver
+from kb.store import Store
+from kb.vault import find_vault
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "graph"
+MINI = FIXTURES / "mini"
+GOLDEN = FIXTURES / "mini.edges.txt"
+
+
+# -- hand-built notes --------------------------------------------------------------
+
+
+def sec(title, kind="item", level=11, line=1, parent=0, text="", code="", math="", path=()):
+    return Section(
+        title=title,
+        kind=kind,
+        level=level,
+        heading_path=path or (title,),
+        line_start=line,
+        line_end=line,
+        parent=parent,
+        text=text,
+        code=code,
+        math=math,
+    )
+
+
+def note(path, *sections, title=None, aliases=(), links=(), tags=(), warnings=()):
+    title = title or path.rsplit("/", 1)[-1][:-3]
+    root = Section(title, "root", 0, (title,), 1, 99, None, "")
+    first = sections[0] if sections and sections[0].kind == "root" else None
+    secs = ((first,) + sections[1:]) if first else (root, *sections)
+    uses = tuple(TagUse(t, 1) for t in tags)
+    return Note(
+        path=path,
+        title=title,
+        aliases=tuple(aliases),
+        tags=tuple(tags),
+        tag_uses=uses,
+        links=tuple(links),
+        sections=secs,
+        warnings=tuple(warnings),
+    )
+
+
+def root(title, text):
+    return Section(title, "root", 0, (title,), 1, 99, None, text)
+
+
+def link(target, line=1, section=0, embed=False, kind="wikilink", context=""):
+    return Link(target, None, None, None, kind, embed, line, context or target, section)
+
+
+def edges(kg):
+    return sorted(f"{u} -[{d['kind']}]-> {v}" for u, v, d in kg.graph.edges(data=True))
+
+
+# -- names -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["ReLU", "relu", "Relu", "ReLu", " RELU "],
+        ["1x1 conv", "1×1 conv", "1 x 1 conv", "1\\times1 conv", "1X1 Conv"],
+        ["1x1 卷积", "1x1卷积", "1×1 卷积"],
+        ["Leaky ReLU", "leaky-relu", "Leaky_ReLU"],
+        ["残差块", "(残差块)", "[残差块]", "1.2 残差块：", "7.6.1 残差块"],
+    ],
+)
+def test_spellings_share_one_key(spellings):
+    assert len({concept_key(s) for s in spellings}) == 1
+
+
+@pytest.mark.parametrize(
+    "title", ["2019.4.26", "2019-04-26", "2019年4月26日", "2019/4/26", "4月26日", "20190426"]
+)
+def test_date_headings_are_not_concepts(title):
+    assert is_dated(title)
+    assert not names_a_concept(title)
+
+
+@pytest.mark.parametrize("title", ["思路", "缺陷", "优点", "缺点", "Summary", "References", "1-2"])
+def test_generic_titles_are_not_concepts(title):
+    assert not names_a_concept(title)
+
+
+def test_title_parts_give_alternative_names():
+    assert title_names("残差网络（ResNet）").parts == ("残差网络", "ResNet")
+    assert title_names("知识蒸馏 knowledge distillation").parts == (
+        "知识蒸馏",
+        "knowledge distillation",
+    )
+    assert title_names("1x1 卷积").parts == ()  # a modifier, not a second name
+    # A Latin name with a generic CJK word after it is also that name alone.
+    assert title_names("ReLU函数").parts == ("ReLU",)
+    assert title_names("BN 层").parts == ("BN",)
+
+
+def test_one_concept_for_every_spelling_across_notes():
+    notes = [
+        note("a.md", sec("ReLU", line=3)),
+        note("b.md", sec("relu", line=5), sec("Relu", line=7)),
+        note("c.md", root("c", "people say ReLu"), sec("1×1 conv", line=2)),
+        note("d.md", sec("1x1 conv", line=4)),
+    ]
+    kg = graph.build(notes)
+    concepts = sorted(n for n in kg.graph if n.startswith("concept:"))
+    assert concepts == ["concept:1x1 conv", "concept:relu"]
+    assert kg.graph.nodes["concept:relu"]["label"] == "ReLU"  # first definition, by path
+    assert kg.graph.has_edge("note:c.md", "concept:relu")  # a mention with another spelling
+
+
+def test_note_names_win_and_aliases_join_their_note():
+    notes = [
+        note("topics/Bottleneck.md", aliases=["BottNeck", "瓶颈结构"]),
+        note("topics/1x1 卷积.md", aliases=["1x1 conv", "1×1 convolution"]),
+        note(
+            "log.md",
+            sec("bottleneck", line=3),
+            sec("BottNeck", line=5),
+            sec("1x1 conv", line=7, text="在ResNet的BottNeck结构中，用 1 x 1 卷积 降维"),
+        ),
+    ]
+    kg = graph.build(notes)
+    assert not [n for n in kg.graph if n.startswith("concept:")]
+    assert kg.find("bottleneck") == kg.find("BottNeck") == "note:topics/Bottleneck.md"
+    assert kg.find("瓶颈结构") == "note:topics/Bottleneck.md"
+    assert kg.find("1x1 conv") == kg.find("1×1 Conv") == "note:topics/1x1 卷积.md"
+    assert kg.find("1 x 1 convolution") == "note:topics/1x1 卷积.md"
+    # Sections titled by a note's name are about that note...
+    assert kg.about("section:log.md#3") == "note:topics/Bottleneck.md"
+    assert kg.graph.has_edge("section:log.md#7", "note:topics/1x1 卷积.md")
+    # ...and the 1x1 conv passage mentions the bottleneck by its alias.
+    ev = kg.graph.get_edge_data("section:log.md#7", "note:topics/Bottleneck.md")["mentions"]
+    assert "BottNeck" in ev["text"] and ev["path"] == "log.md" and ev["line"] == 7
+
+
+def test_a_title_part_that_names_a_note_joins_the_note():
+    notes = [
+        note("知识蒸馏.md", aliases=["Knowledge Distillation"]),
+        note("log.md", sec("知识蒸馏 knowledge distillation", line=9)),
+    ]
+    kg = graph.build(notes)
+    assert kg.about("section:log.md#9") == "note:知识蒸馏.md"
+    assert "concept:知识蒸馏knowledge distillation" not in kg.graph
+
+
+def test_title_parts_are_weak_aliases_of_a_concept():
+    notes = [
+        note("chapter.md", sec("残差网络（ResNet）", kind="heading", level=1, line=1)),
+        note("other.md", root("other", "ResNet 和 残差网络 都很有名")),
+    ]
+    kg = graph.build(notes)
+    node = kg.find("resnet")
+    assert kg.graph.nodes[node]["label"] == "残差网络（ResNet）"
+    assert kg.find("残差网络") == node
+    assert kg.graph.has_edge("note:other.md", node)
+
+
+def test_nested_concepts_contain_each_other():
+    notes = [
+        note(
+            "log.md",
+            sec("2019.5.3", kind="heading", level=3, line=1),
+            sec("激活函数", level=11, line=2, parent=1),
+            sec("relu", level=12, line=3, parent=2),
+            sec("dead relu", level=13, line=4, parent=3),
+            sec("缺点", level=13, line=5, parent=3, text="可能出现 dead relu 现象"),
+        )
+    ]
+    kg = graph.build(notes)
+    G = kg.graph
+    assert G.has_edge("concept:激活函数", "concept:relu")
+    assert G.has_edge("concept:relu", "concept:dead relu")
+    assert "concept:2019 5 3" not in G and "concept:缺点" not in G
+    assert not G.has_edge("note:log.md", "concept:激活函数")  # under a date, not the note
+    assert G.has_edge("section:log.md#5", "concept:dead relu")  # generic lead still mentions
+    card = kg.card("concept:relu")
+    assert [p["label"] for p in card["parents"]] == ["激活函数"]
+    assert [c["label"] for c in card["children"]] == ["dead relu"]
+
+
+def test_headings_that_only_hold_dated_entries_are_not_concepts():
+    notes = [
+        note(
+            "log.md",
+            sec("Daily Report", kind="heading", level=2, line=1),
+            sec("2019.4.26", kind="heading", level=3, line=2, parent=1),
+            sec("GAP", line=3, parent=2),
+            sec("Normalization", kind="heading", level=2, line=10),
+            sec("BatchNorm", kind="heading", level=3, line=11, parent=4),
+        )
+    ]
+    G = graph.build(notes).graph
+    assert "concept:daily report" not in G
+    assert "section:log.md#1" in G  # still a section of the outline
+    assert "concept:normalization" in G  # holds concepts, not dates: a concept
+    assert G.has_edge("concept:normalization", "concept:batchnorm")
+
+
+# -- mentions ------------------------------------------------------------------------
+
+
+def test_latin_names_match_whole_words_only():
+    m = Matcher([concept_key(n) for n in ("elu", "relu", "GAP", "resnet", "leaky relu")])
+    assert list(m.find("we use ReLU here")) == ["relu"]
+    assert list(m.find("GAPS between layers")) == []
+    assert list(m.find("GAP层代替FC")) == ["gap"]  # CJK next to a Latin name is a boundary
+    assert list(m.find("ResNet的BottNeck结构")) == ["resnet"]
+    assert sorted(m.find("Leaky ReLU = max(λx, x)")) == ["leaky relu", "relu"]
+    assert sorted(m.find("elu, relu")) == ["elu", "relu"]
+
+
+def test_cjk_names_match_inside_words_and_x_is_unified():
+    m = Matcher([concept_key(n) for n in ("1x1 卷积", "卷积", "1x1 conv")])
+    assert sorted(m.find("用1×1卷积核降维")) == ["1x1卷积", "卷积"]
+    assert list(m.find("a 1 x 1 conv layer")) == ["1x1 conv"]
+
+
+def test_short_and_generic_names_are_never_mentions():
+    m = Matcher([concept_key(n) for n in ("a", "x", "bn", "the", "index", "思路", "图")])
+    assert m.size == 0
+
+
+def test_no_mentions_inside_code_or_math():
+    # kb.parse keeps inline code and math in Section.text (so sentences read whole) and
+    # lists them again in Section.code / Section.math; fenced blocks are only in code.
+    text = "call relu here, and elu there"
+    log = Section("log", "root", 0, ("log",), 1, 9, None, text, "relu\nresnet = 1", "elu")
+    notes = [note("relu.md"), note("elu.md"), note("resnet.md"), note("log.md", log)]
+    G = graph.build(notes).graph
+    assert not G.has_edge("note:log.md", "note:relu.md")
+    assert not G.has_edge("note:log.md", "note:elu.md")
+    assert not G.has_edge("note:log.md", "note:resnet.md")
+
+
+def test_mentions_skip_self_and_linked_targets():
+    notes = [
+        note("ResNet.md", root("ResNet", "ResNet is deep; see Bottleneck.")),
+        note(
+            "Bottleneck.md",
+            root("Bottleneck", "Part of ResNet. ResNet again."),
+            links=[link("ResNet", line=1, context="Part of ResNet.")],
+        ),
+    ]
+    kg = graph.build(notes)
+    G = kg.graph
+    assert not G.has_edge("note:ResNet.md", "note:ResNet.md")  # no self-mention
+    assert G.has_edge("note:ResNet.md", "note:Bottleneck.md", "mentions")
+    kinds = {d["kind"] for d in G.get_edge_data("note:Bottleneck.md", "note:ResNet.md").values()}
+    assert kinds == {"links_to"}  # linked: the plain mention beside it is not repeated
+
+
+# -- the golden mini vault ------------------------------------------------------------
+
+
+def _mini_graph(tmp_path: Path):
+    vault = find_vault(str(MINI), str(tmp_path / "idx"))
+    store = Store(vault)
+    store.refresh()
+    return graph.sync(vault, store).graph
+
+
+def test_mini_vault_edges_match_the_golden_file(tmp_path):
+    got = edges(_mini_graph(tmp_path))
+    if os.environ.get("KB_UPDATE_GOLDEN"):
+        GOLDEN.write_text("\n".join(got) + "\n", encoding="utf-8")
+    want = GOLDEN.read_text(encoding="utf-8").splitlines()
+    assert got == want
+
+
+def test_mini_vault_has_every_kind(tmp_path):
+    G = _mini_graph(tmp_path).graph
+    assert {d["kind"] for _, d in G.nodes(data=True)} == set(graph.NODE_KINDS)
+    assert {d["kind"] for _, _, d in G.edges(data=True)} == set(graph.EDGE_KINDS)
+    for _, d in G.nodes(data=True):
+        assert set(d) == {"kind", "label", "path", "line", "heading", "snippet", "tags"}
+        assert len(d["snippet"]) <= 200
+    for _, _, d in G.edges(data=True):
+        assert set(d) == {"kind", "path", "line", "text"}
+
+
+# -- incremental == full -----------------------------------------------------------------
+
+
+def _snapshot(G):
+    nodes = {n: repr(sorted(d.items())) for n, d in G.nodes(data=True)}
+    es = sorted((u, v, k, repr(sorted(d.items()))) for u, v, k, d in G.edges(keys=True, data=True))
+    return nodes, es
+
+
+def _sync(root: Path, idx: Path, full=False):
+    vault = find_vault(str(root), str(idx))
+    store = Store(vault)
+    store.refresh()
+    return graph.sync(vault, store, full=full)
+
+
+def _touch(path: Path, text: str):
+    path.write_text(text, encoding="utf-8")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
+
+
+def test_incremental_update_equals_full_rebuild(tmp_path):
+    root = tmp_path / "v"
+    shutil.copytree(MINI, root)
+    _sync(root, tmp_path / "inc")
+    steps = [
+        # edit: a link removed, and a new concept that Beta (unchanged) already names
+        ("Alpha.md", "# Alpha\n\nAlpha now embeds ![[Gamma]] only.\n\n## Second Definition\n"),
+        # add: a note named like an existing concept takes it over; it mentions Beta
+        ("Widget.md", "---\naliases: [Contraption]\n---\n# Widget\n\nBuilt by Beta. #greek\n"),
+        ("Delta.md", "# Delta\n\nDelta has a gear and a contraption, and [[Widget]].\n"),
+        ("Gamma.md", None),  # delete: Alpha's embed becomes a missing node
+        ("Widget.md", None),  # delete again: the concept widget comes back
+    ]
+    for name, text in steps:
+        if text is None:
+            (root / name).unlink()
+        else:
+            _touch(root / name, text)
+        inc = _sync(root, tmp_path / "inc")
+        assert not inc.full
+        if name == "Alpha.md":
+            assert inc.rescanned == 1  # Beta, searched again for "second definition" only
+            assert inc.graph.graph.has_edge("section:Beta.md#7", "concept:second definition")
+        full = _sync(root, tmp_path / f"full-{name}", full=True)
+        assert _snapshot(inc.graph.graph) == _snapshot(full.graph.graph), name
+
+
+def test_an_edit_touches_only_its_own_note(tmp_path):
+    root = tmp_path / "v"
+    shutil.copytree(MINI, root)
+    first = _sync(root, tmp_path / "idx")
+    before = _snapshot(first.graph.graph)
+    _touch(root / "Delta.md", "# Delta\n\nDelta quotes alpha twice: alpha.\n")
+    result = _sync(root, tmp_path / "idx")
+    assert result.changed == ["Delta.md"] and not result.added and not result.removed
+    assert result.rescanned == 0  # no new names: no other note was searched again
+    after = _snapshot(result.graph.graph)
+    changed_nodes = {
+        n for n in set(before[0]) | set(after[0]) if before[0].get(n) != after[0].get(n)
+    }
+    assert changed_nodes <= {"note:Delta.md"}
+    diff = set(before[1]) ^ set(after[1])
+    assert all(e[0] == "note:Delta.md" for e in diff)
+
+
+def test_queries_load_the_pickle_without_parsing(tmp_path, monkeypatch):
+    root = tmp_path / "v"
+    shutil.copytree(MINI, root)
+    _sync(root, tmp_path / "idx")
+    assert (tmp_path / "idx" / graph.GRAPH_FILE).exists()
+    import kb.parse
+
+    def boom(*a, **k):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(kb.parse, "parse_note", boom)
+    vault = find_vault(str(root), str(tmp_path / "idx"))
+    store = Store(vault)
+    store.refresh()
+    kg = graph.load(vault, store)
+    assert kg.find("widget") == "concept:widget"
+
+
+def test_a_damaged_pickle_is_rebuilt(tmp_path):
+    root = tmp_path / "v"
+    shutil.copytree(MINI, root)
+    _sync(root, tmp_path / "idx")
+    (tmp_path / "idx" / graph.GRAPH_FILE).write_bytes(b"not a pickle")
+    result = _sync(root, tmp_path / "idx")
+    assert result.full and result.nodes > 0
+
+
+# -- queries -------------------------------------------------------------------------------
+
+
+def test_find_tags_paths_and_suggestions(tmp_path):
+    kg = _mini_graph(tmp_path)
+    assert kg.find("#greek") == kg.find("tag:Greek") == "tag:greek"
+    assert kg.find("Alpha.md") == kg.find("alpha") == kg.find("first letter") == "note:Alpha.md"
+    assert kg.find("nowhere") == "missing:nowhere"
+    with pytest.raises(TopicNotFound) as e:
+        kg.find("widgte")
+    assert "Widget" in e.value.suggestions
+
+
+def test_ambiguous_topic_lists_the_notes():
+    kg = graph.build([note("a/Index.md"), note("b/Index.md")])
+    with pytest.raises(TopicNotFound) as e:
+        kg.find("index")
+    assert e.value.ambiguous and set(e.value.suggestions) == {"a/Index.md", "b/Index.md"}
+    assert kg.find("b/Index") == "note:b/Index.md"
+
+
+def test_path_reports_real_direction_and_avoids_tag_hubs():
+    notes = [
+        note("A.md", tags=["hub"], links=[link("Beta", context="A cites Beta")]),
+        note("C.md", root("C", "C talks about Beta."), tags=["hub"]),
+        note("Beta.md"),
+    ]
+    kg = graph.build(notes)
+    hops = kg.shortest_path("note:A.md", "note:C.md")
+    assert [(h.kind, h.forward) for h in hops] == [("links_to", True), ("mentions", False)]
+    assert hops[1].source == "note:C.md" and hops[1].text == "C talks about Beta."
+    assert kg.shortest_path("note:A.md", "note:A.md") == []
+
+
+def test_path_goes_through_a_tag_when_nothing_else_joins():
+    kg = graph.build([note("A.md", tags=["x"]), note("B.md", tags=["x"]), note("Z.md")])
+    hops = kg.shortest_path("note:A.md", "note:B.md")
+    assert [h.kind for h in hops] == ["tagged", "tagged"]
+    assert kg.shortest_path("note:A.md", "note:Z.md") is None
+
+
+def test_tags_count_nested_notes_and_orphans():
+    notes = [
+        note("a.md", tags=["ml/cnn"], links=[link("b")]),
+        note("b.md", tags=["ml"]),
+        note("c.md", tags=["ML/rnn"], links=[link("nothing")]),
+    ]
+    kg = graph.build(notes)
+    got = [(t.name, t.notes, t.depth) for t in kg.tags()]
+    assert got == [("ml", 3, 0), ("ml/cnn", 1, 1), ("ml/rnn", 1, 1)]
+    assert kg.orphans() == ["c.md"]  # a link to a missing note connects nothing
+
+
+# -- link checks ------------------------------------------------------------------------------
+
+
+def test_check_links(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(b"")
+    notes = [
+        note(
+            "n/one.md",
+            links=[
+                link("two", line=2),
+                link("gone", line=3),
+                link("Same", line=4),
+                link("img/a.png", line=5, embed=True),
+                link("../img/a.png", line=6, embed=True, kind="markdown"),
+                link("a.png", line=7, embed=True),
+                link("img/b.png", line=8, embed=True),
+                link("ghost", line=9, embed=True),
+                link("", line=10),
+            ],
+        ),
+        note("n/two.md"),
+        note("x/Same.md"),
+        note("y/Same.md"),
+        note("lonely.md", warnings=["front matter did not parse: bad indent"]),
+    ]
+    report = check_links(notes, Resolver(notes), AttachmentIndex(tmp_path))
+    assert report.notes == 5 and report.links == 9
+    assert [(p.target, p.line) for p in report.broken] == [("gone", 3)]
+    assert [(p.target, p.candidates) for p in report.ambiguous] == [
+        ("Same", ("x/Same.md", "y/Same.md"))
+    ]
+    assert [(p.target, p.line) for p in report.missing_embeds] == [("img/b.png", 8), ("ghost", 9)]
+    assert report.orphans == ["lonely.md", "y/Same.md"]  # [[Same]] went to x/Same.md
+    assert [w.path for w in report.bad_frontmatter] == ["lonely.md"]
+    # The graph counts orphans the same way.
+    assert graph.build(notes).orphans() == report.orphans

@@ -1,0 +1,207 @@
+"""Graph commands on a copy of the sample vault, and on the real foam-docs vault."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.cli import cli
+
+from .conftest import shared_vault
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_path_resnet_to_1x1_conv_shows_why(kb):
+    result = kb("path", "resnet", "1x1 conv")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("ResNet → 1x1 卷积")
+    assert "topics/ResNet.md:" in out  # the topic notes' links
+    # ...and the user's own note, which speaks of "ResNet的BottNeck结构" in its 1x1 conv entry.
+    assert "面试准备计划.md:67" in out and "ResNet的BottNeck结构" in out
+
+    data = _json(kb("path", "resnet", "1x1 conv", "--json"))
+    assert data["from"] == "note:topics/ResNet.md" and data["to"] == "note:topics/1x1 卷积.md"
+    assert data["hops"][0]["source"] == data["from"] or data["hops"][0]["target"] == data["from"]
+    for hop in data["hops"]:
+        assert hop["kind"] in {"contains", "links_to", "embeds", "mentions", "tagged"}
+        assert set(hop["evidence"]) == {"path", "line", "text"} and hop["evidence"]["text"]
+    via = {a["via"]: a for a in data["also"]}
+    log_entry = via["section:面试准备计划.md#67"]
+    texts = " ".join(e["evidence"]["text"] for e in log_entry["evidence"])
+    assert "BottNeck" in texts
+
+
+def test_log_joins_resnet_bottleneck_and_1x1_conv(kb):
+    # The 1x1 conv entry of the log is one hop from all three.
+    data = _json(kb("neighbors", "section:面试准备计划.md#67", "--json"))
+    near = {n["id"] for n in data["neighbors"]}
+    assert {"note:topics/ResNet.md", "note:topics/Bottleneck.md", "note:topics/1x1 卷积.md"} <= near
+
+
+def test_show_bottleneck(kb):
+    result = kb("show", "bottleneck")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Bottleneck  (note)  topics/Bottleneck.md")
+    card = _json(kb("show", "BottNeck", "--json"))
+    assert card["id"] == "note:topics/Bottleneck.md" and card["kind"] == "note"
+    assert card["path"] == "topics/Bottleneck.md"
+    assert {"BottNeck", "瓶颈结构"} <= set(card["aliases"])
+    assert "cnn" in card["tags"]
+    # Backlinks from the topic notes, with their lines.
+    back = {(b["path"], b["line"]) for b in card["backlinks"]}
+    assert ("topics/ResNet.md", 16) in back and ("topics/1x1 卷积.md", 11) in back
+    # The user's log mentions it as "BottNeck" without linking it.
+    mention = [m for m in card["unlinked_mentions"] if m["path"] == "面试准备计划.md"]
+    assert mention and "ResNet的BottNeck结构" in mention[0]["context"] and mention[0]["line"] == 67
+    targets = {(o["target"], o["path"]) for o in card["links_out"]}
+    assert ("ResNet", "topics/ResNet.md") in targets
+    for key in (
+        "id",
+        "label",
+        "kind",
+        "path",
+        "line",
+        "aliases",
+        "tags",
+        "links_out",
+        "backlinks",
+        "unlinked_mentions",
+        "parents",
+        "children",
+    ):
+        assert key in card
+
+
+def test_show_concept_from_the_log_and_a_tag(kb):
+    card = _json(kb("show", "dead relu", "--json"))
+    assert card["kind"] == "concept"
+    assert ("面试准备计划.md", 196) in {(d["path"], d["line"]) for d in card["defined_in"]}
+    assert "ReLU" in [p["label"] for p in card["parents"]]
+    tag = _json(kb("show", "#cnn", "--json"))
+    assert tag["kind"] == "tag" and "topics/Bottleneck.md" in tag["notes"]
+    assert "#cnn/block" in [c["label"] for c in tag["children"]]
+
+
+def test_unknown_topic_suggests_names(kb):
+    result = kb("show", "bottlenek")
+    assert result.exit_code == 1
+    assert "did you mean" in result.output and "Bottleneck" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_path_is_one_line_and_exit_1(kb, vault_copy: Path):
+    (vault_copy / "孤岛.md").write_text("# 孤岛\n\nnothing to see\n", encoding="utf-8")
+    result = kb("path", "resnet", "孤岛")
+    assert result.exit_code == 1
+    assert result.output.strip() == "ResNet and 孤岛 are not connected."
+
+
+def test_tags_orphans_neighbors(kb, vault_copy: Path):
+    tags = _json(kb("tags", "--json"))
+    by = {t["tag"]: t for t in tags}
+    assert by["cnn"]["notes"] >= by["cnn/block"]["notes"] >= 1 and by["cnn/block"]["depth"] == 1
+    text = kb("tags").stdout
+    assert f"{by['cnn/block']['notes']}    #cnn/block" in text  # nested under #cnn
+    (vault_copy / "lonely.md").write_text("# lonely\n\nno links\n", encoding="utf-8")
+    assert "lonely.md" in _json(kb("orphans", "--json"))
+    data = _json(kb("neighbors", "relu", "--depth", "2", "--json"))
+    assert data["id"] == "note:topics/ReLU.md"
+    assert {n["distance"] for n in data["neighbors"]} == {1, 2}
+
+
+def test_doctor_reports_and_exits_0(kb, vault_copy: Path):
+    (vault_copy / "bad.md").write_text(
+        "---\ntags: [a\n---\n# bad\n\nSee [[Nope]] and [[ReLU]], ![[missing.png]].\n",
+        encoding="utf-8",
+    )
+    result = kb("doctor")
+    assert result.exit_code == 0, result.output
+    data = _json(kb("doctor", "--json"))
+    assert [(b["path"], b["target"]) for b in data["broken"]] == [("bad.md", "Nope")]
+    assert ("bad.md", "missing.png") in {(m["path"], m["target"]) for m in data["missing_embeds"]}
+    assert [w["path"] for w in data["bad_frontmatter"]] == ["bad.md"]
+    suggestions = {(s["path"], s["target"]) for s in data["suggestions"]}
+    assert ("面试准备计划.md", "Bottleneck") in suggestions
+
+
+def test_graph_html_and_data_exports(kb, runner, vault_copy: Path, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = kb("graph", "--topic", "resnet", "--depth", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(work / "graph" / "resnet.html")
+    assert (work / "graph" / "resnet.html").stat().st_size > 1000
+    data = _json(kb("graph", "--topic", "1x1 conv", "--format", "json", "--out", "-"))
+    ids = {n["id"] for n in data["nodes"]}
+    assert "note:topics/1x1 卷积.md" in ids
+    out = tmp_path / "all.graphml"
+    assert kb("graph", "--all", "--format", "graphml", "--out", str(out)).exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("<?xml")
+    assert kb("graph").exit_code == 2  # neither --topic nor --all
+    # Run from inside the vault, the default file goes to kb's data folder, not the vault.
+    monkeypatch.chdir(vault_copy)
+    result = kb("graph", "--topic", "relu", "--depth", "1")
+    assert result.exit_code == 0, result.output
+    assert Path(result.stdout.strip()).parent == vault_copy / ".kb" / "graph"
+    assert not (vault_copy / "graph").exists()
+
+
+# -- a real vault ------------------------------------------------------------------------
+
+
+@pytest.mark.shared
+def test_foam_docs_links_and_backlinks(runner, tmp_path):
+    """Counted by hand in ../shared/vaults/foam-docs:
+
+    grep -rn -o '\\[\\[[^]]*\\]\\]' --include=*.md . | grep -i 'backlinking'  -> 5 wikilinks
+      (migrating-from-obsidian.md:20, recipes.md:36, recipes.md:40, tools/cli/links.md:59,
+      user/index.md:49), all in prose; grep -rn 'backlinking.md)' -> 1 Markdown link
+      (getting-started/navigation.md:138). The `[backlinking]: …backlinking.md` reference
+      definitions at the file ends are not used as links. backlinking.md itself has one
+      [[wikilinks]], but inside `inline code` (line 9), and two more inside a ```markdown
+      block: no links out.
+    the same greps for 'graph-view' -> 9 wikilinks from 9 notes (search-and-navigate-notes:28,
+      migrating-from-obsidian:21, recipes:35, note-properties:33, wikilinks:12, tags:54,
+      navigation:52, installation:71, user/index:52) and 3 Markdown links
+      (note-taking-in-foam:232, navigation:137, first-workspace:202): 12 links from 11 notes.
+      graph-view.md's own links out: 4 at lines 142-145 ([[wikilinks]] [[templates]]
+      [[tags]] [[daily-notes]]); its one Markdown link (line 172) is an image, not a note.
+    """
+    vault = shared_vault("foam-docs")
+
+    def card(topic):
+        result = runner.invoke(
+            cli, ["--vault", str(vault), "--index-dir", str(tmp_path), "show", topic, "--json"]
+        )
+        return _json(result)
+
+    back = card("backlinking")
+    assert back["path"] == "user/features/backlinking.md"
+    assert sorted((b["path"].rsplit("/", 1)[-1], b["line"]) for b in back["backlinks"]) == [
+        ("index.md", 49),
+        ("links.md", 59),
+        ("migrating-from-obsidian.md", 20),
+        ("navigation.md", 138),
+        ("recipes.md", 36),
+        ("recipes.md", 40),
+    ]
+    assert back["links_out"] == []
+
+    view = card("graph-view")
+    assert len(view["backlinks"]) == 12
+    assert len({b["path"] for b in view["backlinks"]}) == 11
+    assert [(o["target"], o["line"]) for o in view["links_out"]] == [
+        ("wikilinks", 142),
+        ("templates", 143),
+        ("tags", 144),
+        ("daily-notes", 145),
+    ]
+    assert not (vault / ".kb").exists()
