@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kb.model import Link, Note
-from kb.resolve import Resolution, Resolver, fold
+from kb.resolve import Resolution, Resolver
 
 ATTACHMENT_SUFFIXES = frozenset(
     """

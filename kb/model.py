@@ -18,13 +18,13 @@ class Link:
     """A link from a note to another note, a heading, a block or a file."""
 
     target: str
-    """The note or file part, as written (``ResNet``, ``img/a.png``); ``""`` for ``[[#Heading]]``."""
+    """The note or file part as written (``ResNet``, ``img/a.png``); ``""`` for ``[[#Heading]]``."""
     heading: str | None
     """The ``#Heading`` part without the ``#``, or None."""
     block: str | None
     """The ``#^block-id`` part without ``#^``, or None."""
     alias: str | None
-    """Display text: ``[[T|text]]``, ``[text](file.md)``; for an embed, ``|300`` size is kept here."""
+    """Display text: ``[[T|text]]``, ``[text](file.md)``; an embed's ``|300`` size is kept here."""
     kind: LinkKind
     """``wikilink`` for ``[[…]]``/``![[…]]``, ``markdown`` for ``[text](local/file.md)``."""
     embed: bool
@@ -72,7 +72,7 @@ class Section:
     """Heading text / lead term as plain text; the note title for the root."""
     kind: SectionKind
     level: int
-    """0 for the root, 1–6 for headings; items are 10 + their list depth (so they nest under headings)."""
+    """0 for the root, 1–6 for headings; items are 10 + their list depth (they nest in headings)."""
     heading_path: tuple[str, ...]
     """Titles from the note title down to this section (note › heading › sub)."""
     line_start: int

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.model import Note
-from kb.vault import FileStat, Vault
+from kb.vault import Vault
 
 SCHEMA = 3
 """Bump when Note or the table changes: a store of another schema is rebuilt."""
@@ -215,7 +215,7 @@ class Store:
         changes: Changes,
         progress: Progress | None,
     ) -> list[tuple]:
-        """Parse the files whose stat changed; a file whose content did not change keeps its Note."""
+        """Parse files whose stat changed; one whose content did not change keeps its Note."""
         rows: list[tuple] = []
         pending: list[tuple[str, str]] = []
         for rel in todo:
@@ -246,8 +246,17 @@ class Store:
             blob = pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)
             tags = "\n".join(note.tags)
             rows.append(
-                (rel, size, mtime, sha, blob, len(note.sections), len(note.links), tags,
-                 len(note.warnings))
+                (
+                    rel,
+                    size,
+                    mtime,
+                    sha,
+                    blob,
+                    len(note.sections),
+                    len(note.links),
+                    tags,
+                    len(note.warnings),
+                )
             )
         changes.added.sort()
         changes.changed.sort()

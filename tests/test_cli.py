@@ -49,7 +49,9 @@ def test_index_full(kb) -> None:
 
 
 def test_index_warns_about_bad_front_matter(kb, vault_copy: Path) -> None:
-    (vault_copy / "bad.md").write_text("---\ntags: [a, b\n---\n# Bad\n#still-read\n", encoding="utf-8")
+    (vault_copy / "bad.md").write_text(
+        "---\ntags: [a, b\n---\n# Bad\n#still-read\n", encoding="utf-8"
+    )
     result = kb("index")
     assert result.exit_code == 0
     assert "warning: bad.md: front matter" in result.stderr

@@ -1,4 +1,4 @@
-"""Every command has help with an example and a section in the README (cf. sqlite-utils' test_docs)."""
+"""Every command has help with an example and a README section (cf. sqlite-utils' test_docs)."""
 
 from __future__ import annotations
 

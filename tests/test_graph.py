@@ -10,14 +10,13 @@ import pytest
 
 from kb import graph
 from kb.checks import check_links
-from kb.vault import AttachmentIndex
 from kb.concepts import concept_key, is_dated, names_a_concept, title_names
 from kb.errors import TopicNotFound
 from kb.mentions import Matcher
 from kb.model import Link, Note, Section, TagUse
 from kb.resolve import Resolver
 from kb.store import Store
-from kb.vault import find_vault
+from kb.vault import AttachmentIndex, find_vault
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "graph"
 MINI = FIXTURES / "mini"

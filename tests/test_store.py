@@ -26,7 +26,9 @@ def test_second_refresh_reads_nothing(vault_copy: Path, monkeypatch) -> None:
     store = store_for(vault_copy)
     store.refresh()
     # An unchanged vault must not even open a note file.
-    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(AssertionError(self)))
+    monkeypatch.setattr(
+        Path, "read_bytes", lambda self: (_ for _ in ()).throw(AssertionError(self))
+    )
     changes = store.refresh()
     assert not changes.any
     assert changes.unchanged == store.totals().notes
@@ -78,7 +80,9 @@ def test_consumer_diff(vault_copy: Path) -> None:
 
 def test_many_files_parse_in_a_pool(tmp_path: Path) -> None:
     for i in range(150):
-        (tmp_path / f"n{i:03}.md").write_text(f"# Note {i}\n\nlinks to [[n{(i + 1) % 150:03}]] #t{i % 7}\n")
+        (tmp_path / f"n{i:03}.md").write_text(
+            f"# Note {i}\n\nlinks to [[n{(i + 1) % 150:03}]] #t{i % 7}\n"
+        )
     store = store_for(tmp_path)
     seen: list[tuple[int, int]] = []
     changes = store.refresh(progress=lambda done, total: seen.append((done, total)))

@@ -49,7 +49,9 @@ def test_nearest_obsidian_folder_upwards(tmp_path: Path) -> None:
 def test_nearest_kb_folder_upwards(tmp_path: Path) -> None:
     (tmp_path / "v" / ".kb").mkdir(parents=True)
     (tmp_path / "v" / "sub").mkdir()
-    assert find_vault(None, environ={}, cwd=tmp_path / "v" / "sub").root == (tmp_path / "v").resolve()
+    assert (
+        find_vault(None, environ={}, cwd=tmp_path / "v" / "sub").root == (tmp_path / "v").resolve()
+    )
 
 
 def test_dot_vault_folder_fallback(tmp_path: Path) -> None:
@@ -66,7 +68,9 @@ def test_index_dir_from_option_or_env(tmp_path: Path) -> None:
     (tmp_path / "v").mkdir()
     v = find_vault(str(tmp_path / "v"), str(tmp_path / "idx"), environ={}, cwd=tmp_path)
     assert v.data_dir == (tmp_path / "idx").resolve()
-    v = find_vault(str(tmp_path / "v"), environ={"KB_INDEX_DIR": str(tmp_path / "i2")}, cwd=tmp_path)
+    v = find_vault(
+        str(tmp_path / "v"), environ={"KB_INDEX_DIR": str(tmp_path / "i2")}, cwd=tmp_path
+    )
     assert v.data_dir == (tmp_path / "i2").resolve()
 
 
