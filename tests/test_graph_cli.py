@@ -22,7 +22,9 @@ def test_path_resnet_to_1x1_conv_shows_why(kb):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.startswith("ResNet → 1x1 卷积")
-    assert "topics/ResNet.md:" in out  # the topic notes' links
+    # ResNet → Bottleneck → 1x1 卷积, through the topic notes' links…
+    assert "ResNet ←links_to– Bottleneck" in out and "Bottleneck –links_to→ 1x1 卷积" in out
+    assert "topics/Bottleneck.md:9" in out
     # ...and the user's own note, which speaks of "ResNet的BottNeck结构" in its 1x1 conv entry.
     assert "面试准备计划.md:67" in out and "ResNet的BottNeck结构" in out
 

@@ -159,8 +159,19 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         click.echo(style("  also said together in:", color, bold=True))
         for n, ev in also:
             click.echo(f"    {kg.label(n)}")
-            for h in ev:
-                click.echo(f"      {_where(h.path, h.line)}  {_quote(h.text)}")
+            for where, text in _distinct_evidence(ev):
+                click.echo(f"      {where}  {_quote(text)}")
+
+
+def _distinct_evidence(hops: list[Hop]) -> list[tuple[str, str]]:
+    """Evidence lines once each; on one line, a sentence wins over the bare title it contains."""
+    out: dict[str, str] = {}
+    for h in hops:
+        where = _where(h.path, h.line)
+        text = h.text or ""
+        if where not in out or len(text) > len(out[where]):
+            out[where] = text
+    return list(out.items())
 
 
 def _hop_json(kg: KnowledgeGraph, h: Hop) -> dict:
