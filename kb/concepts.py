@@ -222,7 +222,22 @@ EVIDENCE_MAX = 200
 
 def sentences(text: str) -> list[str]:
     """The sentences of a section's text (one block per line), stripped, empty ones dropped."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    return [sentence for _, sentence in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, str]]:
+    """:func:`sentences` with the offset in ``text`` where each one starts."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    for match in (*_SENTENCE_END.finditer(text), None):
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        sentence = piece.strip()
+        if sentence:
+            out.append((start + len(piece) - len(piece.lstrip()), sentence))
+        if match:
+            start = match.end()
+    return out
 
 
 def excerpt(sentence: str, name: str = "", limit: int = EVIDENCE_MAX) -> str:

@@ -41,7 +41,7 @@ from kb.concepts import (
     excerpt,
     names_a_concept,
     normalise,
-    sentences,
+    sentence_spans,
     title_names,
 )
 from kb.errors import TopicNotFound
@@ -59,15 +59,16 @@ GRAPH_FILE = "graph.pickle"
 NOTES_FILE = "graph-notes.pickle"
 """What updates read too: what each note contributed."""
 TEXT_FILE = "graph-text.sqlite"
-SCHEMA = 2
+SCHEMA = 3
 """Bump when what the graph holds or how names are found changes: saved graphs of another
 schema are rebuilt."""
 
 NODE_KINDS = ("note", "section", "concept", "tag", "missing")
 EDGE_KINDS = ("contains", "links_to", "embeds", "mentions", "tagged")
 
-PATH_WEIGHT = {"links_to": 1.0, "embeds": 1.0, "mentions": 1.0, "contains": 1.0, "tagged": 4.0}
-"""Cost of a hop for ``kb path``: what people wrote (links, mentions) is cheap, a tag hub dear."""
+PATH_WEIGHT = {"links_to": 1.0, "embeds": 1.0, "mentions": 1.5, "contains": 1.0, "tagged": 4.0}
+"""Cost of a hop for ``kb path``: a link the user wrote is cheapest, a mention kb found a little
+dearer (it is inferred), a tag hub dear."""
 OUTLINE_WEIGHT = 0.25
 """A hop inside one note's outline (note → section): the same place, so cheaper than a link."""
 
@@ -127,8 +128,9 @@ class Claim:
 
 
 Hit = tuple[str, int, int, str]
-"""Where a section names a concept: (section node, line, sentence number, sentence). Sentence
-0 is the title; the lowest number gives the evidence. A tuple: millions are pickled."""
+"""Where a section names a concept: (section node, line of the sentence, sentence number,
+sentence). Sentence 0 is the title; the first sentence gives the evidence. A tuple: millions
+are pickled."""
 
 
 @dataclass
@@ -291,14 +293,17 @@ def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
     for i, sec in enumerate(note.sections):
         src = _section_node(note, i)
         # The title is sentence 0 (the root's title is the note's own name: left out).
-        texts = [sec.title if i else ""] + sentences(prose(sec))
+        spans = sentence_spans(prose(sec))
+        texts = [sec.title if i else ""] + [sentence for _, sentence in spans]
         norm = normalise(SEPARATOR.join(texts))
         norms.append(norm)
         seen: set[str] = set()
         for order, key in matcher.find_normalised(norm):
             if key not in seen:
                 seen.add(key)
-                hits[key].append((src, sec.line_start, order, excerpt(texts[order], key)))
+                # The title is on the section's first line; a sentence on its own line.
+                line = sec.line_of(spans[order - 1][0]) if order else sec.line_start
+                hits[key].append((src, line, order, excerpt(texts[order], key)))
     return dict(hits), SECTION_BREAK.join(norms)
 
 

@@ -47,6 +47,9 @@ class InlineText:
     math: list[str] = field(default_factory=list)
     marks: tuple[list[int], list[int]] | None = None
     """Starts and ends of the sentence-end marks in ``text``, found on first use."""
+    breaks: list[tuple[int, int]] = field(default_factory=list)
+    """(offset in ``text``, file line) where the text goes on to a later line of the file:
+    after a soft or hard line break, or after code or math written over several lines."""
 
     def display(self, span: Span) -> str:
         """The text a reader sees for a span (link label, alt text, …)."""
@@ -62,6 +65,31 @@ class InlineText:
             half = _CONTEXT_MAX // 2
             start, end = max(start, span.start - half), min(end, span.end + half)
         return " ".join(self.text[start:end].split())
+
+
+_WORD = re.compile(r"\S+")
+
+
+def one_line(inline: InlineText) -> tuple[str, list[tuple[int, int]]]:
+    """The text on one line, whitespace runs as single spaces, and its ``breaks`` moved to
+    offsets in that line (a break in a run of spaces goes to the next word)."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(inline.text)]
+    ends = [end for _, end in words]
+    starts: list[int] = []  # offset of each word in the one-line text
+    size = 0
+    for start, end in words:
+        starts.append(size)
+        size += end - start + 1
+    breaks: list[tuple[int, int]] = []
+    for at, line in inline.breaks:
+        k = bisect_right(ends, at)
+        if k == len(words):
+            continue  # nothing visible after the break
+        flat = starts[k] + max(0, at - words[k][0])
+        if breaks and breaks[-1][0] == flat:
+            breaks.pop()  # the later line wins: the text there starts on it
+        breaks.append((flat, line))
+    return " ".join(inline.text[start:end] for start, end in words), breaks
 
 
 def _sentence_bounds(
@@ -110,13 +138,13 @@ class _Reader:
             self.add(token.content)
         elif kind in ("softbreak", "hardbreak"):
             self.add("\n")
-            self.line += 1
+            self.next_line(1)
         elif kind == "code_inline":
             self.add(token.content)
             self.out.code.append(token.content)
             # markdown-it turns newlines inside `code` into spaces; our backticks
             # wrapper counted them, so later tokens keep the right line.
-            self.line += (token.meta or {}).get("newlines", 0)
+            self.next_line((token.meta or {}).get("newlines", 0))
         elif kind in ("math_inline", "math_inline_double"):
             if kind == "math_inline":  # `$x$` is part of the sentence; `$$…$$` is display math
                 self.add(" ".join(token.content.split()))
@@ -141,7 +169,13 @@ class _Reader:
         elif kind not in _SKIPPED and token.nesting == 0:
             self.add(token.content)  # tokens of plugins we do not know: keep their text
         if kind in _RAW_MULTILINE:
-            self.line += token.content.count("\n")
+            self.next_line(token.content.count("\n"))
+
+    def next_line(self, count: int) -> None:
+        """The text from here on is ``count`` lines further down the file."""
+        if count > 0:
+            self.line += count
+            self.out.breaks.append((self.size, self.line))
 
     def finish(self) -> InlineText:
         """Close what is still open and return the result."""
@@ -152,6 +186,7 @@ class _Reader:
         if match and not any(span.end > match.start() for span in self.out.spans):
             text = text[: match.start()]
         self.out.text = text
+        self.out.breaks = [(at, line) for at, line in self.out.breaks if at < len(text)]
         return self.out
 
 

@@ -86,6 +86,26 @@ class Section:
     """Its own fenced/indented code blocks and inline code, joined by newlines."""
     math: str = ""
     """Its own ``$…$`` / ``$$…$$`` math, joined by newlines."""
+    text_lines: tuple[int, ...] = ()
+    """File line of each line of ``text``: ``text.split("\\n")[i]`` starts on line
+    ``text_lines[i]``. Empty when unknown (sections built by hand): use ``line_start``."""
+    text_breaks: tuple[tuple[int, int], ...] = ()
+    """(offset in ``text``, file line) where a line of ``text`` goes on to a later line of
+    the file (a paragraph wrapped over several lines), in order."""
+
+    def line_of(self, offset: int) -> int:
+        """The file line of the character at ``offset`` in ``text``."""
+        row = self.text.count("\n", 0, offset)
+        if row >= len(self.text_lines):
+            return self.text_lines[-1] if self.text_lines else self.line_start
+        line = self.text_lines[row]
+        row_start = self.text.rfind("\n", 0, offset) + 1
+        for at, later in self.text_breaks:
+            if at > offset:
+                break
+            if at >= row_start:  # the line of text goes on to a later file line before offset
+                line = later
+        return line
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 from kb.md_comments import comments_plugin
 from kb.md_frontmatter import FrontMatter, aliases_of, read_front_matter, tags_of, title_of
-from kb.md_outline import Outline, build_outline, drop_lead, trim_blank_ends
+from kb.md_outline import Outline, SectionDraft, build_outline, drop_lead, trim_blank_ends
 from kb.md_tags import tags_plugin
-from kb.md_text import InlineText, Span, code_lines_plugin, read_inline
+from kb.md_text import InlineText, Span, code_lines_plugin, one_line, read_inline
 from kb.model import Link, Note, Section, TagUse, Url
 from kb.wikilinks import wikilinks_plugin
 
@@ -83,7 +83,10 @@ def parse_note(text: str, path: str) -> Note:
         title = _stem(path)
         lines = source.split("\n")
         end = max(len(lines), 1)
-        root = Section(title, "root", 0, (title,), 1, end, parent=None, text=source.strip())
+        text = source.strip()
+        first = source[: len(source) - len(source.lstrip())].count("\n") + 1
+        rows = tuple(range(first, first + text.count("\n") + 1)) if text else ()
+        root = Section(title, "root", 0, (title,), 1, end, None, text, text_lines=rows)
         warning = f"note could not be parsed ({type(err).__name__}: {err}); read as plain text"
         return Note(path=path, title=title, sections=(root,), warnings=(warning[:300],))
 
@@ -106,8 +109,33 @@ class _Content:
     """What a section owns while the note is read."""
 
     text: list[str] = field(default_factory=list)
+    """Its blocks of text, one line each."""
+    lines: list[int] = field(default_factory=list)
+    """The file line where each block of ``text`` starts."""
+    breaks: list[list[tuple[int, int]]] = field(default_factory=list)
+    """Per block of ``text``: (offset in the block, file line) where it goes on to a later line."""
     code: list[str] = field(default_factory=list)
     math: list[str] = field(default_factory=list)
+
+    def add_text(self, text: str, line: int, breaks: list[tuple[int, int]]) -> None:
+        """File a block of text (one line, starting on file line ``line``)."""
+        if not text:
+            return
+        for at, later in breaks:
+            if at <= 0:
+                line = later  # nothing visible before the break
+        self.text.append(text)
+        self.lines.append(line)
+        self.breaks.append([(at, later) for at, later in breaks if at > 0])
+
+    def joined(self) -> tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]]:
+        """``Section.text``, ``text_lines`` and ``text_breaks``."""
+        breaks: list[tuple[int, int]] = []
+        offset = 0
+        for text, block_breaks in zip(self.text, self.breaks, strict=True):
+            breaks.extend((offset + at, line) for at, line in block_breaks)
+            offset += len(text) + 1
+        return "\n".join(self.text), tuple(self.lines), tuple(breaks)
 
 
 class _NoteReader:
@@ -125,27 +153,21 @@ class _NoteReader:
         self.content: list[_Content] = []
         self.row: list[str] | None = None
         """Cell texts of the table row being read; None outside tables."""
+        self.row_line = 0
+        """File line of the table row being read."""
+        self.starts: list[int] = []
+        """``line_start`` of each section: where text with no line of its own is put."""
 
     def read(self) -> Note:
         """Build the ``Note``."""
         title = self._read_front_matter()
         outline = build_outline(self.tokens, title, len(self.lines))
         self.content = [_Content() for _ in outline.sections]
+        self.starts = [draft.line_start for draft in outline.sections]
         self._read_content(outline)
         trim_blank_ends(outline.sections, self.lines)
         sections = tuple(
-            Section(
-                title=draft.title,
-                kind=draft.kind,
-                level=draft.level,
-                heading_path=draft.heading_path,
-                line_start=draft.line_start,
-                line_end=draft.line_end,
-                parent=draft.parent,
-                text="\n".join(part for part in content.text if part),
-                code="\n".join(content.code),
-                math="\n".join(content.math),
-            )
+            _section(draft, content)
             for draft, content in zip(outline.sections, self.content, strict=True)
         )
         return Note(
@@ -188,8 +210,10 @@ class _NoteReader:
                 self.content[section].math.append(token.content.strip())
             elif kind == "tr_open":
                 self.row = []
+                self.row_line = token.map[0] + 1 if token.map else self.starts[section]
             elif kind == "tr_close" and self.row is not None:
-                self.content[section].text.append(" | ".join(cell for cell in self.row if cell))
+                row = " | ".join(cell for cell in self.row if cell)
+                self.content[section].add_text(row, self.row_line, [])
                 self.row = None
 
     def _read_inline(self, token: Token, section: int, keep_text: bool, lead: str | None) -> None:
@@ -199,13 +223,17 @@ class _NoteReader:
         content.code.extend(inline.code)
         content.math.extend(inline.math)
         if keep_text:
-            text = " ".join(inline.text.split())  # one block, one line
+            text, breaks = one_line(inline)  # one block, one line
             if lead is not None:
+                whole = text
                 text = drop_lead(text, lead)
+                cut = len(whole) - len(text)  # drop_lead only takes from the front
+                breaks = [(at - cut, line) for at, line in breaks]
             if self.row is not None:
                 self.row.append(text)  # a table cell: one line per row
             else:
-                content.text.append(text)
+                line = token.map[0] + 1 if token.map else self.starts[section]
+                content.add_text(text, line, breaks)
         for span in inline.spans:
             self._add_span(inline, span, section)
 
@@ -260,6 +288,25 @@ class _NoteReader:
             section=section,
         )
         self.links.append(link)
+
+
+def _section(draft: SectionDraft, content: _Content) -> Section:
+    """The finished section."""
+    text, text_lines, text_breaks = content.joined()
+    return Section(
+        title=draft.title,
+        kind=draft.kind,
+        level=draft.level,
+        heading_path=draft.heading_path,
+        line_start=draft.line_start,
+        line_end=draft.line_end,
+        parent=draft.parent,
+        text=text,
+        code="\n".join(content.code),
+        math="\n".join(content.math),
+        text_lines=text_lines,
+        text_breaks=text_breaks,
+    )
 
 
 def _as_markdown(content: str, first_line: int) -> list[Token]:

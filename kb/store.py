@@ -25,7 +25,7 @@ from pathlib import Path
 from kb.model import Note
 from kb.vault import Vault
 
-SCHEMA = 3
+SCHEMA = 4
 """Bump when Note or the table changes: a store of another schema is rebuilt."""
 
 PARALLEL_MIN_FILES = 64

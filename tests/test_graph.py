@@ -14,6 +14,7 @@ from kb.concepts import concept_key, is_dated, names_a_concept, title_names
 from kb.errors import TopicNotFound
 from kb.mentions import Matcher
 from kb.model import Link, Note, Section, TagUse
+from kb.parse import parse_note
 from kb.resolve import Resolver
 from kb.store import Store
 from kb.vault import AttachmentIndex, find_vault
@@ -266,6 +267,50 @@ def test_mentions_skip_self_and_linked_targets():
     assert G.has_edge("note:ResNet.md", "note:Bottleneck.md", "mentions")
     kinds = {d["kind"] for d in G.get_edge_data("note:Bottleneck.md", "note:ResNet.md").values()}
     assert kinds == {"links_to"}  # linked: the plain mention beside it is not repeated
+
+
+def _mention(G, src, dst):
+    (data,) = [d for d in G.get_edge_data(src, dst).values() if d["kind"] == "mentions"]
+    return data["path"], data["line"], data["text"]
+
+
+def test_mention_evidence_is_the_line_of_its_sentence():
+    """A mention's line is where its sentence is written: not the front matter's ``---`` for
+    a root section, not the item's first line for a sentence further down the item."""
+    resnet = parse_note(
+        "---\naliases: [残差网络]\ntags: [cnn]\n---\n# ResNet\n\n"
+        "Residual Network 很深。\n每个残差块用一个 Bottleneck 降维。\n",
+        "topics/ResNet.md",
+    )
+    plan = parse_note(
+        "# 计划\n"  # 1
+        "\n"
+        "## 激活函数\n"  # 3
+        "\n"
+        "- relu\n"  # 5
+        "\n"
+        "    优点：求导简单，配合SGD下降快\n"  # 7
+        "\n"
+        "    缺点：导数不连续，可能出现 dead relu 现象\n"  # 9
+        "\n"
+        "    - dead relu\n"  # 11
+        "\n"
+        "        dead relu，指当输入小于零时，输出为零。\n",  # 13
+        "面试准备计划.md",
+    )
+    kg = graph.build([resnet, plan, note("topics/Bottleneck.md")])
+    G = kg.graph
+    assert _mention(G, "note:topics/ResNet.md", "note:topics/Bottleneck.md") == (
+        "topics/ResNet.md",
+        8,
+        "每个残差块用一个 Bottleneck 降维。",
+    )
+    dead = kg.find("dead relu")
+    assert _mention(G, "section:面试准备计划.md#5", dead) == (
+        "面试准备计划.md",
+        9,
+        "缺点：导数不连续，可能出现 dead relu 现象",
+    )
 
 
 # -- the golden mini vault ------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_path_resnet_to_1x1_conv_shows_why(kb):
     assert "ResNet ←links_to– Bottleneck" in out and "Bottleneck –links_to→ 1x1 卷积" in out
     assert "topics/Bottleneck.md:9" in out
     # ...and the user's own note, which speaks of "ResNet的BottNeck结构" in its 1x1 conv entry.
-    assert "面试准备计划.md:67" in out and "ResNet的BottNeck结构" in out
+    assert "面试准备计划.md:73" in out and "ResNet的BottNeck结构" in out
 
     data = _json(kb("path", "resnet", "1x1 conv", "--json"))
     assert data["from"] == "note:topics/ResNet.md" and data["to"] == "note:topics/1x1 卷积.md"
@@ -61,7 +61,7 @@ def test_show_bottleneck(kb):
     assert ("topics/ResNet.md", 16) in back and ("topics/1x1 卷积.md", 11) in back
     # The user's log mentions it as "BottNeck" without linking it.
     mention = [m for m in card["unlinked_mentions"] if m["path"] == "面试准备计划.md"]
-    assert mention and "ResNet的BottNeck结构" in mention[0]["context"] and mention[0]["line"] == 67
+    assert mention and "ResNet的BottNeck结构" in mention[0]["context"] and mention[0]["line"] == 73
     targets = {(o["target"], o["path"]) for o in card["links_out"]}
     assert ("ResNet", "topics/ResNet.md") in targets
     for key in (

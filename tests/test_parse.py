@@ -42,7 +42,7 @@ def summarise(note: Note) -> dict:
             for s in note.sections
         ],
         "content": [
-            [index, s.text, s.code, s.math]
+            [index, s.text, s.code, s.math, list(s.text_lines), [list(b) for b in s.text_breaks]]
             for index, s in enumerate(note.sections)
             if s.text or s.code or s.math
         ],
@@ -108,6 +108,69 @@ def test_user_note_outline() -> None:
     assert "缺陷：可能导致收敛速度变慢" in by_title["GAP"].text
     assert "代码能力" not in by_title  # a list of bare terms is content, not structure
     assert by_title["relu"].level == 12 and by_title["dead relu"].level == 13
+
+
+TEXT_LINES_NOTE = """\
+---
+title: Lines
+tags: [a]
+---
+# Lines
+
+First paragraph, one line.
+
+Second paragraph wrapped
+over two lines. Then `code
+that wraps` and more.
+
+| cell | other |
+|------|-------|
+| row  | two   |
+
+## Sub
+
+- **Term**: explained here
+  and continued below.
+- plain item
+"""
+
+
+def test_text_lines_map_text_to_file_lines() -> None:
+    """Each line of ``Section.text`` knows its file line; wrapped paragraphs know where
+    they go on to the next line, so a sentence is found on the line it is written."""
+    note = parse_note(TEXT_LINES_NOTE, "Lines.md")
+    root, sub, term = note.sections
+    assert root.text.split("\n") == [
+        "First paragraph, one line.",
+        "Second paragraph wrapped over two lines. Then code that wraps and more.",
+        "cell | other",
+        "row | two",
+    ]
+    assert root.text_lines == (7, 9, 13, 15)  # below the front matter and the title
+    assert root.line_of(root.text.find("First")) == 7
+    assert root.line_of(root.text.find("Second")) == 9
+    assert root.line_of(root.text.find("over two")) == 10
+    assert root.line_of(root.text.find("Then")) == 10  # `code` starts on line 10…
+    assert root.line_of(root.text.find("and more")) == 11  # …and what follows it is on 11
+    assert root.line_of(root.text.find("row")) == 15
+    assert (sub.text, sub.text_lines) == ("plain item", (21,))
+    assert term.text.split("\n") == ["explained here and continued below."]
+    assert term.text_lines == (19,)
+    assert term.line_of(term.text.find("continued")) == 20
+
+
+def test_text_lines_of_a_note_read_as_plain_text(monkeypatch) -> None:
+    """A note that could not be parsed keeps its text with the lines it is on."""
+    import kb.parse
+
+    def broken(*_args):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(kb.parse._NoteReader, "read", broken)
+    note = parse_note("\n\nfirst\nsecond\n", "x.md")
+    (root,) = note.sections
+    assert (root.text, root.text_lines) == ("first\nsecond", (3, 4))
+    assert root.line_of(root.text.find("second")) == 4
 
 
 def test_line_endings_and_bom_do_not_matter() -> None:
