@@ -960,7 +960,8 @@ class KnowledgeGraph:
                 if d["kind"] in ("links_to", "embeds"):
                     links_out.append(entry)
                 elif d["kind"] == "mentions" and v != node and v not in scope:
-                    mentions_out.append(entry)
+                    if self.about(s) != v:  # a section's own subject is not a mention of it
+                        mentions_out.append(entry)
         backlinks, mentions_in = [], []
         for u, _, d in G.in_edges(node, data=True):
             entry = {
