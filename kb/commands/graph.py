@@ -426,7 +426,7 @@ def graph(
             vault_name=vault.name,
             max_nodes=max_nodes,
         )
-        click.echo(str(result.path))
+        click.echo(_shown(result.path))
         if result.nodes_omitted:
             click.echo(
                 f"{result.nodes_shown} nodes shown, {result.nodes_omitted} omitted "
@@ -437,7 +437,15 @@ def graph(
             click.launch(str(result.path))
     else:
         write_data(G, target, fmt)
-        click.echo(str(target))
+        click.echo(_shown(target))
+
+
+def _shown(path: Path) -> str:
+    """A written file's path as the user would type it: relative when under the current folder."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _default_out(vault, name: str, fmt: str) -> Path:
