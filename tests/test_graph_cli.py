@@ -153,7 +153,8 @@ def test_graph_html_and_data_exports(kb, runner, vault_copy: Path, tmp_path, mon
     monkeypatch.chdir(vault_copy)
     result = kb("graph", "--topic", "relu", "--depth", "1")
     assert result.exit_code == 0, result.output
-    assert Path(result.stdout.strip()).parent == vault_copy / ".kb" / "graph"
+    assert result.stdout.strip() == ".kb/graph/relu.html"
+    assert (vault_copy / ".kb" / "graph" / "relu.html").is_file()
     assert not (vault_copy / "graph").exists()
 
 
