@@ -1,0 +1,180 @@
+"""`kb search` and `kb related`: full-text search of every section, and notes alike."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kb.output import emit_json, highlight, json_option, plain, progress, style, use_color
+
+
+def _refresh(vault) -> None:
+    """Pick up changed notes (a stat scan; unchanged files are not read), then the index."""
+    from kb import index
+    from kb.store import Store
+
+    store = Store(vault)
+    try:
+        with progress("Reading notes") as cb:
+            store.refresh(progress=cb)
+        with progress("Indexing sections") as cb:
+            index.sync(vault, store, progress=cb)
+    finally:
+        store.close()
+
+
+def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
+    """Note › heading › sub, without a heading that only repeats the one above it."""
+    out: list[str] = []
+    for item in heading:
+        if not out or item.casefold() != out[-1].casefold():
+            out.append(item)
+    return out
+
+
+# ignore_unknown_options: `kb search relu -dead` passes "-dead" on as a query word.
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", nargs=-1, required=True)
+@click.option(
+    "-n",
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Show at most N hits.",
+)
+@click.option(
+    "--no-refresh",
+    is_flag=True,
+    help="Search the index as it is, without looking for changed notes first.",
+)
+@json_option
+@click.pass_obj
+def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: bool) -> None:
+    """Full-text search of every section, in Chinese and English.
+
+    Words are ANDed. Also: OR, NOT or -word, "a phrase", prefix*, fuzzy~,
+    (groups), and the filters tag:NAME, path:PREFIX (or file:), title:WORD
+    (a title or alias) and section:WORD (in the note › heading breadcrumb).
+    English words match in any case and form (ReLU = relu, losses = loss);
+    Chinese is cut into words, so 知识蒸馏 finds it inside a sentence;
+    1x1 = 1×1 = $1\\times1$.
+
+    Before searching, notes changed since the last run are read again
+    (--no-refresh skips that). Exit status: 0 with hits, 1 with none
+    (like grep), 2 for a query that cannot be understood. Quote a query
+    whose -word could pass for an option (kb search 'relu -network'), or put
+    it after -- (kb search -- -relu dead).
+
+    \b
+    Examples:
+      kb search relu
+      kb search 知识蒸馏
+      kb search "soft target" -n 5
+      kb search bottleneck OR 1x1卷积 tag:cnn
+      kb search 'conv* -resnet path:topics/'
+      kb search relu -dead --json
+    """
+    from kb import index
+
+    vault = app.vault
+    text = " ".join(query)
+    if not no_refresh:
+        _refresh(vault)
+    hits = index.search(vault, text, limit=limit)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "path": h.path,
+                    "title": h.title,
+                    "heading": breadcrumb(h.heading),
+                    "line": h.line,
+                    "score": h.score,
+                    "snippet": plain(h.snippet),
+                    "tags": list(h.tags),
+                }
+                for h in hits
+            ]
+        )
+    else:
+        color = use_color()
+        for h in hits:
+            location = style(h.path, color, fg="magenta") + style(f":{h.line}", color, fg="green")
+            crumbs = style(" › ".join(breadcrumb(h.heading)), color, bold=True)
+            click.echo(f"{location}  {crumbs}")
+            if h.snippet:
+                click.echo("    " + highlight(h.snippet, color))
+    if not hits:
+        # On stderr, so that --json output stays a plain [] for scripts.
+        click.echo(f"no hits for {text!r}", err=True)
+        for alternative in index.suggest(vault, text):
+            click.echo(f"did you mean: kb search {alternative}", err=True)
+        # SystemExit rather than click's Exit: kb.cli.main runs click with
+        # standalone_mode=False, which turns Exit into a return value.
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("note")
+@click.option(
+    "-n",
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Show at most N notes.",
+)
+@click.option(
+    "--no-refresh",
+    is_flag=True,
+    help="Use the index as it is, without looking for changed notes first.",
+)
+@json_option
+@click.pass_obj
+def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None:
+    """Notes most like a given note.
+
+    NOTE is a title, an alias or a vault-relative path. Likeness is the
+    words the notes share, weighted by how rare they are in the vault
+    (more-like-this over the text of every section).
+
+    \b
+    Examples:
+      kb related ReLU
+      kb related topics/ResNet.md -n 5
+      kb related 残差网络 --json
+    """
+    from kb import index
+
+    vault = app.vault
+    if not no_refresh:
+        _refresh(vault)
+    hits = index.related(vault, note, limit=limit)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "path": h.path,
+                    "title": h.title,
+                    "line": h.line,
+                    "score": h.score,
+                    "snippet": plain(h.snippet),
+                    "tags": list(h.tags),
+                }
+                for h in hits
+            ]
+        )
+        return
+    color = use_color()
+    for h in hits:
+        location = style(h.path, color, fg="magenta")
+        line = f"{location}  {style(h.title, color, bold=True)}  ({h.score:.2f})"
+        if h.snippet:
+            line += "  " + highlight(h.snippet, color)
+        click.echo(line)
+    if not hits:
+        click.echo("no related notes found", err=True)
