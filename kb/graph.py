@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import json
 import os
 import pickle
 import time
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
 GRAPH_FILE = "graph.pickle"
 """What queries read: the graph, the name table and the notes' hashes."""
 NOTES_FILE = "graph-notes.pickle"
+HELD_FILE = "graph-held.json"
+"""The {path: sha} the saved graph was built from, written last: lets ``kb index`` see that
+the graph is up to date without unpickling it."""
 """What updates read too: what each note contributed."""
 TEXT_FILE = "graph-text.sqlite"
 SCHEMA = 3
@@ -508,11 +512,28 @@ def sync(vault: Vault, store: Store, full: bool = False) -> SyncResult:
     are read only when something changed.
     """
     start = time.perf_counter()
+    return _sync(vault, store, full, start)
+
+
+def is_current(vault: Vault, store: Store) -> bool:
+    """True when the saved graph was built from the notes the store holds now (cheap)."""
+    try:
+        saved = json.loads((vault.data_dir / HELD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(saved, dict) or saved.get("schema") != SCHEMA:
+        return False
+    return store.diff(saved.get("held") or {}) == ([], [])
+
+
+def _sync(vault: Vault, store: Store, full: bool, start: float) -> SyncResult:
     saved = None if full else _read(vault, GRAPH_FILE)
     held = saved["held"] if saved else {}
     stale, gone = store.diff(held)
     if saved and not stale and not gone:
         state = GraphState(saved["graph"], names=saved["names"], held=held)
+        if not (vault.data_dir / HELD_FILE).exists():
+            _save_held(vault, held)
         return SyncResult(KnowledgeGraph(state), seconds=time.perf_counter() - start)
     books = _read(vault, NOTES_FILE) if saved else None
     if saved is None or books is None or books["token"] != saved["token"]:
@@ -528,7 +549,7 @@ def sync(vault: Vault, store: Store, full: bool = False) -> SyncResult:
     texts = _Texts(vault, fresh=full)
     if not full and texts.count() != len(held):
         texts.close()  # the text kept for name searches is not the graph's: start again
-        return sync(vault, store, full=True)
+        return _sync(vault, store, True, start)
     notes = store.notes(stale)
     shas = store.hashes()
     gone = sorted(set(gone) | (set(stale) - set(notes)))
@@ -746,12 +767,20 @@ def _read(vault: Vault, name: str) -> dict | None:
 def _save(vault: Vault, state: GraphState) -> None:
     """Write the query part and the bookkeeping part, paired by a token."""
     token = os.urandom(8).hex()
+    (vault.data_dir / HELD_FILE).unlink(missing_ok=True)  # rewritten once both parts are saved
     # The bookkeeping goes first: a crash between the two leaves a pair that does not
     # match, which the next sync rebuilds, rather than a graph with stale bookkeeping.
     books = {"facts": state.facts, "mention_keys": state.mention_keys}
     _dump(vault, NOTES_FILE, {"schema": SCHEMA, "token": token, **books})
     query = {"graph": state.graph, "names": state.names, "held": state.held}
     _dump(vault, GRAPH_FILE, {"schema": SCHEMA, "token": token, **query})
+    _save_held(vault, state.held)
+
+
+def _save_held(vault: Vault, held: dict[str, str]) -> None:
+    tmp = vault.data_dir / f"{HELD_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"schema": SCHEMA, "held": held}), encoding="utf-8")
+    os.replace(tmp, vault.data_dir / HELD_FILE)
 
 
 def _dump(vault: Vault, name: str, obj: dict) -> None:

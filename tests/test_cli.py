@@ -124,3 +124,12 @@ def test_every_command_leaves_the_vault_byte_identical(
 def test_python_m_kb_runs(args: list[str], kb) -> None:
     result = kb(*args)
     assert result.exit_code == 0, result.output
+
+
+def test_index_with_nothing_changed_does_not_load_the_graph(kb, monkeypatch) -> None:
+    from kb import graph as kb_graph
+
+    assert kb("index").exit_code == 0
+    monkeypatch.setattr(kb_graph, "_read", lambda *a: (_ for _ in ()).throw(AssertionError(a)))
+    result = kb("index")
+    assert result.exit_code == 0, result.output

@@ -40,7 +40,8 @@ def index(app, full: bool, as_json: bool) -> None:
             click.echo(f"warning: {path}: {warning}", err=True)
     with progress("Indexing sections") as cb:
         search_index.sync(vault, store, full=full, progress=cb)
-    graph.sync(vault, store, full=full)
+    if full or not graph.is_current(vault, store):
+        graph.sync(vault, store, full=full)
     totals = store.totals()
     seconds = time.perf_counter() - start
     if as_json:
