@@ -1002,8 +1002,8 @@ class KnowledgeGraph:
             }
             if d["kind"] in ("links_to", "embeds"):
                 backlinks.append({**entry, "kind": d["kind"]})
-            elif d["kind"] == "mentions":
-                mentions_in.append(entry)
+            elif d["kind"] == "mentions" and self.about(u) != node:
+                mentions_in.append(entry)  # (a section about this topic is in defined_in)
         parents = self._relatives(node, G.in_edges(node, data=True), 0)
         children = self._relatives(node, G.out_edges(node, data=True), 1)
         by_place = lambda e: (e["path"] or "", e["line"] or 0, e.get("target", ""))  # noqa: E731
