@@ -36,35 +36,22 @@ from functools import lru_cache
 
 from whoosh.analysis import Token, Tokenizer
 
-CJK_CHARS = (
-    "\u3040-\u30ff"  # Japanese kana (jieba treats them as it can)
-    "\u3400-\u4dbf"  # CJK extension A
-    "\u4e00-\u9fff"  # CJK unified ideographs
-    "\uac00-\ud7af"  # Hangul syllables
-    "\uf900-\ufaff"  # CJK compatibility ideographs
-    "\U00020000-\U0002ffff"  # CJK extensions B and later
-)
-_CJK = re.compile(f"[{CJK_CHARS}]")
+from kb.text import CJK_CHARS, TIMES, has_cjk
 
-# A letter or digit that is not Chinese, Japanese or Korean (those go to jieba).
+# A letter or digit that is not Chinese, Japanese or Korean (those go to jieba, kana too).
 _ALNUM = f"[^\\W_{CJK_CHARS}]"
 _SCAN = re.compile(
     # Sizes: 1x1, 3 × 3, 1\times1, 256x1x1x64, 3*3.
-    r"(?P<size>\d+(?:[ \t]*(?:[xX×✕*]|\\times)[ \t]*\d+)+)"
+    rf"(?P<size>\d+(?:[ \t]*{TIMES}[ \t]*\d+)+)"
     r"|(?P<latex>\\[A-Za-z]+)"
     f"|(?P<cjk>[{CJK_CHARS}]+)"
     # A word, or a compound joined by single hyphens or underscores (R-CNN, smooth_l1).
     f"|(?P<word>{_ALNUM}+(?:[-_]{_ALNUM}+)*)"
 )
-_SIZE_SEP = re.compile(r"[ \t]*(?:[xX×✕*]|\\times)[ \t]*")
+_SIZE_SEP = re.compile(rf"[ \t]*{TIMES}[ \t]*")
 # Inside one word: a size, a number, or a run of letters.
 _RUNS = re.compile(r"\d+(?:[xX]\d+)+|\d+|[^\W\d_]+")
 _SIMPLE = re.compile(r"[a-z]+|[A-Z][a-z]*|\d+")
-
-
-def has_cjk(text: str) -> bool:
-    """True when the text holds a Chinese, Japanese or Korean character."""
-    return _CJK.search(text) is not None
 
 
 @lru_cache(maxsize=65536)

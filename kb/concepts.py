@@ -13,16 +13,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_CJK = (
-    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3040-\u30ff\u3100-\u312f\u3190-\u31ff"
-    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-)
-_CJK_RE = re.compile(f"[{_CJK}]")
+from kb.text import CJK_CHARS, TIMES, is_cjk
+
 # Multiplication between numbers, in any of the ways people type it: 1x1, 1×1, 1 * 1, 1\times1.
-_TIMES = re.compile(r"(?<=\d)\s*(?:\\times|[×✕✖*xX])\s*(?=\d)")
+_TIMES = re.compile(rf"(?<=\d)\s*{TIMES}\s*(?=\d)")
 _SPACE = re.compile(r"\s+")
 # Spaces next to a CJK character carry no meaning ("1x1 卷积" is "1x1卷积").
-_CJK_SPACE = re.compile(f"(?<=[{_CJK}]) | (?=[{_CJK}])")
+_CJK_SPACE = re.compile(f"(?<=[{CJK_CHARS}]) | (?=[{CJK_CHARS}])")
 _KEEP = frozenset("+#")  # c++, c#: part of the name, not punctuation
 SEPARATOR = "\ue000"
 """A private-use character that :func:`normalise` keeps: joins sentences normalised together."""
@@ -56,11 +53,6 @@ def normalise(text: str) -> str:
 def concept_key(name: str) -> str:
     """The key under which every spelling of a concept name merges."""
     return normalise(clean_title(name))
-
-
-def is_cjk(ch: str) -> bool:
-    """True for a Chinese, Japanese or Korean character."""
-    return bool(_CJK_RE.match(ch))
 
 
 def is_word_char(ch: str) -> bool:
@@ -176,9 +168,9 @@ def mentionable(key: str) -> bool:
 
 
 _PARENS = re.compile(r"^(.*?)\s*[(（](.+?)[)）]\s*$")
-_SCRIPT_SPLIT = re.compile(f"^([{_CJK}][^a-zA-Z]*?)\\s+([a-zA-Z][^{_CJK}]*)$")
-_SCRIPT_SPLIT_REV = re.compile(f"^([a-zA-Z][^{_CJK}]*?)\\s+([{_CJK}][^a-zA-Z]*)$")
-_GENERIC_SUFFIX = re.compile(f"^([a-zA-Z][^{_CJK}]*?)\\s*([{_CJK}]+)$")
+_SCRIPT_SPLIT = re.compile(f"^([{CJK_CHARS}][^a-zA-Z]*?)\\s+([a-zA-Z][^{CJK_CHARS}]*)$")
+_SCRIPT_SPLIT_REV = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s+([{CJK_CHARS}][^a-zA-Z]*)$")
+_GENERIC_SUFFIX = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s*([{CJK_CHARS}]+)$")
 
 
 @dataclass(frozen=True, slots=True)

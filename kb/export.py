@@ -33,14 +33,12 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from kb.errors import KbError
+from kb.nodes import EDGE_KINDS, NODE_KINDS
 
 if TYPE_CHECKING:
     import networkx as nx
 
 DATA_FORMATS = ("json", "graphml", "gexf")
-
-NODE_KINDS = ("note", "section", "concept", "tag", "missing")
-EDGE_KINDS = ("contains", "links_to", "embeds", "mentions", "tagged")
 
 # How each node kind is drawn (vis-network shapes) and named in the legend.
 _NODE_STYLE: dict[str, dict[str, str]] = {

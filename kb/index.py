@@ -1,16 +1,13 @@
-"""The full-text index: one whoosh document per section of every note. Whoosh lives only here.
+"""The full-text index: one whoosh document per section of every note (whoosh: here and kb.query).
 
 The index is kept in ``<data_dir>/search/`` with ``held.json`` beside it: the
 ``{path: sha}`` of the notes it holds, so :func:`sync` learns what changed from
 :meth:`kb.store.Store.diff` without reading the index.
 
 Ranking is BM25F over the fields below, with a hit in a note's title, alias or a
-section's heading worth more than one in body text (:data:`FIELD_BOOSTS`).
-The query language (words ANDed, ``OR``, ``NOT``/``-word``, ``"phrases"``,
-``prefix*``, ``term~``, ``tag:`` ``path:``/``file:`` ``title:`` ``section:``)
-is parsed by :func:`parse_query` into a small tree, then compiled to whoosh
-queries against the open index: Chinese in the query is cut with the index's own
-vocabulary (:func:`kb.analysis.cut_by_vocabulary`), so a search never loads jieba.
+section's heading worth more than one in body text (:data:`kb.query.FIELD_BOOSTS`).
+The query language (parsing a query, compiling it to whoosh queries) is
+:mod:`kb.query`; this module opens the index and runs what it builds.
 """
 
 from __future__ import annotations
@@ -34,38 +31,12 @@ from whoosh.writing import LockError
 from kb import analysis
 from kb.errors import IndexMissing, KbError, QueryError, TopicNotFound
 from kb.model import Hit, Note, Section
+from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
 from kb.vault import Vault
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 """Bump when the schema or the text analysis changes: an index of another version is rebuilt."""
 
-FIELD_BOOSTS: dict[str, float] = {
-    "title": 4.0,
-    "aliases": 3.5,
-    "heading": 3.0,
-    "tagtext": 1.5,
-    "body": 1.0,
-}
-"""Fields a bare word is looked for in, and what a match in each is worth."""
-
-FILTER_FIELDS = {
-    "tag": "tags",
-    "path": "pathkey",
-    "file": "pathkey",
-    "title": "title",
-    "section": "crumbs",
-}
-"""``name:`` in a query -> the field it filters on (``file:`` is another name for ``path:``).
-
-``title:`` looks at titles and aliases (on each note's lead section), then keeps
-every section of the notes found.
-"""
-
-FILTER_BOOST = 1e-4
-"""A filter says where to look, not what ranks first: it adds next to nothing to a score."""
-
-MAX_EXPANSIONS = 64
-"""At most this many index words stand for one ``prefix*`` or ``term~``."""
 
 PARALLEL_MIN_NOTES = 1000
 """From this many notes to index on, whoosh writes with one process per core."""
@@ -373,399 +344,6 @@ def _searcher(ix):
     )
 
 
-# -- the query language ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A word or phrase of the query."""
-
-    text: str
-    kind: str = "word"
-    """``word``, ``phrase`` (quoted), ``prefix`` (``conv*``) or ``fuzzy`` (``relo~``)."""
-    maxdist: int = 1
-    """Edits allowed for ``fuzzy``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """``name:value``: restrict to notes with a tag, a path prefix, a title or a heading."""
-
-    name: str
-    """``tag``, ``path``, ``title`` or ``section`` (``file`` is read as ``path``)."""
-    value: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: Node
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Node, ...]
-
-
-Node = Text | Filter | Not | And | Or
-
-_OPEN_QUOTES = {'"': '"', "“": "”", "「": "」", "„": "“"}
-_FUZZY = re.compile(r"^(.+)~([12]?)$")
-
-
-@dataclass(slots=True)
-class _Lexeme:
-    kind: str  # word, phrase, field, (, ), OR, AND, NOT, -
-    text: str = ""
-
-
-def _lex(query: str) -> list[_Lexeme]:
-    out: list[_Lexeme] = []
-    i, n = 0, len(query)
-    while i < n:
-        c = query[i]
-        if c.isspace():
-            i += 1
-        elif c in "()":
-            out.append(_Lexeme(c))
-            i += 1
-        elif c in _OPEN_QUOTES:
-            close = query.find(_OPEN_QUOTES[c], i + 1)
-            if close < 0:
-                raise QueryError(
-                    f"unclosed quote in {query!r}: add the closing {_OPEN_QUOTES[c]} "
-                    "or search without quotes"
-                )
-            out.append(_Lexeme("phrase", query[i + 1 : close]))
-            i = close + 1
-        elif (
-            c in "-+"
-            and i + 1 < n
-            and not query[i + 1].isspace()
-            and (i == 0 or query[i - 1].isspace() or query[i - 1] == "(")
-        ):
-            if c == "-":
-                out.append(_Lexeme("-"))
-            i += 1
-        else:
-            j = i
-            while j < n and not query[j].isspace() and query[j] not in '()"“「':
-                j += 1
-            word = query[i:j]
-            i = j
-            name, sep, value = word.partition(":")
-            if sep and name.lower() in FILTER_FIELDS:
-                out.append(_Lexeme("field", name.lower()))
-                if value:
-                    out.append(_Lexeme("word", value))
-                elif i >= n or query[i].isspace():
-                    raise QueryError(
-                        f"{name}: needs a value right after the colon, e.g. {name.lower()}:"
-                        + {"tag": "cnn", "path": "topics/", "file": "topics/"}.get(
-                            name.lower(), "relu"
-                        )
-                    )
-            elif word in ("OR", "AND", "NOT"):
-                out.append(_Lexeme(word))
-            elif word in ("|", "||"):
-                out.append(_Lexeme("OR"))
-            elif word in ("&", "&&"):
-                out.append(_Lexeme("AND"))
-            else:
-                out.append(_Lexeme("word", word))
-    return out
-
-
-class _Parser:
-    """Recursive descent: or := and (OR and)*; and := unary+; unary := (NOT|-) unary | primary."""
-
-    def __init__(self, query: str):
-        self.query = query
-        self.lexemes = _lex(query)
-        self.i = 0
-
-    def peek(self) -> _Lexeme | None:
-        return self.lexemes[self.i] if self.i < len(self.lexemes) else None
-
-    def error(self, message: str) -> QueryError:
-        return QueryError(f"{message} in {self.query!r}")
-
-    def parse(self) -> Node:
-        if not self.lexemes:
-            raise QueryError("empty query: give a word to search for")
-        node = self.parse_or()
-        if self.peek() is not None:  # only a stray ")" stops parse_or early
-            raise self.error("unbalanced ')'")
-        return node
-
-    def parse_or(self) -> Node:
-        children = [self.parse_and()]
-        while (lx := self.peek()) is not None and lx.kind == "OR":
-            self.i += 1
-            if self.peek() is None or self.peek().kind in ("OR", "AND", ")"):
-                raise self.error("OR needs a search term on each side")
-            children.append(self.parse_and())
-        return children[0] if len(children) == 1 else Or(tuple(children))
-
-    def parse_and(self) -> Node:
-        children: list[Node] = []
-        while (lx := self.peek()) is not None and lx.kind not in ("OR", ")"):
-            if lx.kind == "AND":
-                self.i += 1
-                nxt = self.peek()
-                if not children or nxt is None or nxt.kind in ("OR", "AND", ")"):
-                    raise self.error("AND needs a search term on each side")
-                continue
-            children.append(self.parse_unary())
-        if not children:
-            lx = self.peek()
-            if lx is None:
-                raise self.error("nothing to search for")
-            if lx.kind == "OR":
-                raise self.error("OR needs a search term on each side")
-            raise self.error(
-                "empty ( )" if self.i and self.lexemes[self.i - 1].kind == "(" else "unbalanced ')'"
-            )
-        return children[0] if len(children) == 1 else And(tuple(children))
-
-    def parse_unary(self) -> Node:
-        lx = self.peek()
-        assert lx is not None
-        if lx.kind in ("NOT", "-"):
-            self.i += 1
-            nxt = self.peek()
-            if nxt is None or nxt.kind in ("OR", "AND", ")"):
-                raise self.error(f"{'NOT' if lx.kind == 'NOT' else '-'} needs a term after it")
-            return Not(self.parse_unary())
-        return self.parse_primary()
-
-    def parse_primary(self) -> Node:
-        lx = self.peek()
-        assert lx is not None
-        self.i += 1
-        if lx.kind == "(":
-            node = self.parse_or()
-            if self.peek() is None:
-                raise self.error("unclosed '('")
-            self.i += 1  # the ")"
-            return node
-        if lx.kind == "field":
-            nxt = self.peek()
-            if nxt is None or nxt.kind not in ("word", "phrase", "("):
-                raise self.error(f"{lx.text}: needs a value")
-            name = "path" if lx.text == "file" else lx.text
-            return Filter(name, self.parse_primary())
-        if lx.kind == "phrase":
-            return Text(lx.text, "phrase")
-        return _word(lx.text)
-
-
-def _word(text: str) -> Text:
-    if len(text) > 1 and text.endswith("*") and text[:-1].strip("*"):
-        return Text(text.rstrip("*"), "prefix")
-    m = _FUZZY.match(text)
-    if m and m.group(1).strip("~"):
-        return Text(m.group(1), "fuzzy", int(m.group(2) or 1))
-    return Text(text)
-
-
-def parse_query(query: str) -> Node:
-    """The query as a tree; QueryError (one line, saying what to fix) when it is malformed."""
-    return _Parser(query).parse()
-
-
-# -- from the query tree to whoosh ----------------------------------------------------------
-
-
-def vocabulary(reader) -> analysis.Vocabulary:
-    """The index's words, to cut a query's Chinese as the notes were cut (without jieba)."""
-    fields = tuple(FIELD_BOOSTS)
-
-    def frequency(word: str) -> int:
-        return sum(reader.frequency(f, word) for f in fields)
-
-    return analysis.Vocabulary(frequency, sum(reader.field_length(f) for f in fields))
-
-
-class _Compiler:
-    """Turns a query tree into a whoosh query against one open index.
-
-    Also collects the terms to highlight in snippets (those outside NOT).
-    """
-
-    def __init__(self, searcher):
-        self.searcher = searcher
-        self.reader = reader = searcher.reader()
-        self.terms: set[str] = set()
-        self.vocabulary = vocabulary(reader)
-
-    def compile(self, node: Node) -> wq.Query:
-        q = self._node(node, negated=False)
-        if q is None:
-            raise QueryError("nothing to search for: the query has no words kb indexes")
-        if isinstance(q, wq.Not):
-            q = wq.And([wq.Every(), q])
-        return q
-
-    def _node(self, node: Node, negated: bool, fields: dict[str, float] | None = None):
-        fields = fields or FIELD_BOOSTS
-        if isinstance(node, Text):
-            return self._text(node, fields, negated)
-        if isinstance(node, Not):
-            child = self._node(node.child, True, fields)
-            return None if child is None else wq.Not(child)
-        if isinstance(node, Filter):
-            return self._filter(node, negated)
-        children = [
-            c for c in (self._node(ch, negated, fields) for ch in node.children) if c is not None
-        ]
-        if not children:
-            return None
-        if len(children) == 1:
-            return children[0]
-        if isinstance(node, Or):
-            return wq.Or(children)
-        if all(isinstance(c, wq.Not) for c in children):
-            children.insert(0, wq.Every())
-        q = wq.And(children)
-        plain = [c.text for c in node.children if isinstance(c, Text) and c.kind == "word"]
-        if len(plain) > 1 and fields is FIELD_BOOSTS and not negated:
-            # Words side by side rank above the same words far apart.
-            near = self._phrase(analysis.words(" ".join(plain), self.vocabulary), fields, boost=0.5)
-            if near is not None:
-                q = wq.AndMaybe(q, near)
-        return q
-
-    def _keep(self, terms: Iterable[str], negated: bool) -> None:
-        if not negated:
-            self.terms.update(terms)
-
-    def _phrase(self, parts: list[str], fields: dict[str, float], boost: float = 1.0):
-        if not parts:
-            return None
-        if len(parts) == 1:
-            return wq.Or([wq.Term(f, parts[0], boost=b * boost) for f, b in fields.items()])
-        return wq.Or([wq.Phrase(f, parts, boost=b * boost) for f, b in fields.items()])
-
-    def _text(self, node: Text, fields: dict[str, float], negated: bool):
-        if node.kind == "prefix":
-            return self._prefix(node.text, fields, negated)
-        if node.kind == "fuzzy":
-            return self._fuzzy(node.text, node.maxdist, fields, negated)
-        words = analysis.query_words(node.text, self.vocabulary)
-        parts = [p for w in words for p in w.parts]
-        if not parts:
-            return None
-        self._keep(parts, negated)
-        if node.kind == "phrase" or len(parts) == 1:
-            return self._phrase(parts, fields)
-        alternatives = []
-        for f, b in fields.items():
-            alternatives.append(wq.Phrase(f, parts, boost=b))
-            if len(words) == 1 and words[0].whole:
-                # YOLOv3 written as one word in the note, and Yolo V3 as two.
-                alternatives.append(wq.Term(f, words[0].whole, boost=b))
-            if any(w.cjk for w in words):
-                # jieba may cut the same characters differently in another sentence.
-                alternatives.append(wq.And([wq.Term(f, p) for p in parts], boost=b * 0.5))
-        if len(words) == 1 and words[0].whole:
-            self._keep([words[0].whole], negated)
-        return wq.Or(alternatives)
-
-    def _prefix(self, text: str, fields: dict[str, float], negated: bool):
-        raw = re.sub(r"[-_\s]", "", analysis.fold(text))
-        if not raw:
-            return None
-        # The index holds stems: "activat*" must also find "activ" (activation), a stem
-        # shorter than the prefix. Porter cuts a few letters at most, so look that far back.
-        stems = [
-            raw[:n]
-            for n in range(max(3, len(raw) - 3), len(raw))
-            if raw.isascii() and any((f, raw[:n]) in self.reader for f in fields)
-        ]
-        self._keep(stems, negated)
-        self._keep(self._expand(self.reader.expand_prefix("body", raw)), negated)
-        alternatives = []
-        for f, b in fields.items():
-            alternatives.append(wq.Prefix(f, raw, boost=b))
-            alternatives.extend(wq.Term(f, t, boost=b) for t in stems)
-        return wq.Or(alternatives)
-
-    @staticmethod
-    def _expand(found: Iterable) -> list[str]:
-        out = []
-        for t in found:
-            out.append(t.decode("utf-8") if isinstance(t, bytes) else t)
-            if len(out) >= MAX_EXPANSIONS:
-                break
-        return out
-
-    def _fuzzy(self, text: str, maxdist: int, fields: dict[str, float], negated: bool):
-        raw = analysis.fold(text)
-        if analysis.has_cjk(raw) or not raw.isalnum():
-            return self._text(Text(text), fields, negated)  # edit distance means little there
-        targets = sorted({raw, analysis.stem(raw)})
-        for t in targets:
-            self._keep(
-                self._expand(self.reader.terms_within("body", t, maxdist, prefix=1)), negated
-            )
-        return wq.Or(
-            [
-                wq.FuzzyTerm(f, t, boost=b, maxdist=maxdist, prefixlength=1)
-                for f, b in fields.items()
-                for t in targets
-            ]
-        )
-
-    def _filter(self, node: Filter, negated: bool):
-        fieldname = FILTER_FIELDS[node.name]
-        if node.name == "section":
-            # Scored like words, but weakly: a filter says where, not what.
-            return self._node(node.value, True, {fieldname: FILTER_BOOST})
-        if node.name == "title":
-            titled = self._node(node.value, True, {"title": 1.0, "aliases": 1.0})
-            if titled is None:
-                return None
-            stored = self.reader.stored_fields
-            paths = sorted({stored(d)["path"] for d in titled.docs(self.searcher)})
-            if not paths:
-                return wq.NullQuery
-            return wq.Or([wq.Term("path", p, boost=FILTER_BOOST) for p in paths])
-        return self._keyword(fieldname, node.value, node.name)
-
-    def _keyword(self, fieldname: str, value: Node, name: str):
-        if isinstance(value, Not):
-            inner = self._keyword(fieldname, value.child, name)
-            return None if inner is None else wq.Not(inner)
-        if isinstance(value, (And, Or)):
-            children = [
-                c
-                for c in (self._keyword(fieldname, ch, name) for ch in value.children)
-                if c is not None
-            ]
-            if not children:
-                return None
-            return (wq.And if isinstance(value, And) else wq.Or)(children)
-        if isinstance(value, Filter):
-            raise QueryError(f"{name}:{value.name}: … — one filter cannot hold another")
-        assert isinstance(value, Text)
-        text = analysis.fold(value.text).strip()
-        if name == "tag":
-            text = text.lstrip("#").strip("/")
-        else:
-            text = text.lstrip("/")
-            text = text[2:] if text.startswith("./") else text
-        if not text:
-            raise QueryError(f"{name}: needs a value, e.g. {name}:cnn")
-        if name == "path" or value.kind == "prefix":
-            return wq.Prefix(fieldname, text, boost=FILTER_BOOST)
-        return wq.Term(fieldname, text, boost=FILTER_BOOST)
-
-
 # -- searching -------------------------------------------------------------------------------
 
 
@@ -775,13 +353,13 @@ def search(vault: Vault, query: str, limit: int = 10) -> list[Hit]:
     ix = _open(vault)
     with _searcher(ix) as searcher:
         reader = searcher.reader()
-        compiler = _Compiler(searcher)
+        compiler = Compiler(searcher)
         q = compiler.compile(tree)
-        if not _has_words(tree):
+        if not has_words(tree):
             q = wq.And([q, wq.Term("lead", "1")])  # tag:cnn lists notes, not every section
         results = searcher.search(q, limit=limit)
         ranked = [(r.score, r.docnum, r.fields()) for r in results]
-        key = _name_key(tree)
+        key = name_key(tree)
         if ranked and key and ("name", key) in reader:
             # The note whose title or alias is the query comes first (ReLU for "relu").
             top = ranked[0][0]
@@ -790,23 +368,6 @@ def search(vault: Vault, query: str, limit: int = 10) -> list[Hit]:
             seen = {d for _s, d, _f in first}
             ranked = (first + [r for r in ranked if r[1] not in seen])[:limit]
         return [_hit(stored, score, compiler.terms) for score, _d, stored in ranked]
-
-
-def _has_words(node: Node) -> bool:
-    """True when the query looks for words, not only filters or exclusions."""
-    if isinstance(node, Text):
-        return True
-    if isinstance(node, (And, Or)):
-        return any(_has_words(c) for c in node.children)
-    return False
-
-
-def _name_key(tree: Node) -> str | None:
-    """The query as a note name, when it is only words (``relu``, ``1x1 卷积``)."""
-    nodes = tree.children if isinstance(tree, And) else (tree,)
-    if not all(isinstance(n, Text) and n.kind in ("word", "phrase") for n in nodes):
-        return None
-    return re.sub(r"\s+", "", analysis.fold(" ".join(n.text for n in nodes)))  # type: ignore[union-attr]
 
 
 def _hit(stored: dict, score: float, terms: set[str]) -> Hit:
@@ -833,7 +394,7 @@ def suggest(vault: Vault, query: str) -> list[str]:
     ix = _open(vault)
     with ix.searcher() as searcher:
         replacements: dict[str, str] = {}
-        for node in _words_of(tree):
+        for node in words_of(tree):
             text = node.text
             if _found(searcher, node):
                 continue
@@ -848,19 +409,9 @@ def suggest(vault: Vault, query: str) -> list[str]:
         return [fixed] if fixed != query else []
 
 
-def _words_of(node: Node) -> Iterable[Text]:
-    if isinstance(node, Text):
-        if node.kind == "word":
-            yield node
-    elif isinstance(node, (And, Or)):
-        for child in node.children:
-            yield from _words_of(child)
-    # NOT and filters are left alone: a typo there does not hide hits.
-
-
 def _found(searcher, word: Text) -> bool:
     """True when the word alone has hits: then it is not the word to correct."""
-    q = _Compiler(searcher)._node(word, negated=False)
+    q = Compiler(searcher).compile_part(word)
     return q is None or not searcher.search(q, limit=1).is_empty()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from kb import analysis
 from kb.analysis import query_words, scan, snippet, words
+from kb.concepts import concept_key, is_cjk
 
 
 def terms(text: str) -> list[str]:
@@ -150,6 +151,17 @@ def test_sizes_are_one_word(size: str) -> None:
 @pytest.mark.parametrize("text", ["1x1卷积核具有三个作用", "先用 1x1 卷积把 256 通道降到 64"])
 def test_size_followed_by_chinese(text: str) -> None:
     assert occurs_as_phrase("1x1卷积", text)
+
+
+def test_search_and_graph_read_sizes_alike() -> None:
+    for size in ["1✖1", "1✕1", "1 \\times 1"]:
+        assert terms(size) == ["1x1"]
+        assert concept_key(f"{size} 卷积") == concept_key("1x1卷积")
+
+
+@pytest.mark.parametrize("ch", ["卷", "カ", "한", "々", "ㄅ", "⺀", "𠀀", "a", "1", "。", "é"])
+def test_search_and_graph_agree_on_what_is_cjk(ch: str) -> None:
+    assert analysis.has_cjk(ch) == is_cjk(ch)
 
 
 def test_smooth_l1_spellings() -> None:

@@ -14,6 +14,7 @@ from kb.concepts import concept_key, is_dated, names_a_concept, title_names
 from kb.errors import TopicNotFound
 from kb.mentions import Matcher
 from kb.model import Link, Note, Section, TagUse
+from kb.nodes import EDGE_KINDS, NODE_KINDS
 from kb.parse import parse_note
 from kb.resolve import Resolver
 from kb.store import Store
@@ -333,8 +334,8 @@ def test_mini_vault_edges_match_the_golden_file(tmp_path):
 
 def test_mini_vault_has_every_kind(tmp_path):
     G = _mini_graph(tmp_path).graph
-    assert {d["kind"] for _, d in G.nodes(data=True)} == set(graph.NODE_KINDS)
-    assert {d["kind"] for _, _, d in G.edges(data=True)} == set(graph.EDGE_KINDS)
+    assert {d["kind"] for _, d in G.nodes(data=True)} == set(NODE_KINDS)
+    assert {d["kind"] for _, _, d in G.edges(data=True)} == set(EDGE_KINDS)
     for _, d in G.nodes(data=True):
         assert set(d) == {"kind", "label", "path", "line", "heading", "snippet", "tags"}
         assert len(d["snippet"]) <= 200

@@ -6,8 +6,8 @@ import pytest
 
 from kb import index
 from kb.errors import QueryError
-from kb.index import And, Filter, Not, Or, Text, parse_query
 from kb.model import Note, Section
+from kb.query import And, Filter, Not, Or, Text, parse_query
 from kb.vault import Vault
 
 

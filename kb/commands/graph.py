@@ -1,7 +1,7 @@
 """Graph commands: show, path, neighbors, tags, orphans, doctor, graph.
 
 Each one refreshes the store, brings the graph up to date (incrementally) and asks it one
-question; the work is in :mod:`kb.graph` and :mod:`kb.checks`.
+question; the work is in :mod:`kb.graph`, :mod:`kb.topics` and :mod:`kb.checks`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import click
 from kb.output import emit_json, json_option, progress, style, use_color
 
 if TYPE_CHECKING:
-    from kb.graph import Hop, KnowledgeGraph
     from kb.store import Store
+    from kb.topics import Hop, KnowledgeGraph
 
 
 def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.output import emit_json, highlight, json_option, plain, progress, style, use_color
+
+if TYPE_CHECKING:
+    from kb.model import Hit
 
 
 def _refresh(vault) -> None:
@@ -33,23 +37,42 @@ def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
     return out
 
 
+def _hit_json(hit: Hit, heading: bool = True) -> dict:
+    """A hit as ``--json`` prints it (``kb related`` finds notes, so it leaves out the heading)."""
+    out: dict = {"path": hit.path, "title": hit.title}
+    if heading:
+        out["heading"] = breadcrumb(hit.heading)
+    out.update(line=hit.line, score=hit.score, snippet=plain(hit.snippet), tags=list(hit.tags))
+    return out
+
+
+def limit_option(what: str):
+    """``-n/--limit N``: show at most N of ``what`` (10 by default)."""
+    return click.option(
+        "-n",
+        "--limit",
+        default=10,
+        show_default=True,
+        type=click.IntRange(min=1),
+        metavar="N",
+        help=f"Show at most N {what}.",
+    )
+
+
+def no_refresh_option(action: str):
+    """``--no-refresh``: skip reading changed notes; ``action`` says what is done instead."""
+    return click.option(
+        "--no-refresh",
+        is_flag=True,
+        help=f"{action}, without looking for changed notes first.",
+    )
+
+
 # ignore_unknown_options: `kb search relu -dead` passes "-dead" on as a query word.
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
-@click.option(
-    "-n",
-    "--limit",
-    default=10,
-    show_default=True,
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Show at most N hits.",
-)
-@click.option(
-    "--no-refresh",
-    is_flag=True,
-    help="Search the index as it is, without looking for changed notes first.",
-)
+@limit_option("hits")
+@no_refresh_option("Search the index as it is")
 @json_option
 @click.pass_obj
 def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: bool) -> None:
@@ -85,20 +108,7 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
         _refresh(vault)
     hits = index.search(vault, text, limit=limit)
     if as_json:
-        emit_json(
-            [
-                {
-                    "path": h.path,
-                    "title": h.title,
-                    "heading": breadcrumb(h.heading),
-                    "line": h.line,
-                    "score": h.score,
-                    "snippet": plain(h.snippet),
-                    "tags": list(h.tags),
-                }
-                for h in hits
-            ]
-        )
+        emit_json([_hit_json(h) for h in hits])
     else:
         color = use_color()
         for h in hits:
@@ -119,20 +129,8 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
 
 @click.command()
 @click.argument("note")
-@click.option(
-    "-n",
-    "--limit",
-    default=10,
-    show_default=True,
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Show at most N notes.",
-)
-@click.option(
-    "--no-refresh",
-    is_flag=True,
-    help="Use the index as it is, without looking for changed notes first.",
-)
+@limit_option("notes")
+@no_refresh_option("Use the index as it is")
 @json_option
 @click.pass_obj
 def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None:
@@ -155,19 +153,7 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         _refresh(vault)
     hits = index.related(vault, note, limit=limit)
     if as_json:
-        emit_json(
-            [
-                {
-                    "path": h.path,
-                    "title": h.title,
-                    "line": h.line,
-                    "score": h.score,
-                    "snippet": plain(h.snippet),
-                    "tags": list(h.tags),
-                }
-                for h in hits
-            ]
-        )
+        emit_json([_hit_json(h, heading=False) for h in hits])
         return
     color = use_color()
     for h in hits:

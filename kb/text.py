@@ -1,0 +1,41 @@
+"""Text rules shared by search (:mod:`kb.analysis`) and the graph's names (:mod:`kb.concepts`).
+
+Both must agree on what a CJK character is and on how a size like ``1x1`` may be
+written, or ``kb search`` and ``kb show`` would split the same name differently.
+Pure and stdlib-only, so importing it costs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+CJK_CHARS = (
+    "\u2e80-\u2fdf"  # CJK radicals supplement, Kangxi radicals
+    "\u3005-\u3007"  # 々 〆 〇
+    "\u3021-\u3029"  # Hangzhou numerals
+    "\u3040-\u30ff"  # Japanese kana
+    "\u3100-\u312f"  # Bopomofo
+    "\u3190-\u31ff"  # kanbun, Bopomofo extended, CJK strokes, katakana extensions
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\uac00-\ud7af"  # Hangul syllables
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\U00020000-\U0002ffff"  # CJK extensions B and later
+)
+"""Chinese, Japanese and Korean characters, as the inside of a regex ``[...]``."""
+
+TIMES = r"(?:[xX×✕✖*]|\\times)"
+"""A multiplication sign in a size, as people type it (1x1, 1×1, 1✕1, 1*1, 1\\times1): a regex
+group; each module adds the spacing it allows around it."""
+
+_CJK = re.compile(f"[{CJK_CHARS}]")
+
+
+def is_cjk(ch: str) -> bool:
+    """True for a Chinese, Japanese or Korean character."""
+    return _CJK.match(ch) is not None
+
+
+def has_cjk(text: str) -> bool:
+    """True when the text holds a Chinese, Japanese or Korean character."""
+    return _CJK.search(text) is not None

@@ -1,0 +1,380 @@
+"""The graph's queries: finding a topic, its card, paths, neighbourhoods and vault-wide lists.
+
+:class:`KnowledgeGraph` wraps the graph that :mod:`kb.graph` builds, updates and saves;
+it only reads it. Paths weigh each hop by how sure kb is of the connection
+(:data:`PATH_WEIGHT`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kb.concepts import concept_key
+from kb.errors import TopicNotFound
+from kb.nodes import missing_id, note_id, tag_chain, tag_id
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from kb.checks import CachedResolver
+    from kb.graph import GraphState
+
+PATH_WEIGHT = {"links_to": 1.0, "embeds": 1.0, "mentions": 1.5, "contains": 1.0, "tagged": 4.0}
+"""Cost of a hop for ``kb path``: a link the user wrote is cheapest, a mention kb found a little
+dearer (it is inferred), a tag hub dear."""
+OUTLINE_WEIGHT = 0.25
+"""A hop inside one note's outline (note → section): the same place, so cheaper than a link."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a path, with the edge as it really points (``source`` → ``target``)."""
+
+    source: str
+    target: str
+    kind: str
+    path: str | None
+    line: int | None
+    text: str
+    forward: bool
+    """True when the walk goes from ``source`` to ``target``; False when it goes against
+    the edge (``A ←mentions– B``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    """A tag and how many notes carry it or one of its nested tags."""
+
+    name: str
+    notes: int
+    depth: int
+    """0 for ``ml``, 1 for ``ml/cnn``…"""
+
+
+_KIND_ORDER = {k: i for i, k in enumerate(("links_to", "embeds", "mentions", "contains", "tagged"))}
+
+
+class KnowledgeGraph:
+    """The concept graph of a vault and the questions kb asks of it."""
+
+    def __init__(self, state: GraphState):
+        self._state = state
+        self.graph = state.graph
+
+    # -- finding things ------------------------------------------------------
+    def find(self, topic: str) -> str:
+        """Node id of a topic: a node id, ``#tag``/``tag:x``, a note path, title or alias, or a
+        concept name. Raises TopicNotFound (with suggestions) when unknown or ambiguous."""
+        G = self.graph
+        t = topic.strip()
+        if t in G:
+            return t
+        if t.startswith(("#", "tag:")):
+            name = t[1:] if t.startswith("#") else t[4:]
+            node = tag_id(name.strip("/"))
+            if node in G:
+                return node
+            raise TopicNotFound(topic, self.suggestions(topic))
+        res = self._state.names.resolver().resolver.resolve(t)
+        if res.path is not None:
+            if res.ambiguous and res.via in ("name", "alias"):
+                raise TopicNotFound(topic, list(res.candidates), ambiguous=True)
+            return note_id(res.path)
+        key = concept_key(t)
+        node = self._state.names.target.get(key)
+        if node is not None and node in G:
+            named = self._state.names.notes_named.get(key, [])
+            if len(named) > 1:
+                raise TopicNotFound(topic, named, ambiguous=True)
+            return node
+        for node in (missing_id(t), tag_id(t)):
+            if node in G:
+                return node
+        raise TopicNotFound(topic, self.suggestions(topic))
+
+    def suggestions(self, topic: str, n: int = 5) -> list[str]:
+        """Names close to ``topic`` (fuzzy, and names containing it), for "did you mean"."""
+        names: dict[str, str] = {}
+        for node, by_key in self._state.names.display.items():
+            if node in self.graph:
+                for name in by_key.values():
+                    names.setdefault(name.casefold(), name)
+        for node in self.graph:
+            if node.startswith("tag:"):
+                names.setdefault(node[3:].replace(":", "#", 1).casefold(), "#" + node[4:])
+        query = topic.strip().casefold().lstrip("#")
+        close = difflib.get_close_matches(query, list(names), n=n, cutoff=0.6)
+        inside = sorted((k for k in names if query and query in k), key=len)[:n]
+        out = list(dict.fromkeys(names[k] for k in close + inside))
+        return out[:n]
+
+    def resolver(self) -> CachedResolver:
+        """Link resolution over the graph's notes (what kb.checks needs)."""
+        return self._state.names.resolver()
+
+    def label(self, node: str) -> str:
+        """How a node is shown: its label; a section with its note's title in front."""
+        attrs = self.graph.nodes[node]
+        if attrs["kind"] == "section":
+            return " › ".join(attrs["heading"])
+        return attrs["label"]
+
+    def about(self, section: str) -> str | None:
+        """The node a section's title names (its concept or note), if any."""
+        return self._state.names.about.get(section)
+
+    # -- cards ------------------------------------------------------------------
+    def outline(self, node: str) -> list[str]:
+        """A note and all its sections, in outline order."""
+        out = [node]
+        for n in out:
+            out.extend(
+                v
+                for _, v, d in self.graph.out_edges(n, data=True)
+                if d["kind"] == "contains" and v.startswith("section:")
+            )
+        return out
+
+    def own_nodes(self, node: str) -> list[str]:
+        """The nodes that speak for ``node``: a note and its sections; a concept's defining
+        sections; otherwise the node itself."""
+        attrs = self.graph.nodes[node]
+        if attrs["kind"] == "note":
+            return self.outline(node)
+        if attrs["kind"] == "concept":
+            return [node] + [c.section for c in self._state.names.concepts.get(node, [])]
+        return [node]
+
+    def card(self, node: str) -> dict:
+        """Everything kb knows about a node, JSON-ready (see ``kb show --json``)."""
+        G = self.graph
+        attrs = G.nodes[node]
+        label_key = concept_key(attrs["label"])
+        aliases = [
+            name
+            for key, name in self._state.names.display.get(node, {}).items()
+            if key != label_key
+        ]
+        scope = self.own_nodes(node)
+        defined = [
+            {
+                "path": G.nodes[s]["path"],
+                "line": G.nodes[s]["line"],
+                "heading": G.nodes[s]["heading"],
+            }
+            for s in scope
+            if (s == node and attrs["kind"] == "note") or (s != node and self.about(s) == node)
+        ]
+        for u, _, d in G.in_edges(node, data=True):
+            if d["kind"] == "mentions" and self.about(u) == node and u not in scope:
+                n = G.nodes[u]
+                defined.append({"path": n["path"], "line": n["line"], "heading": n["heading"]})
+        links_out, mentions_out = [], []
+        for s in scope:
+            for _, v, d in G.out_edges(s, data=True):
+                entry = {
+                    "target": self.label(v),
+                    "id": v,
+                    "kind": d["kind"],
+                    "path": G.nodes[v]["path"],
+                    "line": d["line"],
+                    "source": d["path"],
+                    "context": d["text"],
+                }
+                if d["kind"] in ("links_to", "embeds"):
+                    links_out.append(entry)
+                elif d["kind"] == "mentions" and v != node and v not in scope:
+                    if self.about(s) != v:  # a section's own subject is not a mention of it
+                        mentions_out.append(entry)
+        backlinks, mentions_in = [], []
+        for u, _, d in G.in_edges(node, data=True):
+            entry = {
+                "source": u,
+                "label": self.label(u),
+                "path": d["path"],
+                "line": d["line"],
+                "context": d["text"],
+            }
+            if d["kind"] in ("links_to", "embeds"):
+                backlinks.append({**entry, "kind": d["kind"]})
+            elif d["kind"] == "mentions" and self.about(u) != node:
+                mentions_in.append(entry)  # (a section about this topic is in defined_in)
+        parents = self._relatives(node, G.in_edges(node, data=True), 0)
+        children = self._relatives(node, G.out_edges(node, data=True), 1)
+        by_place = lambda e: (e["path"] or "", e["line"] or 0, e.get("target", ""))  # noqa: E731
+        card = {
+            "id": node,
+            "label": attrs["label"],
+            "kind": attrs["kind"],
+            "path": attrs["path"],
+            "line": attrs["line"],
+            "heading": attrs["heading"],
+            "snippet": attrs["snippet"],
+            "aliases": aliases,
+            "tags": attrs["tags"],
+            "defined_in": sorted(defined, key=lambda e: (e["path"], e["line"])),
+            "parents": parents,
+            "children": children,
+            "links_out": sorted(links_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
+            "backlinks": sorted(backlinks, key=by_place),
+            "unlinked_mentions": sorted(mentions_in, key=by_place),
+            "mentions_out": sorted(mentions_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
+        }
+        if attrs["kind"] == "tag":
+            card["notes"] = sorted(
+                {d["path"] for _, _, d in G.in_edges(node, data=True) if d["kind"] == "tagged"}
+            )
+        return card
+
+    def _relatives(self, node: str, edges: Iterable, end: int) -> list[dict]:
+        """Parents (end=0) or children (end=1) along contains edges. Between notes and
+        concepts the outline (note → its sections) is left out: it is the note's own content."""
+        kind = self.graph.nodes[node]["kind"]
+        out = {}
+        for edge in edges:
+            d = edge[2]
+            other = edge[end]
+            if d["kind"] != "contains":
+                continue
+            other_kind = self.graph.nodes[other]["kind"]
+            if kind != "section" and other_kind == "section":
+                continue
+            out[other] = {"id": other, "label": self.label(other), "kind": other_kind}
+        return sorted(out.values(), key=lambda e: e["label"].casefold())
+
+    # -- paths and neighbourhoods --------------------------------------------------
+    def _weight(self, u: str, v: str, d: dict) -> float:
+        if d["kind"] == "contains" and v.startswith("section:"):
+            return OUTLINE_WEIGHT
+        if d["kind"] == "contains" and u.startswith("tag:"):
+            return PATH_WEIGHT["tagged"]
+        return PATH_WEIGHT[d["kind"]]
+
+    def _steps(self, node: str) -> list[tuple[str, Hop, float]]:
+        """The cheapest edge to each neighbour, either direction, as a Hop walking from ``node``."""
+        best: dict[str, tuple[tuple, Hop, float]] = {}
+        G = self.graph
+        sides = (
+            (G.out_edges(node, keys=True, data=True), True),
+            (G.in_edges(node, keys=True, data=True), False),
+        )
+        for edges, forward in sides:
+            for u, v, _, d in edges:
+                other = v if forward else u
+                w = self._weight(u, v, d)
+                rank = (w, _KIND_ORDER[d["kind"]], not forward, d["path"] or "", d["line"] or 0)
+                if other not in best or rank < best[other][0]:
+                    hop = Hop(u, v, d["kind"], d["path"], d["line"], d["text"], forward)
+                    best[other] = (rank, hop, w)
+        return [(other, hop, w) for other, (_, hop, w) in sorted(best.items())]
+
+    def shortest_path(self, a: str, b: str) -> list[Hop] | None:
+        """The cheapest undirected path from ``a`` to ``b`` (None when there is none)."""
+        if a == b:
+            return []
+        dist = {a: 0.0}
+        prev: dict[str, tuple[str, Hop]] = {}
+        heap = [(0.0, a)]
+        done: set[str] = set()
+        while heap:
+            d, n = heapq.heappop(heap)
+            if n in done:
+                continue
+            done.add(n)
+            if n == b:
+                break
+            for m, hop, w in self._steps(n):
+                if m not in done and d + w < dist.get(m, float("inf")) - 1e-9:
+                    dist[m] = d + w
+                    prev[m] = (n, hop)
+                    heapq.heappush(heap, (d + w, m))
+        if b not in prev:
+            return None
+        hops = []
+        n = b
+        while n != a:
+            n, hop = prev[n]
+            hops.append(hop)
+        return hops[::-1]
+
+    def common_neighbours(
+        self, a: str, b: str, exclude: Iterable[str] = (), limit: int = 5
+    ) -> list[tuple[str, list[Hop]]]:
+        """Nodes joined to both ``a`` and ``b`` by one edge (a section that names both, say),
+        with those edges: other places the two are said together (tags are not places)."""
+        skip = set(exclude) | {a, b}
+        near_a = {
+            m: hop for m, hop, _ in self._steps(a) if m not in skip and not m.startswith("tag:")
+        }
+        out = []
+        for m, hop, _ in self._steps(b):
+            if m in near_a:
+                out.append((m, [near_a[m], hop]))
+        return out[:limit]
+
+    def neighbourhood(self, node: str, depth: int = 1) -> dict[str, int]:
+        """Nodes within ``depth`` hops of ``node`` (edges taken both ways), with their distance."""
+        G = self.graph
+        seen = {node: 0}
+        frontier = [node]
+        for level in range(1, depth + 1):
+            nxt = []
+            for n in frontier:
+                for m in (*G.successors(n), *G.predecessors(n)):
+                    if m not in seen:
+                        seen[m] = level
+                        nxt.append(m)
+            frontier = nxt
+        return seen
+
+    def subgraph(self, nodes: Iterable[str]) -> nx.MultiDiGraph:
+        """A copy of the graph restricted to ``nodes`` (for export)."""
+        return self.graph.subgraph(list(nodes)).copy()
+
+    # -- vault-wide lists -------------------------------------------------------------
+    def tags(self) -> list[TagCount]:
+        """Every tag with the number of notes carrying it or a nested tag, parents first."""
+        G = self.graph
+        notes: dict[str, set[str]] = defaultdict(set)
+        for node in G:
+            if node.startswith("tag:"):
+                for _, _, d in G.in_edges(node, data=True):
+                    if d["kind"] == "tagged":
+                        for t in tag_chain(node[4:]):
+                            notes[t].add(d["path"])
+        return [
+            TagCount(name, len(paths), name.count("/"))
+            for name, paths in sorted(notes.items(), key=lambda kv: kv[0].split("/"))
+        ]
+
+    def orphans(self) -> list[str]:
+        """Paths of notes with no link to or from another note (same rule as kb.checks)."""
+        G = self.graph
+        linked: set[str] = set()
+        for _, v, d in G.edges(data=True):
+            if d["kind"] in ("links_to", "embeds") and v.startswith("note:"):
+                linked.add(d["path"])
+                linked.add(G.nodes[v]["path"])
+        return sorted(n[5:] for n in G if n.startswith("note:") and n[5:] not in linked)
+
+    def link_suggestions(self) -> list[dict]:
+        """Plain-text mentions of existing notes: places a ``[[link]]`` could go."""
+        G = self.graph
+        out = []
+        for _, v, d in G.edges(data=True):
+            if d["kind"] == "mentions" and v.startswith("note:"):
+                out.append(
+                    {
+                        "path": d["path"],
+                        "line": d["line"],
+                        "target": G.nodes[v]["label"],
+                        "target_path": G.nodes[v]["path"],
+                        "context": d["text"],
+                    }
+                )
+        return sorted(out, key=lambda e: (e["path"], e["line"], e["target"]))
