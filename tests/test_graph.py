@@ -166,7 +166,12 @@ def test_a_title_part_that_names_a_note_joins_the_note():
 
 def test_title_parts_are_weak_aliases_of_a_concept():
     notes = [
-        note("chapter.md", sec("残差网络（ResNet）", kind="heading", level=1, line=1)),
+        # Text above the heading: the H1 is a section of the note, not the note's own name.
+        note(
+            "chapter.md",
+            root("chapter", "前言"),
+            sec("残差网络（ResNet）", kind="heading", level=1, line=3),
+        ),
         note("other.md", root("other", "ResNet 和 残差网络 都很有名")),
     ]
     kg = graph.build(notes)
@@ -527,3 +532,16 @@ def test_check_links(tmp_path):
     assert [w.path for w in report.bad_frontmatter] == ["lonely.md"]
     # The graph counts orphans the same way.
     assert graph.build(notes).orphans() == report.orphans
+
+
+def test_a_lone_top_h1_is_a_name_of_its_note():
+    """Foam-style `backlinking.md` titled `# Backlinks`: the H1 names the note, not a concept."""
+    backlinking = parse_note("# Backlinks\n\nBacklinks show who links here.\n", "backlinking.md")
+    other = parse_note("# Shortcuts\n\nOpen the backlinks panel.\n\n# More\n\ntext\n", "panels.md")
+    kg = graph.build([backlinking, other])
+    assert kg.find("Backlinks") == "note:backlinking.md"
+    assert "concept:backlinks" not in kg.graph
+    # A mention of the H1 elsewhere is a mention of the note…
+    assert "section:panels.md#1 -[mentions]-> note:backlinking.md" in edges(kg)
+    # …and a note with two H1s keeps them as sections and concepts of their own.
+    assert kg.find("Shortcuts") == "concept:shortcuts"
