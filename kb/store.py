@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 
 from kb.model import Note
 from kb.vault import Vault
@@ -57,26 +57,22 @@ def _hash(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-def _parse_file(args: tuple[str, str]) -> tuple[str, str, Note, int, int]:
-    """Read, hash and parse one file (runs in a worker process)."""
+Parsed = tuple[str, str, Note, int, int]
+"""(path, content hash, note, size, mtime_ns) of one parsed file."""
+
+
+def _parse_chunk(vault: Vault, chunk: list[str]) -> list[Parsed | None]:
+    """Read, hash and parse files (in a worker process when there are many)."""
     from kb.parse import parse_note
-    from kb.vault import decode
 
-    rel, abspath = args
-    st = os.stat(abspath)
-    with open(abspath, "rb") as f:
-        raw = f.read()
-    text, _ = decode(raw)
-    return rel, _hash(raw), parse_note(text, rel), st.st_size, st.st_mtime_ns
-
-
-def _parse_chunk(chunk: list[tuple[str, str]]) -> list[tuple[str, str, Note, int, int] | None]:
-    out = []
-    for item in chunk:
+    out: list[Parsed | None] = []
+    for rel in chunk:
         try:
-            out.append(_parse_file(item))
+            text, raw, st = vault.read(rel)
         except OSError:
             out.append(None)  # deleted or unreadable since the scan: treated as gone
+            continue
+        out.append((rel, _hash(raw), parse_note(text, rel), st.size, st.mtime_ns))
     return out
 
 
@@ -217,27 +213,26 @@ class Store:
     ) -> list[tuple]:
         """Parse files whose stat changed; one whose content did not change keeps its Note."""
         rows: list[tuple] = []
-        pending: list[tuple[str, str]] = []
+        pending: list[str] = []
         for rel in todo:
             old = known.get(rel)
             if old is not None:
                 # Stat changed: hash first, so a touched-but-identical file is not re-parsed.
                 try:
-                    raw = self.vault.abspath(rel).read_bytes()
+                    _, raw, st = self.vault.read(rel)
                 except OSError:
                     continue
                 if _hash(raw) == old[2]:
-                    st = os.stat(self.vault.abspath(rel))
                     db = self._db
                     assert db is not None
                     db.execute(
                         "UPDATE notes SET size=?, mtime_ns=? WHERE path=?",
-                        (st.st_size, st.st_mtime_ns, rel),
+                        (st.size, st.mtime_ns, rel),
                     )
                     changes.unchanged += 1
                     continue
-            pending.append((rel, str(self.vault.abspath(rel))))
-        for result in _parse_all(pending, progress):
+            pending.append(rel)
+        for result in _parse_all(self.vault, pending, progress):
             if result is None:
                 continue
             rel, sha, note, size, mtime = result
@@ -264,14 +259,14 @@ class Store:
 
 
 def _parse_all(
-    pending: list[tuple[str, str]], progress: Progress | None
-) -> Iterable[tuple[str, str, Note, int, int] | None]:
+    vault: Vault, pending: list[str], progress: Progress | None
+) -> Iterable[Parsed | None]:
     """Parse files, in a process pool when there are many and more than one core."""
     total = len(pending)
     workers = min(os.cpu_count() or 1, 8)
     if total < PARALLEL_MIN_FILES or workers < 2:
-        for i, item in enumerate(pending, 1):
-            yield from _parse_chunk([item])
+        for i, rel in enumerate(pending, 1):
+            yield from _parse_chunk(vault, [rel])
             if progress:
                 progress(i, total)
         return
@@ -279,13 +274,8 @@ def _parse_all(
     chunks = [pending[i : i + size] for i in range(0, total, size)]
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for results in pool.map(_parse_chunk, chunks):
+        for results in pool.map(partial(_parse_chunk, vault), chunks):
             done += len(results)
             if progress:
                 progress(done, total)
             yield from results
-
-
-def data_file(vault: Vault, name: str) -> Path:
-    """Path of one of kb's data files in the vault's data folder."""
-    return vault.data_dir / name

@@ -54,9 +54,13 @@ class Vault:
             found[rel] = FileStat(st.st_size, st.st_mtime_ns)
         return found
 
-    def read(self, rel: str) -> tuple[str, bytes]:
-        """Text and raw bytes of a note; undecodable bytes become U+FFFD rather than failing."""
-        return decode(self.abspath(rel).read_bytes())
+    def read(self, rel: str) -> tuple[str, bytes, FileStat]:
+        """Text, raw bytes and stat of a note; undecodable bytes become U+FFFD, not an error."""
+        with open(self.abspath(rel), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            raw = fh.read()
+        text, _ = decode(raw)
+        return text, raw, FileStat(st.st_size, st.st_mtime_ns)
 
     def attachments(self) -> AttachmentIndex:
         """Which non-note files (images, PDFs…) the vault holds, for checking embeds."""

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from kb.store import Store
-from kb.vault import find_vault
+from kb.vault import Vault, find_vault
 
 
 def store_for(root: Path) -> Store:
@@ -26,9 +26,7 @@ def test_second_refresh_reads_nothing(vault_copy: Path, monkeypatch) -> None:
     store = store_for(vault_copy)
     store.refresh()
     # An unchanged vault must not even open a note file.
-    monkeypatch.setattr(
-        Path, "read_bytes", lambda self: (_ for _ in ()).throw(AssertionError(self))
-    )
+    monkeypatch.setattr(Vault, "read", lambda self, rel: (_ for _ in ()).throw(AssertionError(rel)))
     changes = store.refresh()
     assert not changes.any
     assert changes.unchanged == store.totals().notes
