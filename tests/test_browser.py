@@ -300,3 +300,49 @@ def test_real_vault_graph(browser, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "graph-panel.png"))
     page.close()
     assert_clean(log)
+
+
+HOSTILE_NOTE = """---
+aliases: ["<img src=x onerror=alert('alias')>"]
+tags: [cnn]
+---
+# <script>alert('h1')</script>
+
+Links to [[ResNet]] and [[Bottleneck|<img src=x onerror=alert('link')>]].
+Raw HTML in a paragraph: <img src=x onerror=alert('html')> and </script><script>alert(2)</script>.
+A [bad link](javascript:alert('js')) and <a href="javascript:alert('a')">an anchor</a>.
+
+- **<svg onload=alert('lead')>**：ResNet 的 bottleneck
+"""
+
+
+def test_hostile_vault_note_through_kb_graph(browser, tmp_path):
+    """A real note full of injections, through parse → graph → HTML, runs nothing."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    vault = tmp_path / "vault"
+    shutil.copytree(REPO / "vault", vault, ignore=shutil.ignore_patterns(".kb"))
+    (vault / "evil <b>.md").write_text(HOSTILE_NOTE, encoding="utf-8")
+    out = tmp_path / "resnet.html"
+    args = ["--vault", str(vault), "graph", "--topic", "resnet", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    page, log = open_page(browser, out)
+    names = page.evaluate("() => window.kbGraph.nodes.get().map((n) => n.name)")
+    # The hostile note links to ResNet (from its H1 section): it is in the picture.
+    assert "evil <b>" in names and "<svg onload=alert('lead')>" in names
+    for node_id in page.evaluate("() => window.kbGraph.nodes.getIds()"):
+        page.evaluate("(id) => window.kbGraph.showPanel(id)", node_id)
+    page.evaluate("() => window.kbGraph.showPanel('note:evil <b>.md')")
+    assert "evil <b>" in panel_text(page)
+    counts = page.evaluate(
+        """() => ({
+            imgs: document.querySelectorAll("img, svg, iframe, object, embed").length,
+            scripts: document.scripts.length,
+        })"""
+    )
+    assert counts == {"imgs": 0, "scripts": 3}
+    page.close()
+    assert_clean(log)
