@@ -16,6 +16,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -203,8 +204,8 @@ def index_dir(vault: Vault) -> Path:
     return vault.data_dir / "search"
 
 
-def _held_path(vault: Vault) -> Path:
-    return index_dir(vault) / "held.json"
+def _held_path(vault: Vault, folder: Path | None = None) -> Path:
+    return (folder or index_dir(vault)) / "held.json"
 
 
 def _read_held(vault: Vault) -> dict[str, str] | None:
@@ -219,8 +220,8 @@ def _read_held(vault: Vault) -> dict[str, str] | None:
     return notes if isinstance(notes, dict) else None
 
 
-def _write_held(vault: Vault, held: dict[str, str]) -> None:
-    path = _held_path(vault)
+def _write_held(vault: Vault, held: dict[str, str], folder: Path | None = None) -> None:
+    path = _held_path(vault, folder)
     tmp = path.with_name(f"held.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"version": INDEX_VERSION, "notes": held}), encoding="utf-8")
     os.replace(tmp, path)  # atomic: a reader sees the old or the new list, never half
@@ -247,10 +248,7 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
         except Exception:  # noqa: BLE001 - a damaged or foreign index is rebuilt, not fatal
             held = None
     if ix is None:
-        ix = _create(vault)
-        result.rebuilt = True
-        held = {}
-        stale, gone = store.diff(held)
+        return _rebuild(vault, store, result, start, progress)
     try:
         writer = _writer(ix, len(stale))
     except LockError:
@@ -258,11 +256,43 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
             f"the search index in {index_dir(vault)} is being updated by another kb process; "
             "try again in a moment, or search with --no-refresh"
         ) from None
+    # Another process may have synced while this one waited for the lock.
+    held = _read_held(vault) or {}
+    stale, gone = store.diff(held)
+    _write_notes(writer, store, held, stale, gone, result, progress)
+    _write_held(vault, held)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) -> SyncResult:
+    """Build a new index beside the live one and swap it in: searches go on meanwhile."""
+    vault.ensure_data_dir()
+    live = index_dir(vault)
+    fresh = live.with_name(f"search.new.{os.getpid()}")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir()
     try:
-        if not result.rebuilt:
-            # Another process may have synced while this one waited for the lock.
-            held = _read_held(vault) or {}
-            stale, gone = store.diff(held)
+        ix = whoosh_index.create_in(str(fresh), _schema())
+        held: dict[str, str] = {}
+        stale, _ = store.diff(held)
+        _write_notes(_writer(ix, len(stale)), store, held, stale, [], result, progress)
+        _write_held(vault, held, fresh)
+        old = live.with_name(f"search.old.{os.getpid()}")
+        if live.exists():
+            os.replace(live, old)
+        os.replace(fresh, live)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    result.rebuilt = True
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _write_notes(writer, store, held, stale, gone, result: SyncResult, progress) -> None:
+    """Apply removed and changed notes through one whoosh writer, updating ``held``."""
+    try:
         for path in gone:
             writer.delete_by_term("path", path)
             held.pop(path, None)
@@ -284,18 +314,6 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     except BaseException:
         writer.cancel()
         raise
-    _write_held(vault, held)
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def _create(vault: Vault):
-    """A new, empty index (what was there is dropped)."""
-    folder = index_dir(vault)
-    vault.ensure_data_dir()
-    folder.mkdir(exist_ok=True)
-    _held_path(vault).unlink(missing_ok=True)
-    return whoosh_index.create_in(str(folder), _schema())
 
 
 def _writer(ix, notes: int):

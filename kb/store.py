@@ -17,11 +17,12 @@ import os
 import pickle
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
+from kb.errors import KbError
 from kb.model import Note
 from kb.vault import Vault
 
@@ -54,7 +55,9 @@ class Changes:
 
 
 def _hash(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    """Content hash of a note file, tagged with SCHEMA: when the parser changes (and SCHEMA with
+    it), every note's hash changes too, so the index and the graph take the new Notes."""
+    return f"{SCHEMA}-" + hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 Parsed = tuple[str, str, Note, int, int]
@@ -86,6 +89,34 @@ class Totals:
     tags: int = 0
     """Distinct tags, case-insensitive (Obsidian treats #ML and #ml as one tag)."""
     warnings: int = 0
+
+
+class Busy(KbError):
+    """Another kb process is updating this vault's data."""
+
+
+@contextmanager
+def write_lock(vault: Vault, wait: bool = True) -> Iterator[None]:
+    """Hold ``<data_dir>/lock``: one kb process at a time refreshes the store and its consumers.
+
+    Readers take no lock: the store is SQLite, the search index is swapped in whole, and the
+    graph files are replaced atomically. With ``wait=False`` a held lock raises :class:`Busy`.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; concurrent refreshes are rare
+        yield
+        return
+    folder = vault.ensure_data_dir()
+    with open(folder / "lock", "a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise Busy(f"another kb process is updating {folder}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class Store:
@@ -181,12 +212,12 @@ class Store:
         start = time.perf_counter()
         db = self._connect(create=True)
         assert db is not None
-        if full:
-            db.execute("DELETE FROM notes")
         known = {
             p: (size, mtime, sha)
             for p, size, mtime, sha in db.execute("SELECT path, size, mtime_ns, sha FROM notes")
         }
+        if full:
+            known_before, known = known, {}
         on_disk = self.vault.scan()
         changes = Changes()
         changes.removed = sorted(p for p in known if p not in on_disk)
@@ -197,10 +228,19 @@ class Store:
                 changes.unchanged += 1
             else:
                 todo.append(rel)
-        touched = self._read_and_parse(todo, known, changes, progress)
-        with db:
-            db.executemany("DELETE FROM notes WHERE path=?", [(p,) for p in changes.removed])
-            db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?)", touched)
+        touched, restat = self._read_and_parse(todo, known, changes, progress)
+        try:
+            with db:  # one transaction: a reader sees the store before or after, never half
+                if full:
+                    db.execute("DELETE FROM notes")
+                    changes.removed = sorted(p for p in known_before if p not in on_disk)
+                db.executemany("DELETE FROM notes WHERE path=?", [(p,) for p in changes.removed])
+                db.executemany("UPDATE notes SET size=?, mtime_ns=? WHERE path=?", restat)
+                db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?)", touched)
+        except sqlite3.OperationalError as e:
+            raise KbError(
+                f"cannot update {self.path} ({e}); is another program using it?"
+            ) from None
         changes.seconds = time.perf_counter() - start
         return changes
 
@@ -210,9 +250,13 @@ class Store:
         known: dict[str, tuple[int, int, str]],
         changes: Changes,
         progress: Progress | None,
-    ) -> list[tuple]:
-        """Parse files whose stat changed; one whose content did not change keeps its Note."""
+    ) -> tuple[list[tuple], list[tuple]]:
+        """Parse files whose stat changed; one whose content did not change keeps its Note.
+
+        Returns the rows to write and the (size, mtime, path) of touched-but-unchanged files.
+        """
         rows: list[tuple] = []
+        restat: list[tuple] = []
         pending: list[str] = []
         for rel in todo:
             old = known.get(rel)
@@ -223,12 +267,7 @@ class Store:
                 except OSError:
                     continue
                 if _hash(raw) == old[2]:
-                    db = self._db
-                    assert db is not None
-                    db.execute(
-                        "UPDATE notes SET size=?, mtime_ns=? WHERE path=?",
-                        (st.size, st.mtime_ns, rel),
-                    )
+                    restat.append((st.size, st.mtime_ns, rel))
                     changes.unchanged += 1
                     continue
             pending.append(rel)
@@ -255,7 +294,7 @@ class Store:
             )
         changes.added.sort()
         changes.changed.sort()
-        return rows
+        return rows, restat
 
 
 def _parse_all(
@@ -273,6 +312,8 @@ def _parse_all(
     size = max(8, min(64, total // (workers * 8) or 8))
     chunks = [pending[i : i + size] for i in range(0, total, size)]
     done = 0
+    from concurrent.futures import ProcessPoolExecutor  # only when there is much to parse
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for results in pool.map(partial(_parse_chunk, vault), chunks):
             done += len(results)

@@ -7,7 +7,6 @@ import time
 import click
 
 from kb.output import emit_json, json_option, progress
-from kb.store import Store
 
 
 @click.command()
@@ -27,21 +26,20 @@ def index(app, full: bool, as_json: bool) -> None:
       kb index --full
       kb --vault ~/Notes index --json
     """
-    from kb import graph
-    from kb import index as search_index
+    from kb.refresh import update
+    from kb.store import Busy
 
     start = time.perf_counter()
     vault = app.vault
-    store = Store(vault)
-    with progress("Reading notes") as cb:
-        changes = store.refresh(full=full, progress=cb)
+    try:
+        done = update(vault, search=True, graph=True, full=full, wait=False, progress=progress)
+    except Busy:
+        click.echo("waiting for another kb process to finish updating the index…", err=True)
+        done = update(vault, search=True, graph=True, full=full, progress=progress)
+    store, changes = done.store, done.changes
     for path, note in sorted(changes.parsed.items()):
         for warning in note.warnings:
             click.echo(f"warning: {path}: {warning}", err=True)
-    with progress("Indexing sections") as cb:
-        search_index.sync(vault, store, full=full, progress=cb)
-    if full or not graph.is_current(vault, store):
-        graph.sync(vault, store, full=full)
     totals = store.totals()
     seconds = time.perf_counter() - start
     if as_json:
@@ -79,11 +77,11 @@ def stats(app, as_json: bool) -> None:
       kb stats --json
     """
     from kb.checks import check_links
+    from kb.refresh import update
     from kb.resolve import Resolver
 
     vault = app.vault
-    store = Store(vault)
-    store.refresh()
+    store = update(vault).store
     notes = store.notes()
     totals = store.totals()
     report = check_links(notes.values(), Resolver(notes.values()), vault.attachments())

@@ -1,0 +1,69 @@
+"""Bringing kb's data up to date: the store, then the search index and the graph, under one lock.
+
+Every command that reads the vault goes through :func:`update`, so two kb processes never
+write ``.kb/`` at the same time, and the order (store first, consumers after) is kept in one
+place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kb.store import Changes, Progress, Store, write_lock
+from kb.vault import Vault
+
+if TYPE_CHECKING:
+    from kb.topics import KnowledgeGraph
+
+ProgressFactory = Callable[[str], AbstractContextManager[Progress | None]]
+"""Given a label, a context giving a (done, total) callback, or None for no progress."""
+
+
+@dataclass(slots=True)
+class Updated:
+    """What :func:`update` did, and the graph when it was asked for."""
+
+    store: Store
+    changes: Changes
+    graph: KnowledgeGraph | None = None
+
+
+def _quiet(label: str) -> AbstractContextManager[Any]:
+    return nullcontext(None)
+
+
+def update(
+    vault: Vault,
+    *,
+    search: bool = False,
+    graph: bool = False,
+    load_graph: bool = False,
+    full: bool = False,
+    wait: bool = True,
+    progress: ProgressFactory = _quiet,
+) -> Updated:
+    """Refresh the store, then sync the search index (``search``) and the graph (``graph``).
+
+    ``load_graph`` also returns the graph (loading it even when nothing changed); without it a
+    current graph is left on disk unread. ``wait=False`` raises :class:`kb.store.Busy` when
+    another kb process holds the lock.
+    """
+    store = Store(vault)
+    with write_lock(vault, wait=wait):
+        with progress("Reading notes") as cb:
+            changes = store.refresh(full=full, progress=cb)
+        if search:
+            from kb import index
+
+            with progress("Indexing sections") as cb:
+                index.sync(vault, store, full=full, progress=cb)
+        kg = None
+        if graph or load_graph:
+            from kb import graph as kb_graph
+
+            if load_graph or full or not kb_graph.is_current(vault, store):
+                kg = kb_graph.sync(vault, store, full=full).graph
+    return Updated(store, changes, kg if load_graph else None)
