@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from kb.errors import KbError
+from kb.model import strip_note_suffix
 from kb.nodes import EDGE_KINDS, NODE_KINDS
 
 if TYPE_CHECKING:
@@ -431,7 +432,7 @@ def _node_record(n: Any, d: dict, degree: int, is_focus: bool, xy: tuple[float, 
 
 def _note_links(path: str, vault_name: str, vault_uri: str) -> dict[str, str]:
     """``obsidian://`` and ``file://`` URLs of a note (built here, checked again in the page)."""
-    stem = path[:-3] if path.lower().endswith(".md") else path
+    stem = strip_note_suffix(path)
     query = f"vault={quote(vault_name, safe='')}&file={quote(stem, safe='')}"
     return {
         "obsidian": f"obsidian://open?{query}",

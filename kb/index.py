@@ -31,7 +31,7 @@ from whoosh.writing import LockError
 
 from kb import analysis
 from kb.errors import IndexMissing, KbError, QueryError, TopicNotFound
-from kb.model import Hit, Note, Section
+from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
 from kb.vault import Vault
 
@@ -540,7 +540,7 @@ def _resolve(reader, searcher, name: str) -> str:
     for candidate in (folded, folded + ".md"):
         if candidate in lowered:
             return lowered[candidate]
-    stem = folded[:-3] if folded.endswith(".md") else folded
+    stem = strip_note_suffix(folded)
     found = sorted(
         {searcher.stored_fields(d)["path"] for d in searcher.document_numbers(name=stem)},
         key=lambda p: (p.count("/"), len(p), p),

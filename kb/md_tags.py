@@ -21,7 +21,7 @@ from markdown_it.utils import EnvType, OptionsDict
 # opening brackets/quotes and emphasis markers (`(#tag)`, `**#tag**`), but not
 # letters or `/`, which keeps `C#`, `a#b` and `https://x.com/#frag` out.
 _OPENERS = frozenset("([{<\"'“‘«（【「『《〈〔［｛*_~")
-_HEX_COLOUR = re.compile(r"[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def _is_tag_char(ch: str) -> bool:
@@ -37,7 +37,22 @@ def valid_tag(name: str) -> bool:
     # `#12-3` and `#2024/01` (issue numbers, dates) are not tags either.
     if not any(ch.isalpha() or ch == "_" for ch in name):
         return False
-    return not _HEX_COLOUR.fullmatch(name)
+    return not _is_colour(name)
+
+
+def _is_colour(name: str) -> bool:
+    """Whether ``name`` reads as a CSS colour: 6 or 8 hex digits, or a short ``#f0f``/``#abc4``.
+
+    Three or four hex *letters* are mostly words (``#bad``, ``#cafe``, ``#dead``), so a short
+    form counts as a colour only with a digit in it or as one letter repeated (``#fff``).
+    """
+    if not _HEX.fullmatch(name):
+        return False
+    if len(name) in (6, 8):
+        return True
+    if len(name) in (3, 4):
+        return any(ch.isdigit() for ch in name) or len(set(name.casefold())) == 1
+    return False
 
 
 def _tag_rule(state: StateInline, silent: bool) -> bool:

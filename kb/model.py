@@ -12,6 +12,17 @@ from typing import Literal
 LinkKind = Literal["wikilink", "markdown"]
 SectionKind = Literal["root", "heading", "item"]
 
+NOTE_SUFFIXES = (".md", ".markdown")
+"""File endings of a note, lower case (``Note.MD`` is a note too)."""
+
+
+def strip_note_suffix(path: str) -> str:
+    """``path`` without its note ending (``.md``/``.markdown``, any case): the name of the note."""
+    for suffix in NOTE_SUFFIXES:
+        if path[-len(suffix) :].lower() == suffix:
+            return path[: -len(suffix)]
+    return path
+
 
 @dataclass(frozen=True, slots=True)
 class Link:
@@ -115,7 +126,7 @@ class Note:
     path: str
     """Vault-relative POSIX path with extension (``topics/ResNet.md``)."""
     title: str
-    """Front-matter ``title``, else the file name without ``.md``."""
+    """Front-matter ``title``, else the file name without ``.md`` (or ``.markdown``)."""
     aliases: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     """Distinct tag names (front matter and inline), in order of first use."""
@@ -131,9 +142,8 @@ class Note:
 
     @property
     def stem(self) -> str:
-        """File name without folder and ``.md``: what ``[[name]]`` matches in Obsidian."""
-        name = self.path.rsplit("/", 1)[-1]
-        return name[:-3] if name.lower().endswith(".md") else name
+        """File name without folder and note ending: what ``[[name]]`` matches in Obsidian."""
+        return strip_note_suffix(self.path.rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True, slots=True)

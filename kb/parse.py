@@ -30,7 +30,7 @@ from kb.md_frontmatter import FrontMatter, aliases_of, read_front_matter, tags_o
 from kb.md_outline import Outline, SectionDraft, build_outline, drop_lead, trim_blank_ends
 from kb.md_tags import tags_plugin
 from kb.md_text import InlineText, Span, code_lines_plugin, one_line, read_inline
-from kb.model import Link, Note, Section, TagUse, Url
+from kb.model import Link, Note, Section, TagUse, Url, strip_note_suffix
 from kb.wikilinks import wikilinks_plugin
 
 # `scheme:` (https:, mailto:, obsidian:) or `//host`: not a file in the vault.
@@ -91,17 +91,27 @@ def parse_note(text: str, path: str) -> Note:
         return Note(path=path, title=title, sections=(root,), warnings=(warning[:300],))
 
 
+# Control characters would reach the terminal through `kb search` and `kb show` (ESC opens
+# an escape sequence that can clear the screen or retitle the window), and \x02/\x03 mark
+# search hits: drop C0 and C1 controls but tab and newline. Form feed and vertical tab
+# become spaces so the words around them stay apart; NUL becomes U+FFFD, as CommonMark says.
+_CONTROLS: dict[int, str | None] = {
+    code: None for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\t\n"
+}
+_CONTROLS.update({0x00: "\ufffd", 0x0B: " ", 0x0C: " "})
+
+
 def _normalise(text: str) -> str:
-    """Line endings to ``\\n`` and no BOM, so our line numbers match markdown-it's."""
+    """Line endings to ``\\n``, no BOM and no control characters (tab aside), so our line
+    numbers match markdown-it's and no escape sequence reaches a terminal."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS)
 
 
 def _stem(path: str) -> str:
-    """File name without folder and ``.md``."""
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return name[:-3] if name.lower().endswith(".md") else name
+    """File name without folder and note ending (``.md``, ``.markdown``)."""
+    return strip_note_suffix(path.replace("\\", "/").rsplit("/", 1)[-1])
 
 
 @dataclass(slots=True)

@@ -10,20 +10,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kb.model import Link, Note
+from kb.model import Link, Note, strip_note_suffix
 
 
 def fold(name: str) -> str:
     """Case- and width-folded form used to compare names (NFKC, casefold, trimmed)."""
     return unicodedata.normalize("NFKC", name).casefold().strip()
-
-
-def _strip_md(path: str) -> str:
-    low = path.lower()
-    for suffix in (".md", ".markdown"):
-        if low.endswith(suffix):
-            return path[: -len(suffix)]
-    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +44,7 @@ class Resolver:
         self._by_alias: dict[str, list[str]] = {}
         self._by_suffix: dict[str, list[str]] = {}
         for note in notes:
-            key = fold(_strip_md(note.path))
+            key = fold(strip_note_suffix(note.path))
             self._by_path[key] = note.path
             # "b/c" and "c" for "a/b/c": [[folder/note]] may give any trailing part of the path.
             parts = key.split("/")
@@ -74,14 +66,14 @@ class Resolver:
             # Markdown links are relative to the linking note's folder, else to the vault root.
             here = posixpath.dirname(source)
             joined = posixpath.normpath(posixpath.join(here, link.target))
-            hit = self._by_path.get(fold(_strip_md(joined)))
+            hit = self._by_path.get(fold(strip_note_suffix(joined)))
             if hit:
                 return Resolution(hit, (hit,), "path")
         return self.resolve(link.target)
 
     def resolve(self, name: str) -> Resolution:
         """Resolve a name as typed in ``[[name]]``: vault path, then file name, then alias."""
-        key = fold(_strip_md(name.strip().lstrip("/")))
+        key = fold(strip_note_suffix(name.strip().lstrip("/")))
         if not key:
             return Resolution(None)
         hit = self._by_path.get(key)

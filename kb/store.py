@@ -26,7 +26,7 @@ from kb.errors import KbError
 from kb.model import Note
 from kb.vault import Vault
 
-SCHEMA = 4
+SCHEMA = 5
 """Bump when Note or the table changes: a store of another schema is rebuilt."""
 
 PARALLEL_MIN_FILES = 64

@@ -59,6 +59,14 @@ class TagCount:
 _KIND_ORDER = {k: i for i, k in enumerate(("links_to", "embeds", "mentions", "contains", "tagged"))}
 
 
+def _as_vault_path(topic: str) -> str:
+    """A path as a shell gives it (``./topics/ReLU.md``, ``topics\\ReLU``) as a vault path."""
+    path = topic.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:].lstrip("/")
+    return path
+
+
 class KnowledgeGraph:
     """The concept graph of a vault and the questions kb asks of it."""
 
@@ -81,6 +89,9 @@ class KnowledgeGraph:
                 return node
             raise TopicNotFound(topic, self.suggestions(topic))
         res = self._state.names.resolver().resolver.resolve(t)
+        as_path = _as_vault_path(t)
+        if res.path is None and as_path != t:
+            res = self._state.names.resolver().resolver.resolve(as_path)
         if res.path is not None:
             if res.ambiguous and res.via in ("name", "alias"):
                 raise TopicNotFound(topic, list(res.candidates), ambiguous=True)

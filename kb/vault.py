@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import KbError, VaultNotFound
+from kb.model import NOTE_SUFFIXES
 from kb.resolve import fold
 
 DATA_DIR_NAME = ".kb"
-NOTE_SUFFIXES = (".md", ".markdown")
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,3 +209,64 @@ def test_foam_docs_links_and_backlinks(runner, tmp_path):
         ("daily-notes", 145),
     ]
     assert not (vault / ".kb").exists()
+
+
+def test_escape_sequences_in_a_note_never_reach_kb_show(kb, vault_copy: Path):
+    (vault_copy / "esc.md").write_bytes(b"# esc\n\nzzesc \x1b[2J\x1b]0;pwned\x07 see [[ReLU]]\n")
+    result = kb("show", "esc")
+    assert result.exit_code == 0, result.output
+    assert "zzesc" in result.stdout and "esc.md:3" in result.stdout  # line kept
+    assert "\x1b" not in result.output and "\x07" not in result.output
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["./topics/ReLU.md", "topics/ReLU", "./topics/ReLU", "topics\\ReLU.md", ".\\topics\\ReLU"],
+)
+def test_show_takes_a_path_as_the_shell_gives_it(kb, topic: str):
+    assert _json(kb("show", topic, "--json"))["id"] == "note:topics/ReLU.md"
+
+
+def test_markdown_suffix_note_is_named_without_it(kb, vault_copy: Path):
+    (vault_copy / "ext.markdown").write_text("zzext body, see [[ReLU]]\n", encoding="utf-8")
+    card = _json(kb("show", "ext", "--json"))
+    assert card["id"] == "note:ext.markdown" and card["label"] == "ext"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", ""), "TOPIC is empty"),
+        (("show", "  "), "TOPIC is empty"),
+        (("path", "", "relu"), "A is empty"),
+        (("path", "relu", " "), "B is empty"),
+        (("neighbors", ""), "TOPIC is empty"),
+        (("graph", "--topic", ""), "--topic is empty"),
+    ],
+)
+def test_empty_topic_is_a_usage_error(kb, args: tuple[str, ...], message: str):
+    result = kb(*args)
+    assert result.exit_code == 2, result.output
+    assert f"Error: {message}" in result.output and "Usage: " in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("graph", "--topic", "relu", "--depth", "-1"),
+        ("graph", "--topic", "relu", "--max-nodes", "0"),
+        ("neighbors", "relu", "--depth", "-1"),
+    ],
+)
+def test_out_of_range_numbers_are_refused(kb, args: tuple[str, ...]):
+    result = kb(*args)
+    assert result.exit_code == 2, result.output
+    assert "is not in the range" in result.output
+
+
+def test_path_from_a_topic_to_itself(kb):
+    result = kb("path", "relu", "topics/ReLU.md")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "ReLU and ReLU are the same topic."
+    data = _json(kb("path", "relu", "relu", "--json"))
+    assert data == {"from": "note:topics/ReLU.md", "to": "note:topics/ReLU.md", "hops": []}

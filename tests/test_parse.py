@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kb.md_tags import valid_tag
-from kb.model import Note
+from kb.model import Note, strip_note_suffix
 from kb.parse import parse_note
 from kb.wikilinks import split_wikilink
 from tests.conftest import SHARED_VAULTS
@@ -310,4 +310,49 @@ def test_split_wikilink_empty(inner: str) -> None:
 )
 def test_valid_tag(name: str, ok: bool) -> None:
     """Tag names need a letter (or `_`) and must not be CSS colours."""
+    assert valid_tag(name) is ok
+
+
+@pytest.mark.parametrize("path", ["ext.markdown", "dir/ext.MARKDOWN", "dir\\ext.Md", "ext"])
+def test_title_drops_either_note_suffix(path: str) -> None:
+    """`.markdown` notes (kb.vault reads them) are named like `.md` ones."""
+    assert parse_note("body\n", path).title == "ext"
+    assert strip_note_suffix("a/ext.markdown") == "a/ext" and strip_note_suffix("x.txt") == "x.txt"
+
+
+def test_control_characters_are_dropped_and_lines_kept() -> None:
+    """ESC, BEL and C1 controls never reach a terminal; tab stays and no line moves."""
+    text = "zzesc \x1b[2J\x1b]0;pwned\x07 a\tb\n\x9b31m\x02hit\x03 #tag\n\nx\x0cy\x0bz [[Link]]\n"
+    note = parse_note(text, "esc.md")
+    root = note.sections[0]
+    assert root.text == "zzesc [2J]0;pwned a b 31mhit #tag\nx y z Link"
+    assert root.text_lines == (1, 4) and root.text_breaks == ((22, 2),)
+    assert [(t.name, t.line) for t in note.tag_uses] == [("tag", 2)]
+    assert [(x.target, x.line) for x in note.links] == [("Link", 4)]
+    controls = {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))} - {"\t", "\n"}
+    assert not controls & set(root.text + note.title + "".join(x.context for x in note.links))
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("bad", True),
+        ("cafe", True),
+        ("add", True),
+        ("face", True),
+        ("dead", True),
+        ("beef", True),
+        ("Dead", True),
+        ("abc", True),
+        ("eee", False),
+        ("EEE", False),
+        ("ffff", False),
+        ("f0f", False),
+        ("abc4", False),
+        ("decade", False),
+        ("deadbeef", False),
+    ],
+)
+def test_hex_words_are_tags_and_colours_are_not(name: str, ok: bool) -> None:
+    """Three or four hex letters are a word unless one letter repeats (`#fff`) or a digit joins."""
     assert valid_tag(name) is ok

@@ -65,3 +65,12 @@ def test_markdown_link_relative_to_source_folder() -> None:
     assert R.resolve_link(link, "topics/ResNet.md").path == "README.md"
     link = Link("Deep.md", None, None, None, "markdown", False, 1, "")
     assert R.resolve_link(link, "a/b/x.md").path == "a/b/Deep.md"
+
+
+def test_markdown_suffix_is_not_part_of_the_name() -> None:
+    notes = [Note(path="docs/Ext.markdown", title="Ext"), Note(path="Up.MD", title="Up")]
+    r = Resolver(notes)
+    assert notes[0].stem == "Ext" and notes[1].stem == "Up"
+    for name in ("ext", "Ext.markdown", "docs/ext", "docs/Ext.MARKDOWN"):
+        assert r.resolve(name).path == "docs/Ext.markdown", name
+    assert r.resolve("up").path == "Up.MD"

@@ -294,3 +294,20 @@ def test_minus_word_on_the_command_line_is_not_an_option(kb) -> None:
     assert without and without < plain
     assert search_json(kb, "relu -dead") == search_json(kb, "relu", "-dead")
     assert len(search_json(kb, "relu", "-n", "2")) == 2
+
+
+@pytest.mark.parametrize("args", [("--jsno",), ("--limt", "3"), ("--jsno=x",)])
+def test_mistyped_long_option_is_a_usage_error_not_a_word(kb, args: tuple[str, ...]) -> None:
+    result = kb("search", "relu", *args)
+    assert result.exit_code == 2, result.output
+    assert f"no such option '{args[0].split('=')[0]}'" in result.output.lower()
+    # After `--` a --word is a query word again.
+    assert kb("search", "relu", "-n", "1", "--", "--jsno").exit_code in (0, 1)
+
+
+def test_escape_sequences_in_a_note_never_reach_the_terminal(kb, vault_copy: Path) -> None:
+    (vault_copy / "esc.md").write_bytes(b"zzesc \x1b[2J\x1b]0;pwned\x07 tail\n")
+    result = kb("search", "zzesc")
+    assert result.exit_code == 0, result.output
+    assert "zzesc" in result.stdout and "tail" in result.stdout
+    assert not any(ch in result.output for ch in "\x1b\x07\x9b")

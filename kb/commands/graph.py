@@ -42,8 +42,16 @@ def _quote(text: str) -> str:
     return f"«{text}»" if text else ""
 
 
+def _non_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse an empty topic: it names nothing, and "did you mean" would offer everything."""
+    if value is not None and not value.strip():
+        name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+        raise click.UsageError(f"{name} is empty", ctx=ctx)
+    return value
+
+
 @click.command()
-@click.argument("topic")
+@click.argument("topic", callback=_non_empty)
 @json_option
 @click.pass_context
 def show(ctx: click.Context, topic: str, as_json: bool) -> None:
@@ -105,8 +113,8 @@ def _section(title: str, items: list, color: bool) -> None:
 
 
 @click.command()
-@click.argument("a")
-@click.argument("b")
+@click.argument("a", callback=_non_empty)
+@click.argument("b", callback=_non_empty)
 @json_option
 @click.pass_context
 def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
@@ -123,6 +131,12 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     """
     kg, _ = _open(ctx)
     src, dst = kg.find(a), kg.find(b)
+    if src == dst:
+        if as_json:
+            emit_json({"from": src, "to": dst, "hops": []})
+        else:
+            click.echo(f"{kg.label(src)} and {kg.label(dst)} are the same topic.")
+        return
     hops = kg.shortest_path(src, dst)
     if hops is None:
         if as_json:
@@ -193,8 +207,15 @@ def _hop_text(kg: KnowledgeGraph, h: Hop, color: bool) -> str:
 
 
 @click.command()
-@click.argument("topic")
-@click.option("--depth", "-d", default=1, show_default=True, help="How many hops out.")
+@click.argument("topic", callback=_non_empty)
+@click.option(
+    "--depth",
+    "-d",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many hops out.",
+)
 @json_option
 @click.pass_context
 def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None:
@@ -205,8 +226,6 @@ def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None
       kb neighbors resnet
       kb neighbors relu --depth 2 --json
     """
-    if depth < 0:
-        raise click.BadParameter("must be 0 or more", param_hint="--depth")
     kg, _ = _open(ctx)
     node = kg.find(topic)
     found = kg.neighbourhood(node, depth)
@@ -367,14 +386,27 @@ def slug(text: str) -> str:
 
 
 @click.command()
-@click.option("--topic", "-t", metavar="TOPIC", help="Centre the graph on this topic.")
-@click.option("--depth", "-d", default=2, show_default=True, help="Hops around the topic.")
+@click.option(
+    "--topic", "-t", metavar="TOPIC", callback=_non_empty, help="Centre the graph on this topic."
+)
+@click.option(
+    "--depth",
+    "-d",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Hops around the topic.",
+)
 @click.option("--all", "all_", is_flag=True, help="The whole vault instead of one topic.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
 @click.option("--out", "-o", metavar="FILE", help="Where to write ('-' for stdout).")
 @click.option("--open", "open_", is_flag=True, help="Open the HTML file in a browser.")
 @click.option(
-    "--max-nodes", default=1500, show_default=True, help="Most nodes an HTML graph shows."
+    "--max-nodes",
+    default=1500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most nodes an HTML graph shows.",
 )
 @click.pass_context
 def graph(
@@ -400,7 +432,7 @@ def graph(
     """
     from kb.export import write_data, write_html
 
-    if not topic and not all_:
+    if topic is None and not all_:
         raise click.UsageError("give --topic TOPIC, or --all for the whole vault")
     vault = ctx.obj.vault
     kg, _ = _open(ctx)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -68,8 +70,32 @@ def no_refresh_option(action: str):
     )
 
 
+class _QueryCommand(click.Command):
+    """A command whose unknown ``-word`` arguments are query words (``kb search relu -dead``).
+
+    click's ``ignore_unknown_options`` would pass a mistyped ``--jsno`` on as a word too and
+    search for it; a ``--long`` word before ``--`` is refused as an option instead.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+        for arg in args:
+            if arg == "--":
+                break  # everything after it is a word
+            name = arg.split("=", 1)[0]
+            if _LONG_OPTION.fullmatch(name) and name not in known:
+                longs = sorted(o for o in known if o.startswith("--"))
+                raise click.NoSuchOption(
+                    name, possibilities=difflib.get_close_matches(name, longs), ctx=ctx
+                )
+        return super().parse_args(ctx, args)
+
+
+_LONG_OPTION = re.compile(r"--[^\W_][\w-]*")
+
+
 # ignore_unknown_options: `kb search relu -dead` passes "-dead" on as a query word.
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=_QueryCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
 @limit_option("hits")
 @no_refresh_option("Search the index as it is")
