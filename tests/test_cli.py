@@ -133,3 +133,56 @@ def test_index_with_nothing_changed_does_not_load_the_graph(kb, monkeypatch) -> 
     monkeypatch.setattr(kb_graph, "_read", lambda *a: (_ for _ in ()).throw(AssertionError(a)))
     result = kb("index")
     assert result.exit_code == 0, result.output
+
+
+def test_two_kb_processes_at_once_index_each_section_once(vault_copy: Path) -> None:
+    """Two first-time `kb index` runs (say, an editor hook and a shell) do not double the index."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "kb", "--vault", str(vault_copy), "index"]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kb",
+            "--vault",
+            str(vault_copy),
+            "search",
+            "relu",
+            "-n",
+            "50",
+            "--json",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    hits = [(h["path"], h["line"]) for h in json.loads(out.stdout)]
+    assert hits and len(hits) == len(set(hits))
+
+
+def test_search_goes_on_while_the_index_is_rebuilt(kb, vault_copy: Path, monkeypatch) -> None:
+    from kb import index
+    from kb.store import Store
+    from kb.vault import find_vault
+
+    assert kb("index").exit_code == 0
+    vault = find_vault(str(vault_copy))
+    seen: list[int] = []
+    real = index._write_notes
+
+    def slow_write(*args, **kwargs):
+        # Halfway through a full rebuild, the live index still answers.
+        seen.append(len(index.search(vault, "relu")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(index, "_write_notes", slow_write)
+    index.sync(vault, Store(vault), full=True)
+    assert seen and seen[0] > 0
+    assert index.search(vault, "relu")

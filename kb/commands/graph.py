@@ -22,14 +22,11 @@ if TYPE_CHECKING:
 
 def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:
     """The vault's graph, after reading whatever changed in the vault."""
-    from kb import graph
-    from kb.store import Store
+    from kb.refresh import update
 
-    vault = ctx.obj.vault
-    store = Store(vault)
-    with progress("Reading notes") as bar:
-        store.refresh(progress=bar)
-    return graph.sync(vault, store).graph, store
+    done = update(ctx.obj.vault, load_graph=True, progress=progress)
+    assert done.graph is not None
+    return done.graph, done.store
 
 
 def _where(path: str | None, line: int | None) -> str:

@@ -16,18 +16,24 @@ if TYPE_CHECKING:
 
 
 def _refresh(vault) -> None:
-    """Pick up changed notes (a stat scan; unchanged files are not read), then the index."""
-    from kb import index
-    from kb.store import Store
+    """Pick up changed notes (a stat scan; unchanged files are not read), then the index.
 
-    store = Store(vault)
+    While another kb process is updating the index, search the index as it is rather than
+    wait; wait only when there is no index yet.
+    """
+    from kb import index
+    from kb.refresh import update
+    from kb.store import Busy
+
     try:
-        with progress("Reading notes") as cb:
-            store.refresh(progress=cb)
-        with progress("Indexing sections") as cb:
-            index.sync(vault, store, progress=cb)
-    finally:
-        store.close()
+        update(vault, search=True, wait=False, progress=progress)
+    except Busy:
+        if index.exists(vault):
+            click.echo(
+                "kb: another kb process is updating the index; searching it as it is", err=True
+            )
+            return
+        update(vault, search=True, progress=progress)
 
 
 def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
