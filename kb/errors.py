@@ -4,9 +4,13 @@ from __future__ import annotations
 
 
 class KbError(Exception):
-    """Base error: the message says what is wrong and how to fix it."""
+    """Base error: the message says what is wrong and how to fix it.
 
-    exit_code = 1
+    Exit codes follow grep: 0 found, 1 nothing found (no hits, unknown topic, not connected),
+    2 an error (no vault, no index, a bad query, another kb holding the lock).
+    """
+
+    exit_code = 2
 
 
 class VaultNotFound(KbError):
@@ -15,6 +19,8 @@ class VaultNotFound(KbError):
 
 class TopicNotFound(KbError):
     """A topic given on the command line matches nothing (or several things)."""
+
+    exit_code = 1
 
     def __init__(self, topic: str, suggestions: list[str] | None = None, ambiguous: bool = False):
         self.topic = topic

@@ -75,7 +75,7 @@ def test_stats(kb) -> None:
 
 def test_unknown_vault_is_one_line(runner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--vault", str(tmp_path / "nope"), "stats"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # an error, as grep counts them (1 is "nothing found")
     assert "does not exist" in result.output
     assert "Traceback" not in result.output
 
@@ -84,7 +84,7 @@ def test_no_vault_found_is_one_line(runner, tmp_path: Path, monkeypatch) -> None
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KB_VAULT", raising=False)
     result = runner.invoke(cli, ["stats"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--vault PATH" in result.output
 
 

@@ -142,7 +142,7 @@ def test_first_search_builds_the_index_and_later_ones_see_edits(kb, vault_copy: 
 
 def test_no_refresh_does_not_look_at_the_vault(kb, vault_copy: Path) -> None:
     result = kb("search", "relu", "--no-refresh")
-    assert result.exit_code == 1 and "kb index" in result.stderr  # no index yet
+    assert result.exit_code == 2 and "kb index" in result.stderr  # no index yet: an error
     first(kb, "relu")
     (vault_copy / "new.md").write_text("# New\n\nzebrafish\n", encoding="utf-8")
     assert search_json(kb, "zebrafish", "--no-refresh") == []

@@ -119,7 +119,7 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
 
     Before searching, notes changed since the last run are read again
     (--no-refresh skips that). Exit status: 0 with hits, 1 with none
-    (like grep), 2 for a query that cannot be understood. Quote a query
+    (like grep), 2 for an error (a query that cannot be understood, no vault). Quote a query
     whose -word could pass for an option (kb search 'relu -network'), or put
     it after -- (kb search -- -relu dead).
 
