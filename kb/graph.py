@@ -47,6 +47,7 @@ from kb.concepts import (
 from kb.model import Link, Note, Section
 from kb.nodes import concept_id, missing_id, note_id, section_id, tag_chain, tag_id
 from kb.resolve import Resolver
+from kb.text import tag_key
 from kb.topics import KnowledgeGraph
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ HELD_FILE = "graph-held.json"
 """The {path: sha} the saved graph was built from, written last: lets ``kb index`` see that
 the graph is up to date without unpickling it."""
 TEXT_FILE = "graph-text.sqlite"
-SCHEMA = 5
+SCHEMA = 6
 """Bump when what the graph holds or how names are found changes: saved graphs of another
 schema are rebuilt."""
 
@@ -235,7 +236,7 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
         names=tuple(dict((k, n) for k, n in names if k).items()),
         nodes=list(nodes),
         edges=list(edges),
-        tags=tuple(dict.fromkeys(t.lower() for t in note.tags)),
+        tags=tuple(dict.fromkeys(tag_key(t) for t in note.tags)),
         links=tuple((_section_node(note, lk.section), *_link_row(lk)) for lk in note.links),
         claims=tuple(claims),
     )

@@ -33,9 +33,10 @@ from kb import analysis
 from kb.errors import IndexMissing, KbError, QueryError, TopicNotFound
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
+from kb.text import tag_key
 from kb.vault import Vault
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 """Bump when the schema or the text analysis changes: an index of another version is rebuilt."""
 
 
@@ -121,7 +122,7 @@ def _tag_terms(tags: Iterable[str]) -> list[str]:
     """Tags with their parents (``ml/cnn`` -> ``ml``, ``ml/cnn``), folded, no ``#``."""
     out: list[str] = []
     for tag in tags:
-        parts = analysis.fold(tag.lstrip("#")).strip("/").split("/")
+        parts = tag_key(tag).split("/")
         for i in range(1, len(parts) + 1):
             term = "/".join(parts[:i])
             if term and term not in out:

@@ -6,6 +6,7 @@ A node id is ``<kind>:<key>``; see :mod:`kb.graph` for what each kind stands for
 from __future__ import annotations
 
 from kb.resolve import fold
+from kb.text import tag_key
 
 NODE_KINDS = ("note", "section", "concept", "tag", "missing")
 EDGE_KINDS = ("contains", "links_to", "embeds", "mentions", "tagged")
@@ -24,7 +25,7 @@ def concept_id(key: str) -> str:
 
 
 def tag_id(name: str) -> str:
-    return f"tag:{name.lower()}"
+    return f"tag:{tag_key(name)}"
 
 
 def missing_id(target: str) -> str:
@@ -32,6 +33,6 @@ def missing_id(target: str) -> str:
 
 
 def tag_chain(name: str) -> list[str]:
-    """``ml/cnn/resnet`` → ``[ml, ml/cnn, ml/cnn/resnet]`` (lower-cased)."""
-    parts = [p for p in name.lower().split("/") if p]
+    """``ml/cnn/resnet`` → ``[ml, ml/cnn, ml/cnn/resnet]`` (as tag keys)."""
+    parts = [p for p in tag_key(name).split("/") if p]
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]

@@ -18,6 +18,7 @@ from whoosh import query as wq
 
 from kb import analysis
 from kb.errors import QueryError
+from kb.text import tag_key
 
 FIELD_BOOSTS: dict[str, float] = {
     "title": 4.0,
@@ -465,7 +466,7 @@ class Compiler:
         assert isinstance(value, Text)
         text = analysis.fold(value.text).strip()
         if name == "tag":
-            text = text.lstrip("#").strip("/")
+            text = tag_key(value.text.strip())
         else:
             text = text.lstrip("/")
             text = text[2:] if text.startswith("./") else text

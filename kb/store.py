@@ -24,6 +24,7 @@ from functools import partial
 
 from kb.errors import KbError
 from kb.model import Note
+from kb.text import tag_key
 from kb.vault import Vault
 
 SCHEMA = 5
@@ -196,7 +197,7 @@ class Store:
         ).fetchone()
         tags: set[str] = set()
         for (joined,) in db.execute("SELECT tags FROM notes WHERE tags != ''"):
-            tags.update(t.casefold() for t in joined.split("\n"))
+            tags.update(tag_key(t) for t in joined.split("\n"))
         return Totals(notes, sections, links, len(tags), warnings)
 
     def diff(self, held: dict[str, str]) -> tuple[list[str], list[str]]:

@@ -8,6 +8,7 @@ Pure and stdlib-only, so importing it costs nothing.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 CJK_CHARS = (
     "\u2e80-\u2fdf"  # CJK radicals supplement, Kangxi radicals
@@ -39,3 +40,9 @@ def is_cjk(ch: str) -> bool:
 def has_cjk(text: str) -> bool:
     """True when the text holds a Chinese, Japanese or Korean character."""
     return _CJK.search(text) is not None
+
+
+def tag_key(name: str) -> str:
+    """The one form a tag is compared in (Obsidian treats #ML and #ml as one tag): NFKC,
+    case-folded, without ``#`` and outer slashes; used by the store, the graph and the index."""
+    return unicodedata.normalize("NFKC", name).casefold().lstrip("#").strip("/")

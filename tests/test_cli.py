@@ -186,3 +186,14 @@ def test_search_goes_on_while_the_index_is_rebuilt(kb, vault_copy: Path, monkeyp
     index.sync(vault, Store(vault), full=True)
     assert seen and seen[0] > 0
     assert index.search(vault, "relu")
+
+
+def test_tags_are_one_tag_in_any_case_everywhere(kb, vault_copy: Path) -> None:
+    """#Straße, #STRASSE and #strasse are one tag for stats, `kb tags` and `tag:` search."""
+    for i, tag in enumerate(["Straße", "STRASSE", "strasse"]):
+        (vault_copy / f"s{i}.md").write_text(f"# S{i}\n\nzebra #{tag}\n", encoding="utf-8")
+    assert json.loads(kb("stats", "--json").stdout)["tags"] == 10  # 9 in the sample vault
+    tags = json.loads(kb("tags", "--json").stdout)
+    assert [t["notes"] for t in tags if t["tag"].casefold() == "strasse"] == [3]
+    found = {h["path"] for h in json.loads(kb("search", "zebra tag:straße", "--json").stdout)}
+    assert found == {"s0.md", "s1.md", "s2.md"}
