@@ -70,13 +70,6 @@ class Vault:
         """Absolute path of a vault-relative path."""
         return self.root.joinpath(*rel.split("/"))
 
-    def relpath(self, path: str | Path) -> str | None:
-        """Vault-relative POSIX path of a file path, or None when it is outside the vault."""
-        try:
-            return Path(path).resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return None
-
     def ensure_data_dir(self) -> Path:
         """Create the data folder (only ever ``.kb/`` inside the vault) and return it."""
         try:
