@@ -55,15 +55,47 @@ def update(
     with write_lock(vault, wait=wait):
         with progress("Reading notes") as cb:
             changes = store.refresh(full=full, progress=cb)
+        pool = job = None
+        if graph and search and not load_graph and _worth_a_process(changes, full):
+            # Building the graph is serial Python: on a big change it runs in a second process
+            # beside the search indexing, so both cores stay busy.
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            job = pool.submit(_sync_graph, vault, full)
         if search:
             from kb import index
 
             with progress("Indexing sections") as cb:
                 index.sync(vault, store, full=full, progress=cb)
         kg = None
-        if graph or load_graph:
+        if pool is not None and job is not None:
+            with pool:
+                job.result()  # re-raises what went wrong in the graph process
+        elif graph or load_graph:
             from kb import graph as kb_graph
 
             if load_graph or full or not kb_graph.is_current(vault, store):
                 kg = kb_graph.sync(vault, store, full=full).graph
     return Updated(store, changes, kg if load_graph else None)
+
+
+PARALLEL_GRAPH_NOTES = 500
+"""Below this many changed notes, a second process costs more than it saves."""
+
+
+def _worth_a_process(changes: Changes, full: bool) -> bool:
+    import multiprocessing
+    import os
+
+    many = full or len(changes.added) + len(changes.changed) >= PARALLEL_GRAPH_NOTES
+    # fork: the child inherits the loaded modules; spawn would pay the imports again.
+    return many and (os.cpu_count() or 1) > 1 and multiprocessing.get_start_method() == "fork"
+
+
+def _sync_graph(vault: Vault, full: bool) -> None:
+    """Bring the graph up to date (in the child process); the caller holds the lock."""
+    from kb import graph as kb_graph
+
+    kb_graph.sync(vault, Store(vault), full=full)

@@ -197,3 +197,14 @@ def test_tags_are_one_tag_in_any_case_everywhere(kb, vault_copy: Path) -> None:
     assert [t["notes"] for t in tags if t["tag"].casefold() == "strasse"] == [3]
     found = {h["path"] for h in json.loads(kb("search", "zebra tag:straße", "--json").stdout)}
     assert found == {"s0.md", "s1.md", "s2.md"}
+
+
+def test_graph_built_in_a_second_process_is_the_same(kb, vault_copy: Path, monkeypatch) -> None:
+    """On a big change `kb index` builds the graph beside the search index, in a child process."""
+    from kb import refresh
+
+    serial = json.loads(kb("graph", "--all", "--format", "json", "--out", "-").stdout)
+    monkeypatch.setattr(refresh, "PARALLEL_GRAPH_NOTES", 1)
+    assert kb("index", "--full").exit_code == 0
+    parallel = json.loads(kb("graph", "--all", "--format", "json", "--out", "-").stdout)
+    assert parallel == serial and parallel["nodes"]
