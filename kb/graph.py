@@ -226,7 +226,7 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
         if chain:
             edge = (src, tag_id(chain[-1]), "tagged")
             edges.setdefault(edge, _evidence("tagged", path, use.line, f"#{use.name}"))
-    own_names = (note.title, note.stem, *note.aliases, *_display_title(note))
+    own_names = (note.title, note.stem, *note.aliases, note.display_title or "")
     names = [(concept_key(n), n) for n in own_names]
     facts = NoteFacts(
         path=path,
@@ -244,22 +244,6 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
 
 
 _LINK_FIELDS = tuple(f.name for f in fields(Link))
-
-
-def _display_title(note: Note) -> tuple[str, ...]:
-    """The note's one ``# H1`` at its top, when it differs from the file name.
-
-    Foam and many Obsidian users write ``backlinking.md`` as ``# Backlinks``: that heading is
-    the note's name as people read it, not a concept of its own.
-    """
-    secs = note.sections
-    if len(secs) < 2 or secs[0].text.strip():
-        return ()
-    first = secs[1]
-    h1s = [s for s in secs if s.kind == "heading" and s.level == 1]
-    if first.kind == "heading" and first.level == 1 and h1s == [first]:
-        return (first.title,)
-    return ()
 
 
 def _link_row(link: Link) -> tuple:

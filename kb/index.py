@@ -36,7 +36,7 @@ from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_qu
 from kb.text import tag_key
 from kb.vault import Vault
 
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 """Bump when the schema or the text analysis changes: an index of another version is rebuilt."""
 
 
@@ -159,7 +159,7 @@ def documents(note: Note) -> list[dict]:
     if not (root.text or root.code or root.math) and len(sections) > 1:
         if sections[1].kind == "heading" and sections[1].level == 1:
             lead = 1
-    names = [note.title, *note.aliases, note.stem]
+    names = [note.title, *note.aliases, note.stem, note.display_title or ""]
     path_lines = [note.path]
     if "/" in note.path:
         path_lines.append(note.path.rsplit("/", 1)[1])

@@ -141,6 +141,24 @@ class Note:
     """Problems found while parsing (front matter that did not parse, …), one line each."""
 
     @property
+    def display_title(self) -> str | None:
+        """The note's one ``# H1`` at its very top, as people read its name, or None.
+
+        Foam and many Obsidian users write ``backlinking.md`` as ``# Backlinks``; d2l writes
+        ``resnet.md`` as ``# 残差网络（ResNet）``. A note with text above it or several H1s has
+        none: those headings are sections of their own.
+        """
+        secs = self.sections
+        if len(secs) < 2 or secs[0].text.strip():
+            return None
+        first = secs[1]
+        if first.kind != "heading" or first.level != 1:
+            return None
+        if any(s.kind == "heading" and s.level == 1 for s in secs[2:]):
+            return None
+        return first.title
+
+    @property
     def stem(self) -> str:
         """File name without folder and note ending: what ``[[name]]`` matches in Obsidian."""
         return strip_note_suffix(self.path.rsplit("/", 1)[-1])

@@ -208,3 +208,14 @@ def test_graph_built_in_a_second_process_is_the_same(kb, vault_copy: Path, monke
     assert kb("index", "--full").exit_code == 0
     parallel = json.loads(kb("graph", "--all", "--format", "json", "--out", "-").stdout)
     assert parallel == serial and parallel["nodes"]
+
+
+def test_a_note_is_named_by_its_lone_top_h1_everywhere(kb, vault_copy: Path) -> None:
+    """Foam-style `backlinking.md` titled `# Backlinks`: show, related and title: all know it."""
+    (vault_copy / "backlinking.md").write_text(
+        "# Backlinks\n\nBacklinks list the notes that link to ReLU and ResNet.\n", encoding="utf-8"
+    )
+    assert json.loads(kb("show", "Backlinks", "--json").stdout)["path"] == "backlinking.md"
+    assert kb("related", "Backlinks").exit_code == 0
+    hits = json.loads(kb("search", "title:backlinks", "--json").stdout)
+    assert {h["path"] for h in hits} == {"backlinking.md"}
