@@ -7,6 +7,7 @@ Each command lives in ``kb/commands/`` and is imported only when it runs, so
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -131,29 +132,46 @@ def cli(ctx: click.Context, vault: str | None, index_dir: str | None, debug: boo
 
 def main() -> None:
     """Console entry point: run the CLI, turning KbErrors into one line on stderr."""
+    code = _run()
+    # Everything kb writes is committed and closed by now. Exiting without tearing down the
+    # interpreter skips freeing a large graph object by object (0.35 s on a 6,000-note vault).
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = code or 0
+    os._exit(code)
+
+
+def _run() -> int:
+    """Run the CLI and return the exit code."""
     debug = "--debug" in sys.argv[1:]
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        return code if isinstance(code, int) else 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
+        return e.exit_code
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        return e.exit_code
     except KbError as e:  # raised outside a command (while choosing the vault, say)
         if debug:
             raise
         _as_click(e).show()
-        sys.exit(e.exit_code)
+        return e.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        return 130
     except BrokenPipeError:
         # `kb search x | head`: the reader went away; not an error worth a traceback.
-        sys.stderr.close()
-        sys.exit(0)
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the final flush is quiet
+        except OSError:
+            pass
+        return 0

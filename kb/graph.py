@@ -47,6 +47,7 @@ from kb.concepts import (
 from kb.model import Link, Note, Section
 from kb.nodes import concept_id, missing_id, note_id, section_id, tag_chain, tag_id
 from kb.resolve import Resolver
+from kb.store import gc_paused
 from kb.text import tag_key
 from kb.topics import KnowledgeGraph
 
@@ -729,7 +730,8 @@ def _read(vault: Vault, name: str) -> dict | None:
     """A saved part of the graph, or None when absent, damaged or from another schema."""
     try:
         with open(vault.data_dir / name, "rb") as fh:
-            saved = pickle.load(fh)
+            with gc_paused():
+                saved = pickle.load(fh)
     except FileNotFoundError:
         return None
     except Exception:  # a file from another version of kb, or damaged: rebuild

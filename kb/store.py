@@ -12,6 +12,7 @@ date on its own schedule (``kb search`` never loads the graph).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -78,6 +79,23 @@ def _parse_chunk(vault: Vault, chunk: list[str]) -> list[Parsed | None]:
             continue
         out.append((rel, _hash(raw), parse_note(text, rel), st.size, st.mtime_ns))
     return out
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects that all stay alive.
+
+    Unpickling a large graph or thousands of notes triggers collection after collection that
+    frees nothing: loading the 32 MB graph of a 6,000-note vault takes 0.67 s with the collector
+    and 0.23 s without.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +196,8 @@ class Store:
             return {}
         if paths is None:
             rows = db.execute("SELECT path, note FROM notes ORDER BY path")
-            return {p: pickle.loads(blob) for p, blob in rows}
+            with gc_paused():
+                return {p: pickle.loads(blob) for p, blob in rows}
         out: dict[str, Note] = {}
         for p in paths:
             row = db.execute("SELECT note FROM notes WHERE path=?", (p,)).fetchone()
