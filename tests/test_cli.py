@@ -219,3 +219,30 @@ def test_a_note_is_named_by_its_lone_top_h1_everywhere(kb, vault_copy: Path) -> 
     assert kb("related", "Backlinks").exit_code == 0
     hits = json.loads(kb("search", "title:backlinks", "--json").stdout)
     assert {h["path"] for h in hits} == {"backlinking.md"}
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["search", "relu"], 0),
+        (["search", "zzzyxq"], 1),  # no hits, like grep
+        (["show", "nosuchtopicatall"], 1),
+        (["search", '"unclosed'], 2),
+        (["--vault", "/nonexistent/vault", "stats"], 2),
+    ],
+)
+def test_exit_codes_of_the_real_process(vault_copy: Path, args: list[str], code: int) -> None:
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "kb",
+        *(["--vault", str(vault_copy)] if args[0] != "--vault" else []),
+    ]
+    done = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    if code == 2:
+        assert len(done.stderr.strip().splitlines()) == 1  # one clear line
