@@ -270,3 +270,11 @@ def test_path_from_a_topic_to_itself(kb):
     assert result.stdout.strip() == "ReLU and ReLU are the same topic."
     data = _json(kb("path", "relu", "relu", "--json"))
     assert data == {"from": "note:topics/ReLU.md", "to": "note:topics/ReLU.md", "hops": []}
+
+
+def test_doctor_shows_the_first_items_of_each_kind(kb):
+    full = kb("doctor", "-n", "0").stdout
+    assert "面试准备计划.md:109  imgs/6.png" in full and "more (kb doctor" not in full
+    short = kb("doctor", "-n", "2").stdout
+    assert "面试准备计划.md:109  imgs/6.png" not in short
+    assert "… and 2 more (kb doctor -n 0 lists all)" in short  # 4 missing image embeds

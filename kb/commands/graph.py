@@ -305,15 +305,25 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
+@click.option(
+    "-n",
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Show at most N items of each kind (0: all). --json always lists all.",
+)
 @json_option
 @click.pass_context
-def doctor(ctx: click.Context, as_json: bool) -> None:
+def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Broken and ambiguous links, embeds of missing files, front matter that did not
     parse, and plain-text mentions of notes that could be links. Always exits 0.
 
     \b
-    Example:
+    Examples:
       kb doctor
+      kb doctor -n 0              # every item, not the first 20 of each kind
       kb doctor --json | jq '.broken'
     """
     from kb.checks import check_links
@@ -349,8 +359,11 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
         items = problems[key]
         mark = style("✓", color, fg="green") if not items else style("!", color, fg="yellow")
         click.echo(f"{mark} {title}: {len(items)}")
-        for item in items:
+        shown = items if not limit else items[:limit]
+        for item in shown:
             click.echo("    " + _problem_text(key, item))
+        if len(shown) < len(items):
+            click.echo(f"    … and {len(items) - len(shown)} more (kb doctor -n 0 lists all)")
 
 
 def _problem(p) -> dict:
