@@ -47,7 +47,7 @@ from kb.concepts import (
 from kb.model import Link, Note, Section
 from kb.nodes import concept_id, missing_id, note_id, section_id, tag_chain, tag_id
 from kb.resolve import Resolver
-from kb.store import gc_paused
+from kb.store import Progress, gc_paused
 from kb.text import tag_key
 from kb.topics import KnowledgeGraph
 
@@ -480,7 +480,9 @@ class SyncResult:
         return self.graph.graph.number_of_edges()
 
 
-def sync(vault: Vault, store: Store, full: bool = False) -> SyncResult:
+def sync(
+    vault: Vault, store: Store, full: bool = False, progress: Progress | None = None
+) -> SyncResult:
     """Bring the saved graph up to date with the store (call ``store.refresh()`` first).
 
     A query whose notes did not change reads only ``graph.pickle``; the bookkeeping
@@ -488,7 +490,7 @@ def sync(vault: Vault, store: Store, full: bool = False) -> SyncResult:
     are read only when something changed.
     """
     start = time.perf_counter()
-    return _sync(vault, store, full, start)
+    return _sync(vault, store, full, start, progress)
 
 
 def is_current(vault: Vault, store: Store) -> bool:
@@ -502,7 +504,9 @@ def is_current(vault: Vault, store: Store) -> bool:
     return store.diff(saved.get("held") or {}) == ([], [])
 
 
-def _sync(vault: Vault, store: Store, full: bool, start: float) -> SyncResult:
+def _sync(
+    vault: Vault, store: Store, full: bool, start: float, progress: Progress | None = None
+) -> SyncResult:
     saved = None if full else _read(vault, GRAPH_FILE)
     held = saved["held"] if saved else {}
     stale, gone = store.diff(held)
@@ -525,7 +529,7 @@ def _sync(vault: Vault, store: Store, full: bool, start: float) -> SyncResult:
     texts = _Texts(vault, fresh=full)
     if not full and texts.count() != len(held):
         texts.close()  # the text kept for name searches is not the graph's: start again
-        return _sync(vault, store, True, start)
+        return _sync(vault, store, True, start, progress)
     notes = store.notes(stale)
     shas = store.hashes()
     gone = sorted(set(gone) | (set(stale) - set(notes)))
@@ -536,7 +540,7 @@ def _sync(vault: Vault, store: Store, full: bool, start: float) -> SyncResult:
         first_look = Matcher(keys)
         return store.notes(p for p in texts.matching(first_look) if p not in skip)
 
-    rescanned = update(state, {p: (n, shas[p]) for p, n in notes.items()}, gone, others)
+    rescanned = update(state, {p: (n, shas[p]) for p, n in notes.items()}, gone, others, progress)
     texts.save(state.texts)
     _save(vault, state)
     return SyncResult(
@@ -573,6 +577,7 @@ def update(
     notes: dict[str, tuple[Note, str]],
     gone: Iterable[str],
     others: Others,
+    progress: Progress | None = None,
 ) -> int:
     """Apply changed, added (``notes``: path → (note, sha)) and removed notes to the graph.
 
@@ -590,9 +595,12 @@ def update(
         if old is not None:
             _drop(G, old)
     own: dict[str, NoteGraph] = {}
-    for path, (note, sha) in notes.items():
+    steps = 2 * len(notes)  # reading each note's outline, then finding the names it says
+    for done, (path, (note, sha)) in enumerate(notes.items(), 1):
         own[path] = note_facts(note, sha)
         facts[path] = own[path].facts
+        if progress:
+            progress(done, steps)
     old_names = state.names
     names = Names.build(facts[p] for p in sorted(facts))
     resolver = names.resolver()
@@ -600,8 +608,10 @@ def update(
     keys = frozenset(names.target)
     matcher = Matcher(keys)
     state.texts = dict.fromkeys(gone)
-    for path, (note, _) in notes.items():
+    for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
         facts[path].hits, state.texts[path] = find_hits(note, matcher)
+        if progress:
+            progress(done, steps)
     rescan: set[str] = set()
     added_keys = keys - state.mention_keys
     if added_keys:

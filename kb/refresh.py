@@ -77,7 +77,8 @@ def update(
             from kb import graph as kb_graph
 
             if load_graph or full or not kb_graph.is_current(vault, store):
-                kg = kb_graph.sync(vault, store, full=full).graph
+                with progress("Linking concepts") as cb:
+                    kg = kb_graph.sync(vault, store, full=full, progress=cb).graph
     return Updated(store, changes, kg if load_graph else None)
 
 
