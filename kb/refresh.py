@@ -64,15 +64,18 @@ def update(
 
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
             job = pool.submit(_sync_graph, vault, full)
-        if search:
-            from kb import index
+        try:
+            if search:
+                from kb import index
 
-            with progress("Indexing sections") as cb:
-                index.sync(vault, store, full=full, progress=cb)
+                with progress("Indexing sections") as cb:
+                    index.sync(vault, store, full=full, progress=cb)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)  # the graph process finishes before the lock is let go
         kg = None
-        if pool is not None and job is not None:
-            with pool:
-                job.result()  # re-raises what went wrong in the graph process
+        if job is not None:
+            job.result()  # re-raises what went wrong in the graph process
         elif graph or load_graph:
             from kb import graph as kb_graph
 
