@@ -47,11 +47,36 @@ def _non_empty(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
+def limit_option(default: int, what: str):
+    """``-n/--limit``: how many entries of each list the text output shows."""
+    return click.option(
+        "-n",
+        "--limit",
+        default=default,
+        show_default=True,
+        type=click.IntRange(min=0),
+        metavar="N",
+        help=f"Show at most N {what} (0: all). --json always lists all.",
+    )
+
+
+def _first(items: list, limit: int) -> list:
+    """The first ``limit`` items (all when 0)."""
+    return items if not limit else items[:limit]
+
+
+def _more(items: list, limit: int, hint: str) -> None:
+    """Say how many items were left out."""
+    if limit and len(items) > limit:
+        click.echo(f"    … and {len(items) - limit} more ({hint} -n 0 lists all)")
+
+
 @click.command()
 @click.argument("topic", callback=_non_empty)
+@limit_option(10, "entries of each list")
 @json_option
 @click.pass_context
-def show(ctx: click.Context, topic: str, as_json: bool) -> None:
+def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
     """A card for a concept, note or tag: names, where it is defined, parents and children,
     links, backlinks, and plain-text mentions with their sentences.
 
@@ -85,23 +110,28 @@ def show(ctx: click.Context, topic: str, as_json: bool) -> None:
     if card.get("notes"):
         click.echo(f"  {'notes':<9} " + ", ".join(card["notes"]))
     _section("defined in", card["defined_in"], color)
-    for e in card["defined_in"]:
+    for e in _first(card["defined_in"], limit):
         click.echo(f"    {_where(e['path'], e['line'])}  {' › '.join(e['heading'])}")
+    _more(card["defined_in"], limit, "kb show")
     _section("links out", card["links_out"], color)
-    for e in card["links_out"]:
+    for e in _first(card["links_out"], limit):
         arrow = "⇒" if e["kind"] == "embeds" else "→"
         missing = "" if e["path"] else style(" (missing)", color, fg="red")
         click.echo(f"    {arrow} {e['target']}{missing}  {_where(e['source'], e['line'])}")
+    _more(card["links_out"], limit, "kb show")
     _section("backlinks", card["backlinks"], color)
-    for e in card["backlinks"]:
+    for e in _first(card["backlinks"], limit):
         click.echo(f"    ← {_where(e['path'], e['line'])}  {_quote(e['context'])}")
+    _more(card["backlinks"], limit, "kb show")
     _section("mentioned in", card["unlinked_mentions"], color)
-    for e in card["unlinked_mentions"]:
+    for e in _first(card["unlinked_mentions"], limit):
         click.echo(f"    ← {_where(e['path'], e['line'])}  {e['label']}")
         click.echo(f"        {_quote(e['context'])}")
+    _more(card["unlinked_mentions"], limit, "kb show")
     _section("mentions", card["mentions_out"], color)
-    for e in card["mentions_out"]:
+    for e in _first(card["mentions_out"], limit):
         click.echo(f"    → {e['target']}  {_where(e['source'], e['line'])}  {_quote(e['context'])}")
+    _more(card["mentions_out"], limit, "kb show")
 
 
 def _section(title: str, items: list, color: bool) -> None:
@@ -305,15 +335,7 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.option(
-    "-n",
-    "--limit",
-    default=20,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Show at most N items of each kind (0: all). --json always lists all.",
-)
+@limit_option(20, "items of each kind")
 @json_option
 @click.pass_context
 def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
@@ -359,11 +381,9 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
         items = problems[key]
         mark = style("✓", color, fg="green") if not items else style("!", color, fg="yellow")
         click.echo(f"{mark} {title}: {len(items)}")
-        shown = items if not limit else items[:limit]
-        for item in shown:
+        for item in _first(items, limit):
             click.echo("    " + _problem_text(key, item))
-        if len(shown) < len(items):
-            click.echo(f"    … and {len(items) - len(shown)} more (kb doctor -n 0 lists all)")
+        _more(items, limit, "kb doctor")
 
 
 def _problem(p) -> dict:
