@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
+import sqlite3
 import sys
 
 import click
@@ -44,12 +46,24 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context):
+        debug = isinstance(ctx.obj, App) and ctx.obj.debug
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # `kb search x | head`: the reader has all it wanted. Not an error (click would
+            # exit 1, which kb uses for "nothing found").
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the final flush goes nowhere
+            raise click.exceptions.Exit(0) from None
         except KbError as e:
-            if isinstance(ctx.obj, App) and ctx.obj.debug:
+            if debug:
                 raise
             raise _as_click(e) from None
+        except (OSError, sqlite3.Error) as e:
+            # The machine's trouble, not kb's (disk full, permissions, a damaged .kb/ file):
+            # one line, as for any other error.
+            if debug:
+                raise
+            raise _as_click(KbError(_describe(e))) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help without importing every command module: read it from the module docstring
@@ -72,6 +86,14 @@ SUMMARIES: dict[str, str] = {
     "doctor": "Broken and ambiguous links, bad front matter, link suggestions.",
     "graph": "Export a topic's neighbourhood as interactive HTML, JSON, GraphML or GEXF.",
 }
+
+
+def _describe(e: BaseException) -> str:
+    """One line for an OS or SQLite error, with what to try."""
+    if isinstance(e, OSError):
+        where = f" ({e.filename})" if e.filename else ""
+        return f"{e.strerror or e}{where}"
+    return f"kb's data could not be read or written ({e}); try `kb index --full`"
 
 
 def _as_click(e: KbError) -> click.ClickException:
@@ -132,6 +154,11 @@ def cli(ctx: click.Context, vault: str | None, index_dir: str | None, debug: boo
 
 def main() -> None:
     """Console entry point: run the CLI, turning KbErrors into one line on stderr."""
+    # `kill` (SIGTERM) unwinds like Ctrl-C: worker processes are stopped and half-built data
+    # cleaned up by the code's finally blocks, instead of being left running.
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGTERM, _terminate)
     code = _run()
     # Everything kb writes is committed and closed by now. Exiting without tearing down the
     # interpreter skips freeing a large graph object by object (0.35 s on a 6,000-note vault).
@@ -141,6 +168,15 @@ def main() -> None:
     except BrokenPipeError:
         code = code or 0
     os._exit(code)
+
+
+_MAIN_PID: int | None = None
+
+
+def _terminate(signum: int, frame: object) -> None:
+    if os.getpid() != _MAIN_PID:
+        os._exit(128 + signum)  # a forked worker (parser, whoosh writer, graph): just stop
+    raise KeyboardInterrupt
 
 
 def _run() -> int:

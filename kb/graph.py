@@ -493,6 +493,14 @@ def sync(
     return _sync(vault, store, full, start, progress)
 
 
+def read(vault: Vault) -> KnowledgeGraph | None:
+    """The saved graph as it is, without syncing (for reading outside the write lock)."""
+    saved = _read(vault, GRAPH_FILE)
+    if saved is None:
+        return None
+    return KnowledgeGraph(GraphState(saved["graph"], names=saved["names"], held=saved["held"]))
+
+
 def is_current(vault: Vault, store: Store) -> bool:
     """True when the saved graph was built from the notes the store holds now (cheap)."""
     try:

@@ -13,6 +13,7 @@ The query language (parsing a query, compiling it to whoosh queries) is
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -270,8 +271,10 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
     """Build a new index beside the live one and swap it in: searches go on meanwhile."""
     vault.ensure_data_dir()
     live = index_dir(vault)
+    # What a killed rebuild left behind (the caller holds kb's write lock: nobody else builds).
+    for stale in live.parent.glob("search.*.*"):
+        shutil.rmtree(stale, ignore_errors=True)
     fresh = live.with_name(f"search.new.{os.getpid()}")
-    shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir()
     try:
         ix = whoosh_index.create_in(str(fresh), _schema())
@@ -366,6 +369,23 @@ def _searcher(ix):
 # -- searching -------------------------------------------------------------------------------
 
 
+def _retry_after_swap(fn: Callable) -> Callable:
+    """Run a reading function again once if it failed: whoosh opens segment files lazily, so a
+    search that began just before ``kb index --full`` swapped in a new index (kb/index.py
+    ``_rebuild``) can find the old files gone. The second try opens the new index; a real
+    bug fails the same way twice and is raised."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (OSError, TypeError, KeyError, AttributeError, ValueError):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_retry_after_swap
 def search(vault: Vault, query: str, limit: int = 10) -> list[Hit]:
     """Sections matching the query, best first."""
     tree = parse_query(query)
@@ -404,6 +424,7 @@ def _hit(stored: dict, score: float, terms: set[str]) -> Hit:
 # -- did you mean ----------------------------------------------------------------------------
 
 
+@_retry_after_swap
 def suggest(vault: Vault, query: str) -> list[str]:
     """Queries to try instead, from the index's own vocabulary (empty when none is better)."""
     try:
@@ -481,6 +502,7 @@ def _surface(searcher, fieldname: str, term: str) -> str | None:
 # -- related notes ---------------------------------------------------------------------------
 
 
+@_retry_after_swap
 def related(vault: Vault, note: str, limit: int = 10) -> list[Hit]:
     """The notes most like a given note (title, alias or vault-relative path), best first."""
     ix = _open(vault)

@@ -62,6 +62,7 @@ def update(
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            store.close()  # an SQLite connection must not cross a fork; it reopens on use
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
             job = pool.submit(_sync_graph, vault, full)
         try:
@@ -79,9 +80,18 @@ def update(
         elif graph or load_graph:
             from kb import graph as kb_graph
 
-            if load_graph or full or not kb_graph.is_current(vault, store):
+            if full or not kb_graph.is_current(vault, store):
                 with progress("Linking concepts") as cb:
                     kg = kb_graph.sync(vault, store, full=full, progress=cb).graph
+    if load_graph and kg is None:
+        # Current on disk: read it after letting go of the lock, so a query does not keep
+        # other kb processes waiting while a large graph loads.
+        from kb import graph as kb_graph
+
+        kg = kb_graph.read(vault)
+        if kg is None:  # removed or damaged meanwhile: rebuild it under the lock
+            with write_lock(vault), progress("Linking concepts") as cb:
+                kg = kb_graph.sync(vault, store, progress=cb).graph
     return Updated(store, changes, kg if load_graph else None)
 
 

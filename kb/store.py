@@ -12,6 +12,7 @@ date on its own schedule (``kb search`` never loads the graph).
 
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
 import os
@@ -127,15 +128,25 @@ def write_lock(vault: Vault, wait: bool = True) -> Iterator[None]:
         yield
         return
     folder = vault.ensure_data_dir()
-    with open(folder / "lock", "a+b") as fh:
+    try:
+        fh = open(folder / "lock", "a+b")  # noqa: SIM115 - closed below, after the unlock
+    except OSError as e:
+        raise KbError(
+            f"cannot open {folder / 'lock'} ({e.strerror}); check its permissions"
+        ) from None
+    with fh:
+        # lockf (a POSIX record lock) belongs to this process alone: the worker processes it
+        # forks do not inherit it, so a killed kb cannot leave orphans holding the lock.
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+            fcntl.lockf(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             raise Busy(f"another kb process is updating {folder}") from None
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.lockf(fh, fcntl.LOCK_UN)
 
 
 class Store:

@@ -246,3 +246,22 @@ def test_exit_codes_of_the_real_process(vault_copy: Path, args: list[str], code:
     assert "Traceback" not in done.stderr
     if code == 2:
         assert len(done.stderr.strip().splitlines()) == 1  # one clear line
+
+
+def test_piped_into_head_is_not_an_error(vault_copy: Path) -> None:
+    """`kb … | head` closes the pipe early: exit 0, no traceback (1 would mean "no hits")."""
+    import subprocess
+    import sys
+
+    for i in range(400):  # enough hits for output well beyond one pipe buffer
+        (vault_copy / f"z{i:03}.md").write_text(f"# Z{i}\n\nzebra crossing {i}\n", "utf-8")
+    kb_cmd = f"'{sys.executable}' -m kb --vault '{vault_copy}'"
+    for args in ("search zebra -n 500", "doctor -n 0", "graph --all --format json --out -"):
+        done = subprocess.run(
+            ["bash", "-c", f"set -o pipefail; {kb_cmd} {args} | head -c 1 >/dev/null"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+        assert "Traceback" not in done.stderr

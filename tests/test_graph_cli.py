@@ -286,3 +286,11 @@ def test_show_lists_the_first_entries_of_each_list(kb):
     assert "topics/激活函数.md:9" in full and "topics/激活函数.md:9" not in short
     assert "… and 1 more (kb show -n 0 lists all)" in short  # 2 backlinks, 1 shown
     assert len(json.loads(kb("show", "relu", "-n", "1", "--json").stdout)["backlinks"]) == 2
+
+
+def test_graph_queries_rebuild_a_damaged_graph(kb, vault_copy):
+    assert kb("show", "relu").exit_code == 0
+    (vault_copy / ".kb" / "graph.pickle").write_bytes(b"not a pickle")
+    result = kb("show", "relu", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["path"] == "topics/ReLU.md"

@@ -97,3 +97,34 @@ def test_store_lives_in_data_dir_only(vault_copy: Path, tmp_path: Path) -> None:
     store.refresh()
     assert (idx / "notes.sqlite").exists()
     assert sorted(p.relative_to(vault_copy) for p in vault_copy.rglob("*")) == before
+
+
+def test_worker_processes_do_not_keep_the_write_lock(vault_copy: Path) -> None:
+    """A kb killed mid-update must not leave its forked workers holding .kb/lock."""
+    import subprocess
+    import sys
+
+    # Take the lock, fork a long-lived worker (a parser, a whoosh writer), then die at once,
+    # as under `kill -9`: no unlock, no cleanup.
+    killed = (
+        "import os, sys, time\n"
+        "from kb.store import write_lock; from kb.vault import find_vault\n"
+        "with write_lock(find_vault(sys.argv[1])):\n"
+        "    if os.fork() == 0:\n"
+        "        null = os.open(os.devnull, os.O_RDWR); os.dup2(null, 1); os.dup2(null, 2)\n"
+        "        time.sleep(30); os._exit(0)\n"
+        "    print(os.getpid(), flush=True); os._exit(9)\n"
+    )
+    probe = (
+        "import sys; from kb.store import write_lock; from kb.vault import find_vault\n"
+        "with write_lock(find_vault(sys.argv[1]), wait=False): print('free')"
+    )
+    first = subprocess.run([sys.executable, "-c", killed, str(vault_copy)], capture_output=True)
+    assert first.returncode == 9, first.stderr
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(vault_copy)], capture_output=True, text=True
+        )
+        assert done.stdout.strip() == "free", done.stderr
+    finally:
+        subprocess.run(["pkill", "-f", f"{vault_copy}"], check=False)
