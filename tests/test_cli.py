@@ -265,3 +265,16 @@ def test_piped_into_head_is_not_an_error(vault_copy: Path) -> None:
         )
         assert done.returncode == 0, (args, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_related_knows_the_names_the_graph_knows(kb, vault_copy: Path) -> None:
+    """`kb show` and `kb related` agree on a name the graph took from a title's parts."""
+    (vault_copy / "block.md").write_text(
+        "# 残差块（Residual Block）\n\n残差块让 ResNet 很深也能训练，bottleneck 是它的变体。\n",
+        "utf-8",
+    )
+    assert kb("index").exit_code == 0
+    assert json.loads(kb("show", "Residual Block", "--json").stdout)["path"] == "block.md"
+    result = kb("related", "Residual Block", "--json")
+    assert result.exit_code == 0, result.output
+    assert "block.md" not in {h["path"] for h in json.loads(result.stdout)}  # not itself

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kb.errors import KbError, TopicNotFound
 from kb.output import emit_json, highlight, json_option, plain, progress, style, use_color
 
 if TYPE_CHECKING:
@@ -183,7 +184,15 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
     vault = app.vault
     if not no_refresh:
         _refresh(vault)
-    hits = index.related(vault, note, limit=limit)
+    try:
+        hits = index.related(vault, note, limit=limit)
+    except TopicNotFound:
+        # The graph knows more names than the index (title parts like 残差网络 in
+        # 残差网络（ResNet）, concepts): `kb show` and `kb related` should agree on a name.
+        path = _note_named_in_graph(vault, note)
+        if path is None:
+            raise
+        hits = index.related(vault, path, limit=limit)
     if as_json:
         emit_json([_hit_json(h, heading=False) for h in hits])
         return
@@ -196,3 +205,17 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         click.echo(line)
     if not hits:
         click.echo("no related notes found", err=True)
+
+
+def _note_named_in_graph(vault, name: str) -> str | None:
+    """The note the saved concept graph gives for a name, if the graph exists and knows it."""
+    from kb import graph
+
+    kg = graph.read(vault)
+    if kg is None:
+        return None
+    try:
+        node = kg.find(name)
+    except KbError:
+        return None
+    return kg.graph.nodes[node].get("path")
