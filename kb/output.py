@@ -78,3 +78,17 @@ def progress(label: str, min_items: int = 200) -> Iterator[Callable[[int, int], 
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def limit_option(what: str, default: int = 10, zero_means_all: bool = False):
+    """``-n/--limit N``: show at most N of ``what``; with ``zero_means_all``, 0 shows all."""
+    more = " (0: all). --json always lists all." if zero_means_all else "."
+    return click.option(
+        "-n",
+        "--limit",
+        default=default,
+        show_default=True,
+        type=click.IntRange(min=0 if zero_means_all else 1),
+        metavar="N",
+        help=f"Show at most N {what}{more}",
+    )

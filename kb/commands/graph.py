@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kb.output import emit_json, json_option, progress, style, use_color
+from kb.output import emit_json, json_option, limit_option, progress, style, use_color
 
 if TYPE_CHECKING:
     from kb.store import Store
@@ -52,16 +52,10 @@ def _non_empty(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
-def limit_option(default: int, what: str):
-    """``-n/--limit``: how many entries of each list the text output shows."""
+def depth_option(default: int, help: str):
+    """``-d/--depth N``: hops around a topic."""
     return click.option(
-        "-n",
-        "--limit",
-        default=default,
-        show_default=True,
-        type=click.IntRange(min=0),
-        metavar="N",
-        help=f"Show at most N {what} (0: all). --json always lists all.",
+        "--depth", "-d", default=default, show_default=True, type=click.IntRange(min=0), help=help
     )
 
 
@@ -78,7 +72,7 @@ def _more(items: list, limit: int, hint: str) -> None:
 
 @click.command()
 @click.argument("topic", callback=_non_empty)
-@limit_option(10, "entries of each list")
+@limit_option("entries of each list", 10, zero_means_all=True)
 @json_option
 @click.pass_context
 def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
@@ -240,14 +234,7 @@ def _hop_text(kg: KnowledgeGraph, h: Hop, color: bool) -> str:
 
 @click.command()
 @click.argument("topic", callback=_non_empty)
-@click.option(
-    "--depth",
-    "-d",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="How many hops out.",
-)
+@depth_option(1, "How many hops out.")
 @json_option
 @click.pass_context
 def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None:
@@ -340,7 +327,7 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
-@limit_option(20, "items of each kind")
+@limit_option("items of each kind", 20, zero_means_all=True)
 @json_option
 @click.pass_context
 def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
@@ -424,14 +411,7 @@ def slug(text: str) -> str:
 @click.option(
     "--topic", "-t", metavar="TOPIC", callback=_non_empty, help="Centre the graph on this topic."
 )
-@click.option(
-    "--depth",
-    "-d",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Hops around the topic.",
-)
+@depth_option(2, "Hops around the topic.")
 @click.option("--all", "all_", is_flag=True, help="The whole vault instead of one topic.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
 @click.option("--out", "-o", metavar="FILE", help="Where to write ('-' for stdout).")

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 import click
 
 from kb.errors import KbError, TopicNotFound
-from kb.output import emit_json, highlight, json_option, plain, progress, style, use_color
+from kb.output import (
+    emit_json,
+    highlight,
+    json_option,
+    limit_option,
+    plain,
+    progress,
+    style,
+    use_color,
+)
 
 if TYPE_CHECKING:
     from kb.model import Hit
@@ -53,19 +62,6 @@ def _hit_json(hit: Hit, heading: bool = True) -> dict:
         out["heading"] = breadcrumb(hit.heading)
     out.update(line=hit.line, score=hit.score, snippet=plain(hit.snippet), tags=list(hit.tags))
     return out
-
-
-def limit_option(what: str):
-    """``-n/--limit N``: show at most N of ``what`` (10 by default)."""
-    return click.option(
-        "-n",
-        "--limit",
-        default=10,
-        show_default=True,
-        type=click.IntRange(min=1),
-        metavar="N",
-        help=f"Show at most N {what}.",
-    )
 
 
 def no_refresh_option(action: str):
