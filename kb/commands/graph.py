@@ -108,29 +108,51 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
             click.echo(f"  {name:<9} {value}")
     if card.get("notes"):
         click.echo(f"  {'notes':<9} " + ", ".join(card["notes"]))
-    _section("defined in", card["defined_in"], color)
-    for e in _first(card["defined_in"], limit):
-        click.echo(f"    {_where(e['path'], e['line'])}  {' › '.join(e['heading'])}")
-    _more(card["defined_in"], limit, "kb show")
-    _section("links out", card["links_out"], color)
-    for e in _first(card["links_out"], limit):
+
+    def links_out(e: dict) -> list[str]:
         arrow = "⇒" if e["kind"] == "embeds" else "→"
         missing = "" if e["path"] else style(" (missing)", color, fg="red")
-        click.echo(f"    {arrow} {e['target']}{missing}  {_where(e['source'], e['line'])}")
-    _more(card["links_out"], limit, "kb show")
-    _section("backlinks", card["backlinks"], color)
-    for e in _first(card["backlinks"], limit):
-        click.echo(f"    ← {_where(e['path'], e['line'])}  {_quote(e['context'])}")
-    _more(card["backlinks"], limit, "kb show")
-    _section("mentioned in", card["unlinked_mentions"], color)
-    for e in _first(card["unlinked_mentions"], limit):
-        click.echo(f"    ← {_where(e['path'], e['line'])}  {e['label']}")
-        click.echo(f"        {_quote(e['context'])}")
-    _more(card["unlinked_mentions"], limit, "kb show")
-    _section("mentions", card["mentions_out"], color)
-    for e in _first(card["mentions_out"], limit):
-        click.echo(f"    → {e['target']}  {_where(e['source'], e['line'])}  {_quote(e['context'])}")
-    _more(card["mentions_out"], limit, "kb show")
+        return [f"{arrow} {e['target']}{missing}  {_where(e['source'], e['line'])}"]
+
+    lists = [
+        (
+            "defined in",
+            "defined_in",
+            lambda e: [f"{_where(e['path'], e['line'])}  {' › '.join(e['heading'])}"],
+        ),
+        ("links out", "links_out", links_out),
+        (
+            "backlinks",
+            "backlinks",
+            lambda e: [f"← {_where(e['path'], e['line'])}  {_quote(e['context'])}"],
+        ),
+        (
+            "mentioned in",
+            "unlinked_mentions",
+            lambda e: [
+                f"← {_where(e['path'], e['line'])}  {e['label']}",
+                f"    {_quote(e['context'])}",
+            ],
+        ),
+        (
+            "mentions",
+            "mentions_out",
+            lambda e: [
+                f"→ {e['target']}  {_where(e['source'], e['line'])}  {_quote(e['context'])}"
+            ],
+        ),
+    ]
+    for title, key, lines in lists:
+        _listing(title, card[key], limit, color, lines)
+
+
+def _listing(title: str, items: list, limit: int, color: bool, lines) -> None:
+    """A titled list of a card: its count, its first ``limit`` entries, how many were left out."""
+    _section(title, items, color)
+    for e in _first(items, limit):
+        for line in lines(e):
+            click.echo(f"    {line}")
+    _more(items, limit, "kb show")
 
 
 def _section(title: str, items: list, color: bool) -> None:
