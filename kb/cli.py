@@ -46,7 +46,11 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context):
-        debug = isinstance(ctx.obj, App) and ctx.obj.debug
+        # ctx.obj (the App, which knows --debug) is made by the group callback, inside
+        # super().invoke: read it when something has gone wrong, not before.
+        def debug() -> bool:
+            return isinstance(ctx.obj, App) and ctx.obj.debug
+
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
@@ -55,15 +59,25 @@ class LazyGroup(click.Group):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the final flush goes nowhere
             raise click.exceptions.Exit(0) from None
         except KbError as e:
-            if debug:
+            if debug():
                 raise
             raise _as_click(e) from None
         except (OSError, sqlite3.Error) as e:
             # The machine's trouble, not kb's (disk full, permissions, a damaged .kb/ file):
             # one line, as for any other error.
-            if debug:
+            if debug():
                 raise
             raise _as_click(KbError(_describe(e))) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: usage errors, exit codes, Ctrl-C
+        except Exception as e:
+            # A bug in kb (or in a library it uses): still one line, and how to learn more.
+            if debug():
+                raise
+            detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+            raise _as_click(
+                KbError(f"kb failed ({detail}); run it again with --debug to see where")
+            ) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help without importing every command module: read it from the module docstring

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class KbError(Exception):
     """Base error: the message says what is wrong and how to fix it.
@@ -26,6 +28,8 @@ class TopicNotFound(KbError):
         self.topic = topic
         self.suggestions = suggestions or []
         self.ambiguous = ambiguous
+        if len(topic) > 80:  # a pasted paragraph: the message stays one readable line
+            topic = topic[:79] + "…"
         if ambiguous:
             msg = f"{topic!r} is ambiguous; did you mean one of: " + ", ".join(self.suggestions)
         elif self.suggestions:
@@ -43,3 +47,13 @@ class QueryError(KbError):
 
 class IndexMissing(KbError):
     """The .kb/ data is absent or from another version."""
+
+
+def notice(message: str) -> None:
+    """Tell the user about something kb found wrong with its own data and is repairing on its
+    own (an index from another version of kb, a graph left half-written by a killed kb).
+
+    Not an error: the command goes on. One line on stderr, so that ``--json`` output stays
+    pure; every such message goes through here.
+    """
+    print(f"kb: {message}", file=sys.stderr, flush=True)

@@ -44,6 +44,10 @@ def read_front_matter(content: str, first_line: int) -> FrontMatter:
         return FrontMatter(warning=f"front matter is not valid YAML ({detail}); read as text")
     if data is None:
         return FrontMatter()
+    if _depth(node) > MAX_DEPTH:
+        return FrontMatter(
+            warning=f"front matter is nested more than {MAX_DEPTH} levels deep; read as text"
+        )
     if not isinstance(data, dict):
         kind = _describe(data)
         return FrontMatter(warning=f"front matter is {kind}, not a YAML mapping; read as text")
@@ -58,6 +62,32 @@ def _load(content: str) -> tuple[yaml.Node | None, Any]:
         return node, (loader.construct_document(node) if node is not None else None)
     finally:
         loader.dispose()
+
+
+MAX_DEPTH = 50
+"""Front matter nested deeper than this is not read (copying it would overflow the stack)."""
+
+
+def _depth(root: yaml.Node | None) -> int:
+    """How deeply lists and mappings nest in a YAML node tree (without recursion: it may be
+    thousands of levels deep, and anchors can make it cyclic)."""
+    deepest = 0
+    seen: set[int] = set()
+    stack = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend(((key, depth + 1), (value, depth + 1)))
+    return deepest
 
 
 def _describe(data: object) -> str:

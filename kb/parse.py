@@ -26,6 +26,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from kb.md_comments import comments_plugin
+from kb.md_depth import DEEP_LINE, MAX_DEPTH, depth_limit_plugin
 from kb.md_frontmatter import FrontMatter, aliases_of, read_front_matter, tags_of, title_of
 from kb.md_outline import Outline, SectionDraft, build_outline, drop_lead, trim_blank_ends
 from kb.md_tags import tags_plugin
@@ -56,6 +57,7 @@ def _build_markdown() -> MarkdownIt:
     md.use(tags_plugin)
     md.use(code_lines_plugin)
     _use_bare_urls(md)
+    md.use(depth_limit_plugin)  # last: its rule goes before every other block rule
     return md
 
 
@@ -154,9 +156,15 @@ class _NoteReader:
     def __init__(self, source: str, path: str) -> None:
         self.path = path
         self.lines = source.split("\n")
-        self.tokens: list[Token] = MD.parse(source)
+        env: dict = {}
+        self.tokens: list[Token] = MD.parse(source, env)
         self.matter = FrontMatter()
         self.warnings: list[str] = []
+        if DEEP_LINE in env:
+            self.warnings.append(
+                f"lists or quotes nested more than {MAX_DEPTH} levels deep from line "
+                f"{env[DEEP_LINE] + 1}; the deeper lines are read as plain text"
+            )
         self.links: list[Link] = []
         self.urls: list[Url] = []
         self.tag_uses: list[TagUse] = []
@@ -203,6 +211,10 @@ class _NoteReader:
                 self.tokens[:1] = _as_markdown(first.content, first_line=2)
             for name, line in tags_of(self.matter, default_line=1):
                 self.tag_uses.append(TagUse(name, line, 0, frontmatter=True))
+        elif unclosed_front_matter(self.lines):
+            self.warnings.append(
+                "front matter on line 1 is never closed by a `---` line; read as text"
+            )
         return title_of(self.matter) or _stem(self.path)
 
     def _read_content(self, outline: Outline) -> None:
@@ -216,6 +228,11 @@ class _NoteReader:
                 self._read_inline(token, section, keep, lead=outline.leads.get(index))
             elif kind in ("fence", "code_block"):
                 self.content[section].code.append(token.content.rstrip("\n"))
+                if kind == "fence" and self._unclosed(token):
+                    self.warnings.append(
+                        f"code fence on line {token.map[0] + 1} is never closed; "
+                        "the rest of the note is read as code"
+                    )
             elif kind in ("math_block", "math_block_label"):
                 self.content[section].math.append(token.content.strip())
             elif kind == "tr_open":
@@ -225,6 +242,17 @@ class _NoteReader:
                 row = " | ".join(cell for cell in self.row if cell)
                 self.content[section].add_text(row, self.row_line, [])
                 self.row = None
+
+    def _unclosed(self, token: Token) -> bool:
+        """True for a fence that runs to the end of the note, with text in it, and no closing
+        fence: the writer forgot it (CommonMark then makes the rest of the note code)."""
+        if not token.map or token.level or not token.content.strip():
+            return False
+        last = self.lines[token.map[1] - 1].strip() if token.map[1] > token.map[0] + 1 else ""
+        closed = len(last) >= len(token.markup) and last == last[0] * len(last)
+        closed = closed and last[0] == token.markup[0]
+        rest = self.lines[token.map[1] :]
+        return not closed and not any(line.strip() for line in rest)
 
     def _read_inline(self, token: Token, section: int, keep_text: bool, lead: str | None) -> None:
         """Plain text, links, URLs and tags of one paragraph, heading or table cell."""
@@ -328,6 +356,19 @@ def _as_markdown(content: str, first_line: int) -> list[Token]:
             token.map = [token.map[0] + shift, token.map[1] + shift]
     # A second `---` block at its very top would read as front matter again: drop it.
     return [token for token in tokens if token.type != "front_matter"]
+
+
+def unclosed_front_matter(lines: list[str]) -> bool:
+    """True when a note opens with ``---`` and YAML ``key: value`` lines but no line closes the
+    front matter (a lone ``---`` followed by prose is just a thematic break)."""
+    if not lines or lines[0].rstrip() != "---":
+        return False
+    head: list[str] = []
+    for line in lines[1:]:
+        if not line.strip() or line.rstrip() in ("---", "..."):
+            break
+        head.append(line)
+    return bool(head) and bool(read_front_matter("\n".join(head), first_line=2).data)
 
 
 def _distinct(names: Iterable[str]) -> tuple[str, ...]:

@@ -11,7 +11,8 @@ so a search never loads jieba. Only :mod:`kb.index` uses this module.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from whoosh import query as wq
@@ -47,6 +48,13 @@ FILTER_BOOST = 1e-4
 
 MAX_EXPANSIONS = 64
 """At most this many index words stand for one ``prefix*`` or ``term~``."""
+
+MAX_QUERY_CHARS = 1000
+"""Longer queries are refused: whoosh nests one matcher per word (thousands of words overflow
+Python's stack) and "did you mean" compares every word with the vocabulary."""
+
+MAX_NESTING = 32
+"""Deepest ``( )`` / ``NOT`` nesting a query may have (the parser and whoosh recurse on it)."""
 
 
 # -- parsing a query -------------------------------------------------------------------------
@@ -163,6 +171,8 @@ class _Parser:
         self.query = query
         self.lexemes = _lex(query)
         self.i = 0
+        self.depth = 0
+        """Parentheses and NOTs open at this point."""
 
     def peek(self) -> _Lexeme | None:
         return self.lexemes[self.i] if self.i < len(self.lexemes) else None
@@ -216,15 +226,30 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind in ("OR", "AND", ")"):
                 raise self.error(f"{'NOT' if lx.kind == 'NOT' else '-'} needs a term after it")
-            return Not(self.parse_unary())
+            with self.nested():
+                return Not(self.parse_unary())
         return self.parse_primary()
+
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        """One level deeper in ( ) or NOT; refuse queries nested absurdly deep."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise QueryError(
+                f"the query nests ( ) or NOT more than {MAX_NESTING} deep: simplify it"
+            )
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     def parse_primary(self) -> Node:
         lx = self.peek()
         assert lx is not None
         self.i += 1
         if lx.kind == "(":
-            node = self.parse_or()
+            with self.nested():
+                node = self.parse_or()
             if self.peek() is None:
                 raise self.error("unclosed '('")
             self.i += 1  # the ")"
@@ -251,6 +276,11 @@ def _word(text: str) -> Text:
 
 def parse_query(query: str) -> Node:
     """The query as a tree; QueryError (one line, saying what to fix) when it is malformed."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"the query is {len(query):,} characters long; kb searches at most "
+            f"{MAX_QUERY_CHARS:,}: search for a few distinctive words"
+        )
     return _Parser(query).parse()
 
 

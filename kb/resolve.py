@@ -39,13 +39,21 @@ class Resolver:
     """Resolves link targets and names to note paths."""
 
     def __init__(self, notes: Iterable[Note]):
-        self._by_path: dict[str, str] = {}
+        self._by_path: dict[str, list[str]] = {}
+        self._files: dict[str, str] = {}
+        """Paths exactly as on disk: ``Note.md`` and ``note.md`` may both exist (Linux allows
+        it), and [[Note.md]] then means the first."""
+        self._exact: dict[str, list[str]] = {}
+        """Paths without their note ending, exactly as on disk: [[Note]] means ``Note.md``
+        (or ``Note.markdown``) before ``note.md``."""
         self._by_name: dict[str, list[str]] = {}
         self._by_alias: dict[str, list[str]] = {}
         self._by_suffix: dict[str, list[str]] = {}
         for note in notes:
             key = fold(strip_note_suffix(note.path))
-            self._by_path[key] = note.path
+            self._by_path.setdefault(key, []).append(note.path)
+            self._files[note.path] = note.path
+            self._exact.setdefault(strip_note_suffix(note.path), []).append(note.path)
             # "b/c" and "c" for "a/b/c": [[folder/note]] may give any trailing part of the path.
             parts = key.split("/")
             for i in range(1, len(parts) - 1):
@@ -54,7 +62,7 @@ class Resolver:
             for alias in note.aliases:
                 self._by_alias.setdefault(fold(alias), []).append(note.path)
         # Obsidian prefers the note with the shortest path among same-named notes.
-        for table in (self._by_name, self._by_alias, self._by_suffix):
+        for table in (self._exact, self._by_path, self._by_name, self._by_alias, self._by_suffix):
             for paths in table.values():
                 paths.sort(key=lambda p: (p.count("/"), len(p), p))
 
@@ -66,19 +74,32 @@ class Resolver:
             # Markdown links are relative to the linking note's folder, else to the vault root.
             here = posixpath.dirname(source)
             joined = posixpath.normpath(posixpath.join(here, link.target))
-            hit = self._by_path.get(fold(strip_note_suffix(joined)))
-            if hit:
-                return Resolution(hit, (hit,), "path")
+            hit = self._path(joined)
+            if hit.path:
+                return hit
         return self.resolve(link.target)
+
+    def _path(self, written: str) -> Resolution:
+        """A vault path as written, with or without its note ending: the file of exactly that
+        path, else those of exactly that name, else those equal once case-folded."""
+        exact = self._files.get(written)
+        if exact:
+            return Resolution(exact, (exact,), "path")
+        bare = strip_note_suffix(written)
+        for paths in (self._exact.get(bare), self._by_path.get(fold(bare))):
+            if paths:
+                return Resolution(paths[0], tuple(paths), "path")
+        return Resolution(None)
 
     def resolve(self, name: str) -> Resolution:
         """Resolve a name as typed in ``[[name]]``: vault path, then file name, then alias."""
-        key = fold(strip_note_suffix(name.strip().lstrip("/")))
+        written = name.strip().lstrip("/")
+        key = fold(strip_note_suffix(written))
         if not key:
             return Resolution(None)
-        hit = self._by_path.get(key)
-        if hit:
-            return Resolution(hit, (hit,), "path")
+        hit = self._path(written)
+        if hit.path:
+            return hit
         if "/" in key:
             # [[folder/note]]: Obsidian accepts any path suffix.
             tails = self._by_suffix.get(key)

@@ -15,21 +15,22 @@ from __future__ import annotations
 import errno
 import gc
 import hashlib
+import json
 import os
 import pickle
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
-from kb.errors import KbError
+from kb.errors import KbError, notice
 from kb.model import Note
 from kb.text import tag_key
-from kb.vault import Vault
+from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 5
+SCHEMA = 6
 """Bump when Note or the table changes: a store of another schema is rebuilt."""
 
 PARALLEL_MIN_FILES = 64
@@ -49,6 +50,11 @@ class Changes:
     unchanged: int = 0
     parsed: dict[str, Note] = field(default_factory=dict)
     """The notes parsed in this refresh, by path."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Every file with a note's name that kb does not read (binary, unreadable, a symlink out
+    of the vault…), with the reason; remembered, so an unchanged one is not read again."""
+    newly_skipped: list[str] = field(default_factory=list)
+    """Those of ``skipped`` not skipped (for that reason) by the refresh before."""
     seconds: float = 0.0
 
     @property
@@ -67,18 +73,33 @@ Parsed = tuple[str, str, Note, int, int]
 """(path, content hash, note, size, mtime_ns) of one parsed file."""
 
 
-def _parse_chunk(vault: Vault, chunk: list[str]) -> list[Parsed | None]:
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """A file found by the scan and not parsed."""
+
+    path: str
+    reason: str | None
+    """Why kb does not read it; None when it was deleted since the scan (it is forgotten)."""
+
+
+def _parse_chunk(vault: Vault, chunk: list[str]) -> list[Parsed | Unread]:
     """Read, hash and parse files (in a worker process when there are many)."""
     from kb.parse import parse_note
 
-    out: list[Parsed | None] = []
+    out: list[Parsed | Unread] = []
     for rel in chunk:
         try:
-            text, raw, st = vault.read(rel)
-        except OSError:
-            out.append(None)  # deleted or unreadable since the scan: treated as gone
+            file = vault.read_note(rel)
+        except FileNotFoundError:
+            out.append(Unread(rel, None))
             continue
-        out.append((rel, _hash(raw), parse_note(text, rel), st.size, st.mtime_ns))
+        except NotANote as e:
+            out.append(Unread(rel, str(e)))
+            continue
+        note = parse_note(file.text, rel)
+        if file.warning:
+            note = replace(note, warnings=(file.warning, *note.warnings))
+        out.append((rel, _hash(file.raw), note, file.stat.size, file.stat.mtime_ns))
     return out
 
 
@@ -109,10 +130,30 @@ class Totals:
     tags: int = 0
     """Distinct tags, case-insensitive (Obsidian treats #ML and #ml as one tag)."""
     warnings: int = 0
+    """Warnings of the last refresh: of notes read (bad front matter, invalid UTF-8…) and one
+    per file not read (binary, unreadable, a symlink out of the vault…)."""
 
 
 class Busy(KbError):
     """Another kb process is updating this vault's data."""
+
+
+def die_with(parent: int) -> None:
+    """Have this worker process killed when kb (its parent, pid ``parent``) dies.
+
+    A kb killed with SIGKILL must not leave workers behind: idle ones would wait for work
+    forever, and a busy one (the graph process) would go on writing kb's files while the next
+    kb, holding the lock (which workers never hold), writes them too. Linux only (prctl).
+    """
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # kb died before prctl took effect
+        os._exit(1)
 
 
 @contextmanager
@@ -165,20 +206,42 @@ class Store:
             if not create:
                 return None
             self.vault.ensure_data_dir()
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None or int(row[0]) != SCHEMA:
-            db.execute("DROP TABLE IF EXISTS notes")
-            db.execute(
-                "CREATE TABLE notes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-                " sha TEXT, note BLOB, sections INTEGER, links INTEGER, tags TEXT,"
-                " warnings INTEGER)"
-            )
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-            db.commit()
+        try:
+            db = self._open()
+        except sqlite3.OperationalError:
+            raise  # locked, read-only, disk full: not a reason to throw the store away
+        except sqlite3.DatabaseError as e:
+            if not create:
+                raise
+            # Only refresh creates, under kb's write lock: no other kb has the file open.
+            notice(f"{self.path} is damaged ({e}); reading every note again")
+            for suffix in ("", "-wal", "-shm"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            db = self._open()
         self._db = db
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, making the tables of this SCHEMA (a store of another schema is emptied)."""
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None or row[0] != str(SCHEMA):
+                if row is not None:
+                    notice(f"{self.path} is from another version of kb; reading every note again")
+                db.execute("DROP TABLE IF EXISTS notes")
+                db.execute(
+                    "CREATE TABLE notes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+                    " sha TEXT, note BLOB, sections INTEGER, links INTEGER, tags TEXT,"
+                    " warnings INTEGER)"
+                )
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+                db.commit()
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def close(self) -> None:
@@ -228,7 +291,40 @@ class Store:
         tags: set[str] = set()
         for (joined,) in db.execute("SELECT tags FROM notes WHERE tags != ''"):
             tags.update(tag_key(t) for t in joined.split("\n"))
-        return Totals(notes, sections, links, len(tags), warnings)
+        return Totals(notes, sections, links, len(tags), warnings + len(self._skipped(db)))
+
+    def skipped(self) -> dict[str, str]:
+        """Files with a note's name that the last refresh did not read, with the reason."""
+        db = self._connect(create=False)
+        return {} if db is None else {p: why for p, (_, why) in self._skipped(db).items()}
+
+    def warnings(self) -> dict[str, tuple[str, ...]]:
+        """Every warning of the last refresh by path: notes read with warnings, files skipped."""
+        db = self._connect(create=False)
+        if db is None:
+            return {}
+        out = {
+            p: pickle.loads(blob).warnings
+            for p, blob in db.execute("SELECT path, note FROM notes WHERE warnings > 0")
+        }
+        for path, why in self.skipped().items():
+            out[path] = (why,)
+        return dict(sorted(out.items()))
+
+    @staticmethod
+    def _skipped(db: sqlite3.Connection) -> dict[str, tuple[FileStat, str]]:
+        """What the last refresh skipped: path -> (its stat then, the reason)."""
+        row = db.execute("SELECT value FROM meta WHERE key='skipped'").fetchone()
+        try:
+            saved = json.loads(row[0]) if row else {}
+            if saved.get("schema") != SCHEMA:
+                return {}  # another kb decided: judge every file again
+            return {
+                p: (FileStat(int(size), int(mtime)), str(why))
+                for p, (size, mtime, why) in saved["files"].items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return {}
 
     def diff(self, held: dict[str, str]) -> tuple[list[str], list[str]]:
         """For a consumer holding ``{path: sha}``: (paths to (re)load, paths to drop)."""
@@ -249,25 +345,44 @@ class Store:
         }
         if full:
             known_before, known = known, {}
-        on_disk = self.vault.scan()
         changes = Changes()
+        on_disk = self.vault.scan(changes.skipped)
+        before = {} if full else self._skipped(db)  # --full: judge and report all again
         changes.removed = sorted(p for p in known if p not in on_disk)
         todo: list[str] = []
         for rel, st in on_disk.items():
             old = known.get(rel)
+            was = before.get(rel)
             if old is not None and (old[0], old[1]) == (st.size, st.mtime_ns):
                 changes.unchanged += 1
+            elif was is not None and was[0] == st:
+                changes.skipped[rel] = was[1]  # still the same binary or unreadable file
             else:
                 todo.append(rel)
-        touched, restat = self._read_and_parse(todo, known, changes, progress)
+        touched, restat, vanished = self._read_and_parse(todo, known, changes, progress)
+        # Out of the store: notes deleted (even while being read), and notes that became
+        # unreadable or binary.
+        had = known_before if full else known
+        dropped = set(vanished) | set(changes.skipped)
+        changes.removed = sorted(p for p in had if p not in on_disk or p in dropped)
+        changes.newly_skipped = sorted(
+            p for p, why in changes.skipped.items() if p not in before or before[p][1] != why
+        )
+        remembered = {
+            p: [*((on_disk[p].size, on_disk[p].mtime_ns) if p in on_disk else (-1, -1)), why]
+            for p, why in changes.skipped.items()
+        }
         try:
             with db:  # one transaction: a reader sees the store before or after, never half
                 if full:
                     db.execute("DELETE FROM notes")
-                    changes.removed = sorted(p for p in known_before if p not in on_disk)
                 db.executemany("DELETE FROM notes WHERE path=?", [(p,) for p in changes.removed])
                 db.executemany("UPDATE notes SET size=?, mtime_ns=? WHERE path=?", restat)
                 db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?)", touched)
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('skipped', ?)",
+                    (json.dumps({"schema": SCHEMA, "files": remembered}),),
+                )
         except sqlite3.OperationalError as e:
             raise KbError(
                 f"cannot update {self.path} ({e}); is another program using it?"
@@ -281,29 +396,37 @@ class Store:
         known: dict[str, tuple[int, int, str]],
         changes: Changes,
         progress: Progress | None,
-    ) -> tuple[list[tuple], list[tuple]]:
+    ) -> tuple[list[tuple], list[tuple], list[str]]:
         """Parse files whose stat changed; one whose content did not change keeps its Note.
 
-        Returns the rows to write and the (size, mtime, path) of touched-but-unchanged files.
+        Returns the rows to write, the (size, mtime, path) of touched-but-unchanged files and
+        the paths of files deleted since the scan. Files kb does not read go to
+        ``changes.skipped``.
         """
         rows: list[tuple] = []
         restat: list[tuple] = []
+        vanished: list[str] = []
         pending: list[str] = []
         for rel in todo:
             old = known.get(rel)
             if old is not None:
                 # Stat changed: hash first, so a touched-but-identical file is not re-parsed.
                 try:
-                    _, raw, st = self.vault.read(rel)
-                except OSError:
+                    file = self.vault.read_note(rel)
+                except (OSError, NotANote):
+                    pending.append(rel)  # gone or unreadable: the parse below says which
                     continue
-                if _hash(raw) == old[2]:
-                    restat.append((st.size, st.mtime_ns, rel))
+                if _hash(file.raw) == old[2]:
+                    restat.append((file.stat.size, file.stat.mtime_ns, rel))
                     changes.unchanged += 1
                     continue
             pending.append(rel)
         for result in _parse_all(self.vault, pending, progress):
-            if result is None:
+            if isinstance(result, Unread):
+                if result.reason is None:
+                    vanished.append(result.path)
+                else:
+                    changes.skipped[result.path] = result.reason
                 continue
             rel, sha, note, size, mtime = result
             (changes.changed if rel in known else changes.added).append(rel)
@@ -325,12 +448,12 @@ class Store:
             )
         changes.added.sort()
         changes.changed.sort()
-        return rows, restat
+        return rows, restat, vanished
 
 
 def _parse_all(
     vault: Vault, pending: list[str], progress: Progress | None
-) -> Iterable[Parsed | None]:
+) -> Iterable[Parsed | Unread]:
     """Parse files, in a process pool when there are many and more than one core."""
     total = len(pending)
     workers = min(os.cpu_count() or 1, 8)
@@ -345,7 +468,7 @@ def _parse_all(
     done = 0
     from concurrent.futures import ProcessPoolExecutor  # only when there is much to parse
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=die_with, initargs=(os.getpid(),)) as pool:
         for results in pool.map(partial(_parse_chunk, vault), chunks):
             done += len(results)
             if progress:

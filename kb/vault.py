@@ -6,12 +6,14 @@ kb never writes into the vault; its own data lives in ``<vault>/.kb/`` or in
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISDIR
 
 from kb.errors import KbError, VaultNotFound
 from kb.model import NOTE_SUFFIXES
@@ -40,11 +42,17 @@ class Vault:
         """The vault's name as Obsidian shows it: its folder name."""
         return self.root.name
 
-    def scan(self) -> dict[str, FileStat]:
-        """Every note file in the vault by vault-relative POSIX path (a stat scan, no reads)."""
+    def scan(self, skipped: dict[str, str] | None = None) -> dict[str, FileStat]:
+        """Every note file in the vault by vault-relative POSIX path (a stat scan, no reads).
+
+        Symlinks are not followed: one leading out of the vault, broken or looping is put in
+        ``skipped`` with the reason; one to a note or folder inside the vault is passed over
+        in silence (what it points at is read at its own path, so nothing is read twice).
+        """
         ignore = _ignore_filters(self.root)
         found: dict[str, FileStat] = {}
-        for rel, entry in _walk(self.root, ""):
+        bad: dict[str, str] = {}
+        for rel, entry in _walk(self.root, "", str(self.root), bad):
             if ignore and _ignored(rel, ignore):
                 continue
             try:
@@ -52,7 +60,36 @@ class Vault:
             except OSError:
                 continue  # vanished or unreadable between listing and stat
             found[rel] = FileStat(st.st_size, st.st_mtime_ns)
+        if skipped is not None:
+            skipped.update((rel, why) for rel, why in bad.items() if not _ignored(rel, ignore))
         return found
+
+    def read_note(self, rel: str) -> NoteFile:
+        """Read a note file found by :meth:`scan`, never through a symlink.
+
+        Raises FileNotFoundError when it is gone, :class:`NotANote` (saying why) when kb does
+        not read it: no permission, or binary data rather than text. Invalid UTF-8 and NUL
+        bytes are read around (as U+FFFD) and reported in ``NoteFile.warning``.
+        """
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(self.abspath(rel), flags)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(rel) from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:  # became a symlink since the scan
+                raise NotANote("a symlink; not followed") from None
+            raise NotANote(f"cannot be read ({e.strerror}); skipped") from None
+        try:
+            with open(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                raw = fh.read()
+        except IsADirectoryError:
+            raise FileNotFoundError(rel) from None
+        except OSError as e:
+            raise NotANote(f"cannot be read ({e.strerror}); skipped") from None
+        text, warning = decode_note(raw)
+        return NoteFile(text, raw, FileStat(st.st_size, st.st_mtime_ns), warning)
 
     def read(self, rel: str) -> tuple[str, bytes, FileStat]:
         """Text, raw bytes and stat of a note; undecodable bytes become U+FFFD, not an error."""
@@ -75,6 +112,11 @@ class Vault:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
+            if self.data_dir != self.root / DATA_DIR_NAME:  # chosen with --index-dir
+                raise KbError(
+                    f"cannot use {self.data_dir} as kb's data folder ({e.strerror}); "
+                    "give --index-dir (or KB_INDEX_DIR) a folder kb may create or write to"
+                ) from None
             raise KbError(
                 f"cannot create kb's data folder {self.data_dir} ({e.strerror}); "
                 "for a read-only vault pass --index-dir DIR or set KB_INDEX_DIR"
@@ -85,6 +127,21 @@ class Vault:
                 "pass --index-dir DIR or set KB_INDEX_DIR"
             )
         return self.data_dir
+
+
+@dataclass(frozen=True, slots=True)
+class NoteFile:
+    """A note file as read from disk."""
+
+    text: str
+    raw: bytes
+    stat: FileStat
+    warning: str | None = None
+    """What was wrong with the bytes and read around (invalid UTF-8, NUL bytes), or None."""
+
+
+class NotANote(Exception):  # noqa: N818 - not an error: a file kb passes over, saying why
+    """A file with a note's name that kb does not read; ``str()`` is the reason."""
 
 
 class AttachmentIndex:
@@ -116,10 +173,53 @@ def decode(raw: bytes) -> tuple[str, bytes]:
     return raw.decode("utf-8-sig", errors="replace"), raw
 
 
-def _walk(root: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry]]:
-    """Note files under root, skipping dot-folders (.obsidian, .git, .trash, .kb) and dot-files."""
+_BINARY_SHARE = 0.3
+"""Above this share of NUL/control bytes and undecodable characters, a file is not text."""
+
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\r\f\v\x1b")
+
+
+def decode_note(raw: bytes) -> tuple[str, str | None]:
+    """Text of a note file and a warning about bytes read around (None when clean).
+
+    Raises :class:`NotANote` for binary data (a PNG named ``.md``) or text in another encoding
+    (mostly undecodable as UTF-8): indexing it would only fill the index with garbage.
+    """
+    text, _ = decode(raw)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) and "\ufffd" not in text:
+        return text, None  # UTF-16 with a BOM: its NUL bytes are part of the encoding
+    replaced = text.count("\ufffd") - raw.count("\ufffd".encode())
+    controls = len(raw) - len(raw.translate(None, _CONTROL_BYTES))
+    if raw and replaced + controls > _BINARY_SHARE * max(len(text), 1):
+        raise NotANote(
+            "not text (binary data, or an encoding other than UTF-8); skipped: "
+            "save it as UTF-8 to have it indexed"
+        )
+    problems: list[str] = []
+    if replaced > 0:
+        try:
+            raw.decode("utf-8-sig")
+            line = 1
+        except UnicodeDecodeError as e:
+            line = raw.count(b"\n", 0, e.start) + 1
+        problems.append(
+            f"not valid UTF-8 from line {line} ({replaced} character(s) read as \ufffd); "
+            "save it as UTF-8"
+        )
+    nuls = raw.count(b"\0")
+    if nuls:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        problems.append(f"{nuls} NUL byte(s), the first on line {line}, read as \ufffd")
+    return text, "; ".join(problems) or None
+
+
+def _walk(
+    folder: Path, prefix: str, root: str, skipped: dict[str, str]
+) -> Iterator[tuple[str, os.DirEntry]]:
+    """Note files under folder, skipping dot-folders (.obsidian, .git, .trash, .kb), dot-files
+    and symlinks (those that need saying so go into ``skipped``)."""
     try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
@@ -127,12 +227,41 @@ def _walk(root: Path, prefix: str) -> Iterator[tuple[str, os.DirEntry]]:
             continue
         rel = prefix + entry.name
         try:
-            if entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path), rel + "/")
-            elif entry.is_file() and entry.name.lower().endswith(NOTE_SUFFIXES):
+            if entry.is_symlink():
+                why = _symlink_problem(entry, root)
+                if why:
+                    skipped[rel] = why
+            elif entry.is_dir(follow_symlinks=False):
+                yield from _walk(Path(entry.path), rel + "/", root, skipped)
+            elif entry.is_file(follow_symlinks=False) and _is_note_name(entry.name):
                 yield rel, entry
         except OSError:
             continue
+
+
+def _is_note_name(name: str) -> bool:
+    return name.lower().endswith(NOTE_SUFFIXES)
+
+
+def _symlink_problem(entry: os.DirEntry, root: str) -> str | None:
+    """Why a symlink in the vault deserves a word, or None (one to inside the vault, or to
+    something that is not a note): kb follows no symlink."""
+    try:
+        st = os.stat(entry.path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symlink loop; not followed"
+        if _is_note_name(entry.name):
+            return "broken symlink (what it points to does not exist); skipped"
+        return None
+    target = os.path.realpath(entry.path)
+    if target == root or target.startswith(root.rstrip(os.sep) + os.sep):
+        return None  # read at its own path (unless it is in a folder kb skips)
+    if S_ISDIR(st.st_mode):
+        return "symlink to a folder outside the vault; not followed"
+    if _is_note_name(entry.name):
+        return "symlink to a file outside the vault; not read"
+    return None
 
 
 def _ignore_filters(root: Path) -> list[str | re.Pattern[str]]:
@@ -184,6 +313,10 @@ def find_vault(
             root = cwd / root
         if not root.is_dir():
             source = "--vault" if explicit else "KB_VAULT"
+            if root.exists():
+                raise VaultNotFound(
+                    f"{chosen!r} (from {source}) is a file, not a folder: give the vault's folder"
+                )
             raise VaultNotFound(f"vault folder {chosen!r} (from {source}) does not exist")
         root = root.resolve()
     else:

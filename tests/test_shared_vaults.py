@@ -38,7 +38,8 @@ def run(runner, vault: Path, index_dir: Path, *args: str):
 
 def test_foam_docs_counts(runner, tmp_path: Path) -> None:
     vault = shared_vault("foam-docs")
-    run(runner, vault, tmp_path, "index")
+    # --strict: exit 1 on any warning. These files have no problem kb should report.
+    assert run(runner, vault, tmp_path, "index", "--strict").stderr == ""
     stats = json.loads(run(runner, vault, tmp_path, "stats", "--json").stdout)
     assert stats["notes"] == 86
     assert stats["tags"] == 5
@@ -52,7 +53,9 @@ def test_foam_docs_counts(runner, tmp_path: Path) -> None:
 
 def test_d2l_zh_counts(runner, tmp_path: Path) -> None:
     vault = shared_vault("d2l-zh")
-    summary = run(runner, vault, tmp_path, "index").stdout
+    indexed = run(runner, vault, tmp_path, "index", "--strict")
+    assert indexed.stderr == ""  # no warning: none of its files has a problem kb reports
+    summary = indexed.stdout
     assert summary.startswith("294 notes (294 new")
     stats = json.loads(run(runner, vault, tmp_path, "stats", "--json").stdout)
     assert stats["notes"] == 294

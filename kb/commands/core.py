@@ -11,19 +11,33 @@ from kb.output import emit_json, json_option, progress
 
 @click.command()
 @click.option("--full", is_flag=True, help="Forget what was indexed and read every note again.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Print every warning, old ones too, and exit 1 if there is any (for CI).",
+)
 @json_option
 @click.pass_obj
-def index(app, full: bool, as_json: bool) -> None:
+def index(app, full: bool, strict: bool, as_json: bool) -> None:
     """Read the vault and bring kb's index and graph up to date.
 
     Incremental: only notes whose size, time or content changed are read
     again, and deleted notes are forgotten. kb writes only to <vault>/.kb/
     (or --index-dir), never to your notes.
 
+    Files kb cannot use get one line each on stderr, `warning: PATH: REASON`:
+    notes it read around a problem (front matter that does not parse, invalid
+    UTF-8, an unclosed code fence) and files it skipped (binary data, no read
+    permission, symlinks out of the vault, which kb never follows). A warning
+    is printed when it first appears; the summary line counts all of them, and
+    --strict prints them all again. Exit status: 0, or with --strict 1 when
+    there is any warning (2 is kept for kb's own errors).
+
     \b
     Examples:
       kb index
       kb index --full
+      kb index --strict            # in CI: fail on any bad file
       kb --vault ~/Notes index --json
     """
     from kb.refresh import update
@@ -37,9 +51,14 @@ def index(app, full: bool, as_json: bool) -> None:
         click.echo("waiting for another kb process to finish updating the index…", err=True)
         done = update(vault, search=True, graph=True, full=full, progress=progress)
     store, changes = done.store, done.changes
-    for path, note in sorted(changes.parsed.items()):
-        for warning in note.warnings:
-            click.echo(f"warning: {path}: {warning}", err=True)
+    if strict:
+        warnings = store.warnings()
+    else:
+        warnings = {path: note.warnings for path, note in changes.parsed.items() if note.warnings}
+        warnings.update((path, (changes.skipped[path],)) for path in changes.newly_skipped)
+    for path, reasons in sorted(warnings.items()):
+        for reason in reasons:
+            click.echo(f"warning: {path}: {reason}", err=True)
     totals = store.totals()
     seconds = time.perf_counter() - start
     if as_json:
@@ -54,15 +73,20 @@ def index(app, full: bool, as_json: bool) -> None:
                 "added": changes.added,
                 "changed": changes.changed,
                 "removed": changes.removed,
+                "skipped": dict(sorted(changes.skipped.items())),
                 "seconds": round(seconds, 3),
             }
         )
-        return
-    click.echo(
-        f"{totals.notes} notes ({len(changes.added)} new, {len(changes.changed)} changed, "
-        f"{len(changes.removed)} removed), {totals.sections} sections, {totals.links} links, "
-        f"{totals.tags} tags, {totals.warnings} warnings in {seconds:.2f} s"
-    )
+    else:
+        count = len(changes.skipped)
+        skipped = f" ({count} file{'' if count == 1 else 's'} skipped)" if count else ""
+        click.echo(
+            f"{totals.notes} notes ({len(changes.added)} new, {len(changes.changed)} changed, "
+            f"{len(changes.removed)} removed), {totals.sections} sections, {totals.links} "
+            f"links, {totals.tags} tags, {totals.warnings} warnings{skipped} in {seconds:.2f} s"
+        )
+    if strict and totals.warnings:
+        raise click.exceptions.Exit(1)
 
 
 @click.command()

@@ -354,7 +354,8 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Broken and ambiguous links, embeds of missing files, front matter that did not
-    parse, and plain-text mentions of notes that could be links. Always exits 0.
+    parse (and other notes read around a problem), files kb did not read, and plain-text
+    mentions of notes that could be links. Always exits 0.
 
     \b
     Examples:
@@ -375,6 +376,7 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
         "bad_frontmatter": [
             {"path": w.path, "warnings": list(w.warnings)} for w in report.bad_frontmatter
         ],
+        "skipped": [{"path": p, "reason": why} for p, why in sorted(store.skipped().items())],
         "orphans": report.orphans,
         "suggestions": suggestions,
     }
@@ -387,7 +389,8 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
         "broken": "broken links",
         "ambiguous": "ambiguous links (several notes share the name)",
         "missing_embeds": "embeds and links of missing files",
-        "bad_frontmatter": "front matter that did not parse",
+        "bad_frontmatter": "notes read around a problem (front matter, encoding, nesting…)",
+        "skipped": "files not read (binary, unreadable, symlinks out of the vault…)",
         "orphans": "orphans (no links in or out)",
         "suggestions": "unlinked mentions of notes (could be links)",
     }
@@ -412,6 +415,8 @@ def _problem_text(key: str, item) -> str:
         return item
     if key == "bad_frontmatter":
         return f"{item['path']}: " + "; ".join(item["warnings"])
+    if key == "skipped":
+        return f"{item['path']}: {item['reason']}"
     if key == "suggestions":
         return (
             f"{_where(item['path'], item['line'])}  [[{item['target']}]]  {_quote(item['context'])}"
