@@ -52,7 +52,7 @@ class Vault:
         ignore = _ignore_filters(self.root)
         found: dict[str, FileStat] = {}
         bad: dict[str, str] = {}
-        for rel, entry in _walk(self.root, "", str(self.root), bad):
+        for rel, entry in _walk(self.root, "", os.path.realpath(self.root), bad):
             if ignore and _ignored(rel, ignore):
                 continue
             try:
@@ -90,14 +90,6 @@ class Vault:
             raise NotANote(f"cannot be read ({e.strerror}); skipped") from None
         text, warning = decode_note(raw)
         return NoteFile(text, raw, FileStat(st.st_size, st.st_mtime_ns), warning)
-
-    def read(self, rel: str) -> tuple[str, bytes, FileStat]:
-        """Text, raw bytes and stat of a note; undecodable bytes become U+FFFD, not an error."""
-        with open(self.abspath(rel), "rb") as fh:
-            st = os.fstat(fh.fileno())
-            raw = fh.read()
-        text, _ = decode(raw)
-        return text, raw, FileStat(st.st_size, st.st_mtime_ns)
 
     def attachments(self) -> AttachmentIndex:
         """Which non-note files (images, PDFs…) the vault holds, for checking embeds."""

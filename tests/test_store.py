@@ -26,7 +26,9 @@ def test_second_refresh_reads_nothing(vault_copy: Path, monkeypatch) -> None:
     store = store_for(vault_copy)
     store.refresh()
     # An unchanged vault must not even open a note file.
-    monkeypatch.setattr(Vault, "read", lambda self, rel: (_ for _ in ()).throw(AssertionError(rel)))
+    monkeypatch.setattr(
+        Vault, "read_note", lambda self, rel: (_ for _ in ()).throw(AssertionError(rel))
+    )
     changes = store.refresh()
     assert not changes.any
     assert changes.unchanged == store.totals().notes

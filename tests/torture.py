@@ -125,6 +125,7 @@ def build_torture_vault(root: Path, big: bool = True) -> Path:
     os.symlink("nowhere.md", vault / "dangling.md")
     os.symlink("loop b.md", vault / "loop a.md")
     os.symlink("loop a.md", vault / "loop b.md")
+    os.mkfifo(vault / "pipe.md")  # opening it would block: kb reads regular files only
     return vault
 
 
@@ -147,7 +148,8 @@ EXPECTED_WARNINGS: dict[str, str] = {
 }
 """Vault-relative path -> the start of the one warning ``kb index`` gives for it. Not here,
 because they are fine: the empty note, duplicate names in two folders, names with spaces,
-emoji, CJK or differing only in case, ``alpha link.md`` and ``sub/loop`` (symlinks that stay
+emoji, CJK or differing only in case, ``pipe.md`` (a FIFO: not a file, passed over like a
+folder would be), ``alpha link.md`` and ``sub/loop`` (symlinks that stay
 in the vault: what they point at is read at its own path), and ``locked.md`` (root reads it
 anyway; tests/test_torture.py simulates the permission error)."""
 
@@ -180,6 +182,8 @@ def snapshot(root: Path, with_root_mtime: bool = False) -> dict[str, tuple]:
                 out[rel] = ("link", os.readlink(path), st.st_mtime_ns)
             elif path.is_dir():
                 out[rel] = ("dir", st.st_mtime_ns, st.st_mode)
+            elif not path.is_file():  # a FIFO: reading it would block
+                out[rel] = ("other", st.st_mtime_ns, st.st_mode)
             else:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 out[rel] = ("file", digest, st.st_size, st.st_mtime_ns, st.st_mode)
