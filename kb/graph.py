@@ -44,6 +44,7 @@ from kb.concepts import (
     sentence_spans,
     title_names,
 )
+from kb.errors import notice
 from kb.model import Link, Note, Section
 from kb.nodes import concept_id, missing_id, note_id, section_id, tag_chain, tag_id
 from kb.resolve import Resolver
@@ -52,6 +53,8 @@ from kb.text import tag_key
 from kb.topics import KnowledgeGraph
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import networkx as nx
 
     from kb.store import Store
@@ -495,7 +498,7 @@ def sync(
 
 def read(vault: Vault) -> KnowledgeGraph | None:
     """The saved graph as it is, without syncing (for reading outside the write lock)."""
-    saved = _read(vault, GRAPH_FILE)
+    saved, _ = _read(vault, GRAPH_FILE)
     if saved is None:
         return None
     return KnowledgeGraph(GraphState(saved["graph"], names=saved["names"], held=saved["held"]))
@@ -515,7 +518,7 @@ def is_current(vault: Vault, store: Store) -> bool:
 def _sync(
     vault: Vault, store: Store, full: bool, start: float, progress: Progress | None = None
 ) -> SyncResult:
-    saved = None if full else _read(vault, GRAPH_FILE)
+    saved, problem = (None, "") if full else _read(vault, GRAPH_FILE)
     held = saved["held"] if saved else {}
     stale, gone = store.diff(held)
     if saved and not stale and not gone:
@@ -523,10 +526,17 @@ def _sync(
         if not (vault.data_dir / HELD_FILE).exists():
             _save_held(vault, held)
         return SyncResult(KnowledgeGraph(state), seconds=time.perf_counter() - start)
-    books = _read(vault, NOTES_FILE) if saved else None
-    if saved is None or books is None or books["token"] != saved["token"]:
+    books, why = _read(vault, NOTES_FILE) if saved else (None, "")
+    if saved and books and books["token"] != saved["token"]:
+        why = f"is incomplete ({NOTES_FILE} is not the one saved with {GRAPH_FILE})"
+    if saved is None or books is None or why:
         import networkx as nx
 
+        if not (full or problem or saved) and (vault.data_dir / NOTES_FILE).exists():
+            problem = f"is incomplete ({GRAPH_FILE} is missing)"
+        problem = problem or why or (f"is incomplete ({NOTES_FILE} is missing)" if saved else "")
+        if problem:
+            notice(f"the concept graph in {vault.data_dir} {problem}; rebuilding it")
         state, full = GraphState(nx.MultiDiGraph()), True
         stale, gone = store.diff({})
         held = {}
@@ -535,8 +545,10 @@ def _sync(
             saved["graph"], books["facts"], saved["names"], books["mention_keys"], held
         )
     texts = _Texts(vault, fresh=full)
-    if not full and texts.count() != len(held):
+    if not full and (texts.damage or texts.count() != len(held)):
         texts.close()  # the text kept for name searches is not the graph's: start again
+        why = texts.damage or f"is incomplete ({TEXT_FILE} does not match {GRAPH_FILE})"
+        notice(f"the concept graph in {vault.data_dir} {why}; rebuilding it")
         return _sync(vault, store, True, start, progress)
     notes = store.notes(stale)
     shas = store.hashes()
@@ -744,24 +756,30 @@ def _sync_shared_nodes(
             G.add_edge(u, v, key="contains", **_evidence("contains", None, None, f"#{v[4:]}"))
 
 
-def _read(vault: Vault, name: str) -> dict | None:
-    """A saved part of the graph, or None when absent, damaged or from another schema."""
+def _read(vault: Vault, name: str) -> tuple[dict | None, str]:
+    """A saved part of the graph; else None and what is wrong with it, as the end of a
+    sentence ("" when it does not exist: nothing is wrong)."""
     try:
         with open(vault.data_dir / name, "rb") as fh:
             with gc_paused():
                 saved = pickle.load(fh)
     except FileNotFoundError:
-        return None
-    except Exception:  # a file from another version of kb, or damaged: rebuild
-        return None
-    if not isinstance(saved, dict) or saved.get("schema") != SCHEMA:
-        return None
-    return saved
+        return None, ""
+    except Exception as e:  # noqa: BLE001 - damaged, or from a kb whose classes differ: rebuild
+        return None, f"is damaged ({name}: {type(e).__name__})"
+    if not isinstance(saved, dict):
+        return None, f"is damaged ({name} holds no graph)"
+    if saved.get("schema") != SCHEMA:
+        return None, "is from another version of kb"
+    return saved, ""
 
 
 def _save(vault: Vault, state: GraphState) -> None:
     """Write the query part and the bookkeeping part, paired by a token."""
     token = os.urandom(8).hex()
+    for name in (GRAPH_FILE, NOTES_FILE, HELD_FILE):
+        for tmp in vault.data_dir.glob(f"{name}.*.tmp"):  # what a killed kb did not finish
+            tmp.unlink(missing_ok=True)
     (vault.data_dir / HELD_FILE).unlink(missing_ok=True)  # rewritten once both parts are saved
     # The bookkeeping goes first: a crash between the two leaves a pair that does not
     # match, which the next sync rebuilds, rather than a graph with stale bookkeeping.
@@ -794,10 +812,28 @@ class _Texts:
         import sqlite3
 
         vault.ensure_data_dir()
-        self.db = sqlite3.connect(vault.data_dir / TEXT_FILE, timeout=30)
+        path = vault.data_dir / TEXT_FILE
+        self.damage = ""
+        """What was wrong with the file, when it had to be started afresh ("" when nothing)."""
+        try:
+            self._open(path, fresh)
+        except sqlite3.OperationalError:
+            raise  # locked, read-only, disk full: not a reason to throw the file away
+        except sqlite3.DatabaseError as e:
+            self.db.close()
+            self.damage = f"is damaged ({TEXT_FILE}: {e})"
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            self._open(path, fresh=True)
+
+    def _open(self, path: Path, fresh: bool) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(path, timeout=30)
         self.db.execute("CREATE TABLE IF NOT EXISTS texts (path TEXT PRIMARY KEY, text TEXT)")
         if fresh:
             self.db.execute("DELETE FROM texts")
+        self.count()  # reads the file: damage shows now rather than halfway through a sync
 
     def matching(self, matcher: Any) -> list[str]:
         """Paths of the notes whose text may hold one of the matcher's names."""

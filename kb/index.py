@@ -31,7 +31,7 @@ from whoosh.scoring import BM25F
 from whoosh.writing import LockError
 
 from kb import analysis
-from kb.errors import IndexMissing, KbError, QueryError, TopicNotFound
+from kb.errors import IndexMissing, KbError, QueryError, TopicNotFound, notice
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
 from kb.text import tag_key
@@ -212,14 +212,30 @@ def _held_path(vault: Vault, folder: Path | None = None) -> Path:
 
 def _read_held(vault: Vault) -> dict[str, str] | None:
     """The {path: sha} the index holds, or None when there is no usable index."""
+    return _held_or_problem(vault)[0]
+
+
+def _held_or_problem(vault: Vault) -> tuple[dict[str, str] | None, str]:
+    """The {path: sha} the index holds; else None and what is wrong with the index, as the end
+    of a sentence ("" when there is no index yet: nothing is wrong)."""
+    path = _held_path(vault)
     try:
-        data = json.loads(_held_path(vault).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
-        return None
-    notes = data.get("notes")
-    return notes if isinstance(notes, dict) else None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        live = index_dir(vault)
+        if live.is_dir() and any(live.iterdir()):
+            return None, f"is damaged ({path.name} is missing)"
+        return None, ""
+    except OSError as e:
+        return None, f"is damaged ({path.name}: {e.strerror or e})"
+    except ValueError:
+        return None, f"is damaged ({path.name} is not valid JSON)"
+    notes = data.get("notes") if isinstance(data, dict) else None
+    if not isinstance(notes, dict):
+        return None, f"is damaged ({path.name} holds no list of notes)"
+    if data.get("version") != INDEX_VERSION:
+        return None, "is from another version of kb"
+    return notes, ""
 
 
 def _write_held(vault: Vault, held: dict[str, str], folder: Path | None = None) -> None:
@@ -238,7 +254,8 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     """Bring the search index up to date with the store (rebuilt when ``full`` or unusable)."""
     start = time.perf_counter()
     result = SyncResult()
-    held = None if full else _read_held(vault)
+    _clean_up_after_a_killed_kb(vault)
+    held, problem = (None, "") if full else _held_or_problem(vault)
     ix = None
     if held is not None:
         stale, gone = store.diff(held)
@@ -247,9 +264,12 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
             return result
         try:
             ix = whoosh_index.open_dir(str(index_dir(vault)))
-        except Exception:  # noqa: BLE001 - a damaged or foreign index is rebuilt, not fatal
+        except Exception as e:  # noqa: BLE001 - a damaged or foreign index is rebuilt, not fatal
+            problem = f"is damaged ({type(e).__name__}: {e})"[:200]
             held = None
     if ix is None:
+        if problem:
+            notice(f"the search index in {index_dir(vault)} {problem}; rebuilding it")
         return _rebuild(vault, store, result, start, progress)
     try:
         writer = _writer(ix, len(stale))
@@ -261,26 +281,65 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     # Another process may have synced while this one waited for the lock.
     held = _read_held(vault) or {}
     stale, gone = store.diff(held)
-    _write_notes(writer, store, held, stale, gone, result, progress)
+    _write_notes(writer, store, held, stale, gone, result, progress, fresh=False)
     _write_held(vault, held)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _clean_up_after_a_killed_kb(vault: Vault) -> None:
+    """Finish or undo what a kb killed while writing the index left behind.
+
+    The caller holds kb's write lock, so no other kb is writing. A kb killed between the two
+    renames of :func:`_rebuild` left no live index but a complete new one (its held.json is
+    written last) and the old one: the new one is put in place, else the old one.
+    """
+    live = index_dir(vault)
+    if not live.parent.is_dir():
+        return
+    # A complete new index is preferred to the old one: it is closer to the store.
+    leftovers = [*live.parent.glob("search.new.*"), *live.parent.glob("search.old.*")]
+    if not live.exists():
+        for folder in leftovers:
+            if _held_path(vault, folder).is_file():
+                os.replace(folder, live)
+                break
+    for folder in leftovers:
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+    # Temporary files a killed kb leaves: held.<pid>.tmp (held.json before its rename), and
+    # whoosh's MAIN.tmp/ (a writer's sorting runs, removed by the next writer only) and
+    # _MAIN_<gen>.toc.<time> (a commit's table of contents before its rename, never removed).
+    for tmp in live.glob("held.*.tmp"):
+        tmp.unlink(missing_ok=True)
+    if not live.is_dir():
+        return
+    from whoosh.filedb.filestore import FileStorage
+
+    lock = FileStorage(str(live)).lock("MAIN_WRITELOCK")  # what every whoosh writer holds
+    if not lock.acquire(blocking=False):
+        return  # a whoosh writer is at work (not a kb: kb's lock is ours): its files stay
+    try:
+        for tmp in [live / "MAIN.tmp", *live.glob("_MAIN_*.toc.*")]:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+    finally:
+        lock.release()
 
 
 def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) -> SyncResult:
     """Build a new index beside the live one and swap it in: searches go on meanwhile."""
     vault.ensure_data_dir()
     live = index_dir(vault)
-    # What a killed rebuild left behind (the caller holds kb's write lock: nobody else builds).
-    for stale in live.parent.glob("search.*.*"):
-        shutil.rmtree(stale, ignore_errors=True)
     fresh = live.with_name(f"search.new.{os.getpid()}")
     fresh.mkdir()
     try:
         ix = whoosh_index.create_in(str(fresh), _schema())
         held: dict[str, str] = {}
         stale, _ = store.diff(held)
-        _write_notes(_writer(ix, len(stale)), store, held, stale, [], result, progress)
+        _write_notes(_writer(ix, len(stale)), store, held, stale, [], result, progress, fresh=True)
         _write_held(vault, held, fresh)
         old = live.with_name(f"search.old.{os.getpid()}")
         if live.exists():
@@ -294,8 +353,15 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
     return result
 
 
-def _write_notes(writer, store, held, stale, gone, result: SyncResult, progress) -> None:
-    """Apply removed and changed notes through one whoosh writer, updating ``held``."""
+def _write_notes(
+    writer, store, held, stale, gone, result: SyncResult, progress, fresh: bool
+) -> None:
+    """Apply removed and changed notes through one whoosh writer, updating ``held``.
+
+    In an index that is not ``fresh``, a note's old sections are deleted even when ``held``
+    does not list it: a kb killed after whoosh's commit and before held.json was written
+    left them in the index.
+    """
     try:
         for path in gone:
             writer.delete_by_term("path", path)
@@ -303,8 +369,9 @@ def _write_notes(writer, store, held, stale, gone, result: SyncResult, progress)
             result.removed += 1
         hashes = store.hashes()
         for done, (path, note) in enumerate(_notes_in_batches(store, stale), 1):
-            if path in held:
+            if not fresh:
                 writer.delete_by_term("path", path)
+            if path in held:
                 result.updated += 1
             else:
                 result.added += 1
@@ -327,10 +394,45 @@ def _writer(ix, notes: int):
     procs = min(os.cpu_count() or 1, 4)
     # whoosh's sub-writers rely on fork (they are not picklable for spawn/forkserver).
     if notes >= PARALLEL_MIN_NOTES and procs > 1 and multiprocessing.get_start_method() == "fork":
-        return ix.writer(
-            procs=procs, multisegment=True, limitmb=256, timeout=LOCK_TIMEOUT, compound=False
+        return _parallel_writer(
+            ix, procs=procs, multisegment=True, limitmb=256, timeout=LOCK_TIMEOUT, compound=False
         )
     return ix.writer(limitmb=512, timeout=LOCK_TIMEOUT, compound=False)
+
+
+def _parallel_writer(ix, **kwargs):
+    """whoosh's multi-process writer (``ix.writer(procs=…)``), its sub-writers dying with kb.
+
+    They are forked after whoosh took its write lock (an flock, which forked processes
+    share): sub-writers that outlived a kb killed with SIGKILL would wait for work forever,
+    holding the lock, and every later update of the index would time out.
+    """
+    from whoosh.multiproc import MpWriter, SubWriterTask
+
+    from kb.store import die_with
+
+    parent = os.getpid()
+
+    class SubWriter(SubWriterTask):
+        def run(self):
+            die_with(parent)
+            super().run()
+
+    class Writer(MpWriter):
+        def _new_task(self):  # MpWriter._new_task, with the sub-writer above
+            task = SubWriter(
+                self.storage,
+                self.indexname,
+                self.jobqueue,
+                self.resultqueue,
+                self.subargs,
+                self.multisegment,
+            )
+            self.tasks.append(task)
+            task.start()
+            return task
+
+    return Writer(ix, **kwargs)
 
 
 def _notes_in_batches(store, paths: list[str], size: int = 256):
@@ -346,6 +448,8 @@ def _notes_in_batches(store, paths: list[str], size: int = 256):
 def _open(vault: Vault):
     """The index, or IndexMissing with what to run."""
     if not exists(vault):
+        _wait_for_swap(vault)
+    if not exists(vault):
         what = (
             "is from another version of kb" if _held_path(vault).exists() else "does not exist yet"
         )
@@ -357,6 +461,17 @@ def _open(vault: Vault):
         return whoosh_index.open_dir(str(index_dir(vault)))
     except Exception as e:  # noqa: BLE001 - report, do not crash with whoosh's traceback
         raise IndexMissing(f"the search index is unreadable ({e}); run `kb index --full`") from None
+
+
+def _wait_for_swap(vault: Vault, seconds: float = 2.0) -> None:
+    """Give a rebuild the instant between its two renames (see :func:`_rebuild`), during which
+    there is no live index but the old and the new one beside it."""
+    live = index_dir(vault)
+    deadline = time.monotonic() + seconds
+    while not live.exists() and time.monotonic() < deadline:
+        if not any(live.parent.glob("search.new.*")):
+            return
+        time.sleep(0.01)
 
 
 def _searcher(ix):

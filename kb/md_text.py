@@ -13,7 +13,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
-from markdown_it.rules_inline import StateInline, backtick
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline, backtick, image, link
 from markdown_it.token import Token
 
 # Sentence ends: CJK marks end a sentence at once; `.!?` only before a space,
@@ -161,11 +162,13 @@ class _Reader:
         elif kind == "link_close":
             if self.open_links:
                 self.open_links.pop().end = self.size
+            self.next_line((token.meta or {}).get("newlines", 0))  # in `](url "title")`
         elif kind == "image":
             span = Span(token, self.line, self.size)
             self.walk(token.children or [])  # the alt text, which may span lines
             span.end = self.size
             self.out.spans.append(span)
+            self.next_line((token.meta or {}).get("newlines", 0))  # in `](url "title")`
         elif kind not in _SKIPPED and token.nesting == 0:
             self.add(token.content)  # tokens of plugins we do not know: keep their text
         if kind in _RAW_MULTILINE:
@@ -216,6 +219,59 @@ def _backticks_keeping_lines(state: StateInline, silent: bool) -> bool:
     return True
 
 
+def _keeping_lines_after_the_label(rule, label_at: int, nested: bool):
+    """The stock link or image rule, recording how many newlines the part after the label
+    covered: ``[text](\nurl "a\ntitle")`` and ``[text][\nref]`` leave no token for them."""
+
+    def wrapped(state: StateInline, silent: bool) -> bool:
+        start = state.pos
+        count = len(state.tokens)
+        if not rule(state, silent):
+            return False
+        if not silent and len(state.tokens) > count:
+            # The label's end, found as the rule found it (its text became tokens).
+            label_end = state.md.helpers.parseLinkLabel(state, start + label_at, not nested)
+            newlines = state.src.count("\n", max(label_end, start), state.pos)
+            if newlines:
+                last = state.tokens[-1]  # link_close, or the image token
+                last.meta = {**(last.meta or {}), "newlines": newlines}
+        return True
+
+    return wrapped
+
+
+# A task item's first line holding nothing after its checkbox (`- [ ]`, `> 1. [x]`).
+_BARE_TASK = re.compile(r"[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)+\[[ xX]\][ \t]*")
+
+
+def _task_text_lines(state: StateCore) -> None:
+    """Core rule: when a task item's checkbox ends its line and the text starts on the next
+    one, markdown-it still maps the paragraph to the checkbox's line; map it to the text's."""
+    lines: list[str] | None = None
+    tokens = state.tokens
+    for i in range(len(tokens) - 2):
+        item, para, inline = tokens[i], tokens[i + 1], tokens[i + 2]
+        if not (
+            item.type == "list_item_open"
+            and "checked" in (item.meta or {})
+            and para.type == "paragraph_open"
+            and inline.type == "inline"
+            and item.map
+            and para.map
+            and para.map[0] == item.map[0]
+            and para.map[1] - para.map[0] > 1
+        ):
+            continue
+        lines = lines if lines is not None else state.src.split("\n")
+        if _BARE_TASK.fullmatch(lines[para.map[0]]):
+            para.map = inline.map = [para.map[0] + 1, para.map[1]]
+
+
 def code_lines_plugin(md: MarkdownIt) -> None:
-    """Swap in a backticks rule that keeps line counts (links after a code span need them)."""
+    """Rules that keep line counts right: backticks, links and images record the newlines no
+    token stands for (links after a code span or a link written over several lines need
+    them), and a task item's text starts on its own line."""
     md.inline.ruler.at("backticks", _backticks_keeping_lines)
+    md.inline.ruler.at("link", _keeping_lines_after_the_label(link, 0, nested=False))
+    md.inline.ruler.at("image", _keeping_lines_after_the_label(image, 1, nested=True))
+    md.core.ruler.after("block", "task_text_lines", _task_text_lines)

@@ -7,12 +7,13 @@ place.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kb.store import Changes, Progress, Store, write_lock
+from kb.store import Changes, Progress, Store, die_with, write_lock
 from kb.vault import Vault
 
 if TYPE_CHECKING:
@@ -63,7 +64,12 @@ def update(
             from concurrent.futures import ProcessPoolExecutor
 
             store.close()  # an SQLite connection must not cross a fork; it reopens on use
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=die_with,  # a killed kb leaves no graph process writing .kb/
+                initargs=(os.getpid(),),
+            )
             job = pool.submit(_sync_graph, vault, full)
         try:
             if search:
@@ -101,7 +107,6 @@ PARALLEL_GRAPH_NOTES = 500
 
 def _worth_a_process(changes: Changes, full: bool) -> bool:
     import multiprocessing
-    import os
 
     many = full or len(changes.added) + len(changes.changed) >= PARALLEL_GRAPH_NOTES
     # fork: the child inherits the loaded modules; spawn would pay the imports again.
