@@ -45,6 +45,22 @@ class LazyGroup(click.Group):
         module, attr = spec.split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name in COMMANDS or name.startswith("-"):
+            return super().resolve_command(ctx, args)
+        import difflib
+
+        close = difflib.get_close_matches(name, COMMANDS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise click.UsageError(f"No such command '{name}'.{hint}", ctx)
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:  # a mistyped global option: `kb --vaul x search`
+            raise OneLineUsageError.of(e) from None
+
     def invoke(self, ctx: click.Context):
         # ctx.obj (the App, which knows --debug) is made by the group callback, inside
         # super().invoke: read it when something has gone wrong, not before.
@@ -68,8 +84,10 @@ class LazyGroup(click.Group):
             if debug():
                 raise
             raise _as_click(KbError(_describe(e))) from None
+        except click.UsageError as e:  # a mistyped option or argument of a command
+            raise OneLineUsageError.of(e) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise  # click's own: usage errors, exit codes, Ctrl-C
+            raise  # click's own: exit codes, Ctrl-C
         except Exception as e:
             # A bug in kb (or in a library it uses): still one line, and how to learn more.
             if debug():
@@ -108,6 +126,35 @@ def _describe(e: BaseException) -> str:
         where = f" ({e.filename})" if e.filename else ""
         return f"{e.strerror or e}{where}"
     return f"kb's data could not be read or written ({e}); try `kb index --full`"
+
+
+class OneLineUsageError(click.UsageError):
+    """A usage error as one line: what is wrong, and where the help is (exit 2).
+
+    click prints a usage error as four lines (usage, a hint, a blank line, the error); kb keeps
+    every error to one line, as the hint already names the help.
+    """
+
+    @classmethod
+    def of(cls, e: click.UsageError) -> OneLineUsageError:
+        if isinstance(e, cls):
+            return e
+        err = cls(e.format_message(), e.ctx)
+        err.exit_code = e.exit_code
+        return err
+
+    def show(self, file=None) -> None:
+        command = self.ctx.command_path if self.ctx is not None else "kb"
+        help_name = self.ctx.help_option_names[0] if self.ctx is not None else "--help"
+        message = self.format_message().rstrip()
+        if not message.endswith((".", "?", "!")):
+            message += "."
+        click.echo(
+            f"Error: {message} See '{command} {help_name}'.",
+            file=file,
+            err=True,
+            color=self.ctx.color if self.ctx is not None else None,
+        )
 
 
 def _as_click(e: KbError) -> click.ClickException:

@@ -40,6 +40,11 @@ CASES = [
     ("unknown graph topic", ["graph", "--topic", "nosuchtopic"], 1, "no topic"),
     ("unknown neighbors", ["neighbors", "nosuchtopic"], 1, "no topic"),
     ("unknown related", ["related", "nosuchtopic"], 1, "no topic"),
+    ("unknown option", ["search", "--nosuch", "relu"], 2, "No such option '--nosuch'"),
+    ("mistyped global option", ["--debg", "stats"], 2, "Did you mean '--debug'?"),
+    ("missing argument", ["path", "relu"], 2, "Missing argument 'B'. See '"),
+    ("bad option value", ["search", "-n", "many", "relu"], 2, "'many' is not a valid integer"),
+    ("unknown command", ["serach", "relu"], 2, "No such command 'serach'. Did you mean 'search'?"),
 ]
 
 
@@ -141,8 +146,9 @@ def test_unexpected_failure_is_one_line_and_debug_shows_it(kb, monkeypatch) -> N
         (["search", "(" * 40 + "relu" + ")" * 40], 2),
         (["show", "nosuchtopic"], 1),
         (["--vault", "/nonexistent/kb-vault", "stats"], 2),
+        (["show", "--nosuch", "relu"], 2),
     ],
-    ids=["long query", "deep query", "unknown topic", "missing vault"],
+    ids=["long query", "deep query", "unknown topic", "missing vault", "unknown option"],
 )
 def test_real_process_prints_one_line(vault_copy: Path, args: list[str], code: int) -> None:
     """The same through the console entry point (kb.cli.main), as a user runs it."""
