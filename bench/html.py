@@ -1,6 +1,9 @@
 """Time `kb graph --all` on a real vault, then the page in headless Chromium, offline.
 
-    python benchmarks/bench_html.py /path/to/vault [--runs 3] [--max-nodes 1500]
+    python -m bench.html /path/to/vault [--runs 3] [--max-nodes 1500]
+
+Needs Chromium and Playwright (the ``test`` extra; see README.md). Run from the repository
+root, like the other bench modules.
 
 Prints the export time (whole `kb graph` process) and, per run, the time from navigation
 until the graph has settled (window.kbGraph.ready), with every non-file:// request blocked.
@@ -15,13 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.browser_util import offline_browser, offline_page, wait_ready  # noqa: E402
+from tests.browser_util import offline_browser, offline_page, wait_ready
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.html", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("vault", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-nodes", type=int, default=1500)
@@ -48,8 +51,10 @@ def main() -> None:
                 wait_ready(page, timeout_ms=120_000)
                 settled = time.perf_counter() - start
                 shown = page.evaluate("window.kbGraph.nodes.length")
-                print(f"run {run}: settled in {settled:.2f} s, {shown} nodes drawn, "
-                      f"{len(log.blocked)} requests blocked, {len(log.dialogs)} dialogs")
+                print(
+                    f"run {run}: settled in {settled:.2f} s, {shown} nodes drawn, "
+                    f"{len(log.blocked)} requests blocked, {len(log.dialogs)} dialogs"
+                )
                 if args.screenshot and run == 1:
                     page.screenshot(path=str(args.screenshot))
                 page.close()
