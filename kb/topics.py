@@ -18,6 +18,8 @@ from kb.concepts import concept_key
 from kb.errors import TopicNotFound
 from kb.nodes import missing_id, note_id, tag_chain, tag_id
 
+_INF = float("inf")
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -284,12 +286,30 @@ class KnowledgeGraph:
                     best[other] = (rank, hop, w)
         return [(other, hop, w) for other, (_, hop, w) in sorted(best.items())]
 
+    def _costs(self, node: str) -> dict[str, float]:
+        """The weight of the cheapest edge to each neighbour, either direction (what
+        :meth:`_steps` ranks first, without building a Hop per edge)."""
+        best: dict[str, float] = {}
+        G = self.graph
+        weight = self._weight
+        for other, keyed in G._succ[node].items():
+            for d in keyed.values():
+                w = weight(node, other, d)
+                if w < best.get(other, _INF):
+                    best[other] = w
+        for other, keyed in G._pred[node].items():
+            for d in keyed.values():
+                w = weight(other, node, d)
+                if w < best.get(other, _INF):
+                    best[other] = w
+        return best
+
     def shortest_path(self, a: str, b: str) -> list[Hop] | None:
         """The cheapest undirected path from ``a`` to ``b`` (None when there is none)."""
         if a == b:
             return []
         dist = {a: 0.0}
-        prev: dict[str, tuple[str, Hop]] = {}
+        prev: dict[str, str] = {}
         heap = [(0.0, a)]
         done: set[str] = set()
         while heap:
@@ -299,19 +319,23 @@ class KnowledgeGraph:
             done.add(n)
             if n == b:
                 break
-            for m, hop, w in self._steps(n):
-                if m not in done and d + w < dist.get(m, float("inf")) - 1e-9:
+            for m, w in sorted(self._costs(n).items()):
+                if m not in done and d + w < dist.get(m, _INF) - 1e-9:
                     dist[m] = d + w
-                    prev[m] = (n, hop)
+                    prev[m] = n
                     heapq.heappush(heap, (d + w, m))
         if b not in prev:
             return None
-        hops = []
-        n = b
-        while n != a:
-            n, hop = prev[n]
-            hops.append(hop)
-        return hops[::-1]
+        nodes = [b]
+        while nodes[-1] != a:
+            nodes.append(prev[nodes[-1]])
+        nodes.reverse()
+        # The hop between two nodes of the path: the edge _steps ranks first (cheapest, then
+        # by kind, direction and place), only for the few nodes on the path.
+        return [
+            next(hop for other, hop, _ in self._steps(n) if other == m)
+            for n, m in zip(nodes, nodes[1:], strict=False)
+        ]
 
     def common_neighbours(
         self, a: str, b: str, exclude: Iterable[str] = (), limit: int = 5
@@ -344,8 +368,26 @@ class KnowledgeGraph:
         return seen
 
     def subgraph(self, nodes: Iterable[str]) -> nx.MultiDiGraph:
-        """A copy of the graph restricted to ``nodes`` (for export)."""
-        return self.graph.subgraph(list(nodes)).copy()
+        """The graph restricted to ``nodes`` (for export; attribute dicts are shared, not
+        copied, so treat it as read-only).
+
+        Built straight from the adjacency dicts: networkx's ``subgraph(...).copy()`` filters
+        every edge through views, several times slower on a hub's large neighbourhood.
+        """
+        import networkx
+
+        G = self.graph
+        keep = {n: G.nodes[n] for n in nodes if n in G}
+        H = networkx.MultiDiGraph()
+        H.add_nodes_from(keep.items())
+        H.add_edges_from(
+            (u, v, k, d)
+            for u in keep
+            for v, keyed in G._adj[u].items()
+            if v in keep
+            for k, d in keyed.items()
+        )
+        return H
 
     # -- vault-wide lists -------------------------------------------------------------
     def tags(self) -> list[TagCount]:
