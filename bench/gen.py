@@ -7,8 +7,9 @@ The same ``--notes`` and ``--seed`` always give byte-identical files (one
 
 - **Prose** built from the ML/CS vocabulary of :mod:`bench.words`: English sentences,
   Chinese sentences and sentences that mix both (``用 attention 计算梯度，the encoder is
-  stable。``). Terms are drawn with Zipf weights (:data:`TERM_ZIPF`), so a few words are in
-  most notes and most words in few, as in real notes.
+  stable。``). :data:`JARGON_SHARE` of the noun slots get a term, drawn with Zipf weights
+  (:data:`TERM_ZIPF`, :data:`TERM_SHIFT`), so a few words are in most notes and most words
+  in few, as in real notes; the other slots get plain words (model, 数据…).
 - **Size**: lognormal (:data:`SIZE_MEDIAN` bytes, :data:`SIZE_SIGMA`), from a few lines to
   :data:`SIZE_MAX` bytes; 6,000 notes come to about 15 MB.
 - **Front matter** on :data:`FRONTMATTER_SHARE` of the notes: ``aliases`` (the other
