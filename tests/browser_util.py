@@ -1,9 +1,7 @@
 """Graphs built by hand to the kb/graph.py contract, and an offline headless Chromium.
 
-Shared by tests/test_export.py and tests/test_browser.py. Run it to time the HTML
-page on a large generated graph:
-
-    /work/venv/bin/python tests/browser_util.py --notes 175 --runs 3
+Shared by tests/test_export.py, tests/test_browser.py and bench/html.py (which times the
+page of a real vault: `python -m bench.html VAULT`).
 """
 
 from __future__ import annotations
@@ -11,7 +9,6 @@ from __future__ import annotations
 import itertools
 import random
 import shutil
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -283,61 +280,3 @@ def wait_ready(page, timeout_ms: int = 60_000) -> dict:
         "() => window.kbGraph && window.kbGraph.ready === true", timeout=timeout_ms
     )
     return page.evaluate("window.kbGraph.timings")
-
-
-def main() -> None:
-    import argparse
-    import tempfile
-
-    from kb.export import write_html
-
-    parser = argparse.ArgumentParser(description="Time the kb graph page in headless Chromium.")
-    parser.add_argument("--notes", type=int, default=175, help="175 notes ≈ 1,500 nodes")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--max-nodes", type=int, default=1500)
-    parser.add_argument("--screenshot", type=Path, default=None)
-    args = parser.parse_args()
-
-    G = synthetic_graph(args.notes)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "big.html"
-        start = time.perf_counter()
-        result = write_html(
-            G,
-            out,
-            focus="note:n0.md",
-            title="Synthetic vault",
-            vault_root=Path(tmp),
-            vault_name="synthetic",
-            max_nodes=args.max_nodes,
-        )
-        export_s = time.perf_counter() - start
-        print(
-            f"graph: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges; "
-            f"drawn: {result.nodes_shown} nodes, {result.edges_shown} edges, "
-            f"{result.nodes_omitted} omitted; page {out.stat().st_size / 1e6:.2f} MB; "
-            f"export {export_s:.2f} s"
-        )
-        with offline_browser() as browser:
-            for run in range(args.runs):
-                page, log = offline_page(browser)
-                start = time.perf_counter()
-                page.goto(out.as_uri())
-                timings = wait_ready(page)
-                wall = time.perf_counter() - start
-                t = timings
-                print(
-                    f"run {run + 1}: settled {t['settledMs']:.0f} ms after navigation "
-                    f"(page parsed {t['scriptStartMs']:.0f}, network built "
-                    f"{t['networkMs'] - t['scriptStartMs']:.0f}, layout "
-                    f"{t['layoutDoneMs'] - t['networkMs']:.0f}, finish "
-                    f"{t['settledMs'] - t['layoutDoneMs']:.0f} ms); goto→ready {wall:.2f} s; "
-                    f"blocked requests {len(log.blocked)}"
-                )
-                if args.screenshot and run == 0:
-                    page.screenshot(path=str(args.screenshot))
-                page.close()
-
-
-if __name__ == "__main__":
-    main()
