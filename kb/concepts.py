@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
 from kb.text import CJK_CHARS, TIMES, is_cjk
 
@@ -165,45 +164,6 @@ def mentionable(key: str) -> bool:
     if any(is_cjk(ch) for ch in key):
         return len(key) >= 2
     return len(key) >= 3
-
-
-_PARENS = re.compile(r"^(.*?)\s*[(（](.+?)[)）]\s*$")
-_SCRIPT_SPLIT = re.compile(f"^([{CJK_CHARS}][^a-zA-Z]*?)\\s+([a-zA-Z][^{CJK_CHARS}]*)$")
-_SCRIPT_SPLIT_REV = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s+([{CJK_CHARS}][^a-zA-Z]*)$")
-_GENERIC_SUFFIX = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s*([{CJK_CHARS}]+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class TitleNames:
-    """What a concept title calls the thing."""
-
-    name: str
-    """The cleaned title (``残差网络（ResNet）``)."""
-    parts: tuple[str, ...]
-    """Other names inside it: ``A（B）`` → A, B; ``知识蒸馏 knowledge distillation`` → both."""
-
-
-def title_names(title: str) -> TitleNames:
-    """The name of a concept title and the alternative names it spells out."""
-    name = clean_title(title)
-    parts: list[str] = []
-    m = _PARENS.match(name)
-    if m and m.group(1).strip():
-        parts += [m.group(1).strip(), m.group(2).strip()]
-    else:
-        m = _SCRIPT_SPLIT.match(name) or _SCRIPT_SPLIT_REV.match(name)
-        if m:
-            a, b = m.group(1).strip(), m.group(2).strip()
-            latin = b if _SCRIPT_SPLIT.match(name) else a
-            cjk = a if latin is b else b
-            # "知识蒸馏 knowledge distillation" is two names; "1x1 卷积" and "BN 层" are one.
-            if sum(ch.isalpha() for ch in latin) >= 4 and len(concept_key(cjk)) >= 2:
-                parts += [a, b]
-    m = _GENERIC_SUFFIX.match(name)
-    if not parts and m and is_generic(normalise(m.group(2))):
-        parts.append(m.group(1).strip())  # "ReLU函数", "ResNet 模型": the Latin name alone
-    keep = tuple(p for p in parts if names_a_concept(p) and concept_key(p) != concept_key(name))
-    return TitleNames(name, keep)
 
 
 # -- sentences ----------------------------------------------------------------

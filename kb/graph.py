@@ -39,10 +39,8 @@ from kb.concepts import (
     SEPARATOR,
     concept_key,
     excerpt,
-    names_a_concept,
     normalise,
     sentence_spans,
-    title_names,
 )
 from kb.errors import notice
 from kb.model import Link, Note, Section
@@ -50,6 +48,7 @@ from kb.nodes import concept_id, missing_id, note_id, section_id, tag_chain, tag
 from kb.resolve import Resolver
 from kb.store import Progress, gc_paused
 from kb.text import tag_key
+from kb.topicnames import HeadingTerm, heading_term, is_textlike_math, recurring_headings
 from kb.topics import KnowledgeGraph
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ HELD_FILE = "graph-held.json"
 """The {path: sha} the saved graph was built from, written last: lets ``kb index`` see that
 the graph is up to date without unpickling it."""
 TEXT_FILE = "graph-text.sqlite"
-SCHEMA = 6
+SCHEMA = 7
 """Bump when what the graph holds or how names are found changes: saved graphs of another
 schema are rebuilt."""
 
@@ -204,15 +203,15 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
         edges[(_section_node(note, parent), sid, "contains")] = _evidence(
             "contains", path, sec.line_start, sec.title
         )
-        if _names_concept(note, i):
-            names = title_names(sec.title)
+        term = _names_concept(note, i)
+        if term is not None:
             up = claim_of.get(sec.parent) if sec.parent else None
             top = not sec.parent
             claim = Claim(
                 section=sid,
-                key=concept_key(names.name),
-                name=names.name,
-                parts=tuple((concept_key(p), p) for p in names.parts),
+                key=concept_key(term.name),
+                name=term.name,
+                parts=tuple((concept_key(p), p) for p in term.aliases),
                 parent=up.key if up else None,
                 parent_note=top,
                 parent_name=up.name if up else note.title,
@@ -255,17 +254,19 @@ def _link_row(link: Link) -> tuple:
     return tuple(getattr(link, name) for name in _LINK_FIELDS)
 
 
-def _names_concept(note: Note, index: int) -> bool:
-    """True when a section's title is a concept: not a date, not generic (思路, Summary), and
-    not a heading that only holds dated entries (``## Daily Report``)."""
+def _names_concept(note: Note, index: int) -> HeadingTerm | None:
+    """The term a section's title names (:func:`kb.topicnames.heading_term`: not a date, a
+    generic title, a sentence or a step), unless it is a heading that only holds dated
+    entries (``## Daily Report``)."""
     sec = note.sections[index]
-    if not names_a_concept(sec.title):
-        return False
+    term = heading_term(sec.title)
+    if term is None:
+        return None
     if sec.kind == "heading" and not sec.text.strip():
         children = [s for s in note.sections if s.parent == index]
-        if children and all(not names_a_concept(c.title) for c in children):
-            return False
-    return True
+        if children and all(heading_term(c.title) is None for c in children):
+            return None
+    return term
 
 
 def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
@@ -291,7 +292,8 @@ def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
 
 
 def prose(sec: Section) -> str:
-    """A section's text with its inline code and math blanked out.
+    """A section's text with its inline code and math blanked out (math that reads as text,
+    a size like ``1\\times 1``, is kept).
 
     kb.parse keeps inline ``code`` and ``$math$`` in ``Section.text`` so that sentences
     read whole, and lists them again in ``code``/``math``; a name inside them is not a
@@ -307,6 +309,9 @@ def prose(sec: Section) -> str:
             found = text.find(piece, at)
             if found < 0:
                 continue  # a fenced block: not in the text at all
+            if pieces is sec.math and is_textlike_math(piece):
+                at = found + len(piece)
+                continue  # $1\times 1$卷积 reads as "1x1卷积": matched as text
             text = text[:found] + " " * len(piece) + text[found + len(piece) :]
             at = found + len(piece)
     return text
@@ -340,13 +345,22 @@ class Names:
         claims: dict[str, list[Claim]] = defaultdict(list)
         display: dict[str, dict[str, str]] = defaultdict(dict)
         sig = []
+        facts = list(facts)
+        # Headings that recur under many unrelated parents (小结, Summary) stay sections.
+        scoped = recurring_headings(
+            ([(c.key, concept_key(c.heading[-2]) if len(c.heading) > 1 else "") for c in f.claims]
+             for f in facts),
+            len(facts),
+        )  # fmt: skip
         for f in facts:
             sig.append((f.path, f.aliases))
             for key, name in f.names:
                 notes_named[key].append(f.path)
                 display[note_id(f.path)].setdefault(key, name)
+        for f in facts:
             for c in f.claims:
-                claims[c.key].append(c)
+                if c.key not in scoped or c.key in notes_named:
+                    claims[c.key].append(c)
         for paths in notes_named.values():
             paths.sort(key=lambda p: (p.count("/"), len(p), p))  # Obsidian's preference
         target = {key: note_id(paths[0]) for key, paths in notes_named.items()}

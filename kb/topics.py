@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from kb.concepts import concept_key
 from kb.errors import TopicNotFound
 from kb.nodes import missing_id, note_id, tag_chain, tag_id
+from kb.topicnames import best_match, compact, lookup_keys
 
 _INF = float("inf")
 
@@ -75,6 +76,7 @@ class KnowledgeGraph:
     def __init__(self, state: GraphState):
         self._state = state
         self.graph = state.graph
+        self._by_compact: dict[str, list[str]] | None = None
 
     # -- finding things ------------------------------------------------------
     def find(self, topic: str) -> str:
@@ -98,17 +100,31 @@ class KnowledgeGraph:
             if res.ambiguous and res.via in ("name", "alias"):
                 raise TopicNotFound(topic, list(res.candidates), ambiguous=True)
             return note_id(res.path)
-        key = concept_key(t)
-        node = self._state.names.target.get(key)
-        if node is not None and node in G:
-            named = self._state.names.notes_named.get(key, [])
-            if len(named) > 1:
-                raise TopicNotFound(topic, named, ambiguous=True)
-            return node
+        for key in lookup_keys(t):
+            node = self._state.names.target.get(key)
+            if node is not None and node in G:
+                named = self._state.names.notes_named.get(key, [])
+                if len(named) > 1:
+                    raise TopicNotFound(topic, named, ambiguous=True)
+                return node
+        spaceless = self._spaceless()
+        for key in lookup_keys(t):
+            found = [n for n in spaceless.get(compact(key), ()) if n in G]
+            if found:
+                return best_match(found, {n: G.degree(n) for n in found}) or found[0]
         for node in (missing_id(t), tag_id(t)):
             if node in G:
                 return node
         raise TopicNotFound(topic, self.suggestions(topic))
+
+    def _spaceless(self) -> dict[str, list[str]]:
+        """Every name's key without spaces → the nodes it names (``yolov3`` → YOLO v3)."""
+        if self._by_compact is None:
+            out: dict[str, list[str]] = defaultdict(list)
+            for key, node in self._state.names.target.items():
+                out[compact(key)].append(node)
+            self._by_compact = dict(out)
+        return self._by_compact
 
     def suggestions(self, topic: str, n: int = 5) -> list[str]:
         """Names close to ``topic`` (fuzzy, and names containing it), for "did you mean"."""

@@ -10,7 +10,7 @@ import pytest
 
 from kb import graph
 from kb.checks import check_links
-from kb.concepts import concept_key, is_dated, names_a_concept, title_names
+from kb.concepts import concept_key, is_dated, names_a_concept
 from kb.errors import TopicNotFound
 from kb.mentions import Matcher
 from kb.model import Link, Note, Section, TagUse
@@ -18,6 +18,7 @@ from kb.nodes import EDGE_KINDS, NODE_KINDS
 from kb.parse import parse_note
 from kb.resolve import Resolver
 from kb.store import Store
+from kb.topicnames import heading_term
 from kb.vault import AttachmentIndex, find_vault
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "graph"
@@ -104,15 +105,18 @@ def test_generic_titles_are_not_concepts(title):
 
 
 def test_title_parts_give_alternative_names():
-    assert title_names("残差网络（ResNet）").parts == ("残差网络", "ResNet")
-    assert title_names("知识蒸馏 knowledge distillation").parts == (
+    assert heading_term("残差网络（ResNet）").aliases == ("ResNet",)
+    assert heading_term("知识蒸馏 knowledge distillation").aliases == (
         "知识蒸馏",
         "knowledge distillation",
     )
-    assert title_names("1x1 卷积").parts == ()  # a modifier, not a second name
+    assert heading_term("1x1 卷积").aliases == ()  # a modifier, not a second name
     # A Latin name with a generic CJK word after it is also that name alone.
-    assert title_names("ReLU函数").parts == ("ReLU",)
-    assert title_names("BN 层").parts == ("BN",)
+    assert heading_term("ReLU函数").aliases == ("ReLU",)
+    assert heading_term("BN 层").aliases == ("BN",)
+    # One word beside a phrase is not a translation (was: alias 系列问题 / 激活函数).
+    assert heading_term("Dropout 系列问题").aliases == ()
+    assert heading_term("ReLu 激活函数").aliases == ()
 
 
 def test_one_concept_for_every_spelling_across_notes():
@@ -176,7 +180,9 @@ def test_title_parts_are_weak_aliases_of_a_concept():
     ]
     kg = graph.build(notes)
     node = kg.find("resnet")
-    assert kg.graph.nodes[node]["label"] == "残差网络（ResNet）"
+    # The topic is the term; the bracket is its other name (was labelled 残差网络（ResNet）).
+    assert kg.graph.nodes[node]["label"] == "残差网络"
+    assert kg.find("残差网络（ResNet）") == node
     assert kg.find("残差网络") == node
     assert kg.graph.has_edge("note:other.md", node)
 

@@ -1,0 +1,584 @@
+"""Which headings and phrases name a topic, and what the topic is called.
+
+Pure functions over strings and parsed notes (no graph): :mod:`kb.graph` asks them which
+section titles become vault-wide topics, which names are one topic (glosses), which
+sections only list things, and how much a name weighs.
+
+- :func:`heading_term` takes the term out of a heading: numbering is stripped, question
+  and aspect forms give their subject (``什么是批归一化（Batch Normalization）`` → 批归一化,
+  alias Batch Normalization; ``Dropout 的优缺点`` → Dropout; ``What is a GAN?`` → GAN), and
+  a heading that is a sentence, a step or an instruction (``扫码直达讨论区``, ``读取数据集``,
+  ``Reading the Dataset``) names nothing.
+- :func:`recurring_headings` finds, from the vault's own statistics, the headings that
+  recur under many unrelated parents (``小结``, ``练习``, ``Summary``, ``Training``): they
+  are scoped to their note, not vault-wide topics.
+- :func:`glosses` reads the places prose says two names are one (``批量规范化（batch
+  normalization）``, ``Internal Covariate Shift (ICS)``, ``X，简称 Y``).
+- :func:`lookup_keys` and :func:`best_match` make ``kb show`` as lenient as search.
+- :func:`is_listing` and :func:`name_weight` prepare weighted mentions.
+
+The word lists here are short, documented and about the languages, not about one vault.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kb.concepts import (
+    clean_title,
+    concept_key,
+    is_dated,
+    is_generic,
+    names_a_concept,
+    normalise,
+)
+from kb.text import CJK_CHARS, TIMES, has_cjk, is_cjk
+
+# -- words of each language -----------------------------------------------------
+
+FUNCTION_WORDS_ZH = frozenset(
+    """
+    我 我们 你 你们 他 她 它 他们 它们 咱们 自己 这 那 这里 那里 这些 那些 这个 那个 这样 那样
+    这种 了 吗 呢 吧 啊 呀 的话 因此 所以 但是 但 而 如果 因为 虽然 然后 于是 应该 可以 可能
+    必须 需要 就 都 也 还 又 再 被 把 让 使 使得 对 为 是 不是 有 没有 不 没 要 会 能 怎么
+    怎样 怎么样 哪里 哪些 哪个 什么 为何 为什么 如何 其中 一下 一个 一些 很 非常 更 最 太
+    请 直达 取决于 知道 做 看 说 想 来 去 到 给 用来 以下 如下 下面 上面
+    """.split()
+)
+"""Chinese words a name does not hold but a sentence does: pronouns, particles, modal and
+copula verbs, conjunctions. A heading that jieba cuts into one of these is a sentence."""
+
+INSTRUCTION_VERBS_ZH = frozenset(
+    """
+    读取 读取数据 定义 初始化 加载 下载 安装 运行 创建 构造 构建 编写 扫码 点击 查看 准备 设置
+    获取 导入 保存 选择 整合 绘制 调用 修改 搭建 配置 启动 打开 添加 删除 回顾 整理
+    """.split()
+)
+"""Verbs that open an instruction or a step (``读取数据集``, ``初始化模型参数``)."""
+
+STEP_OBJECTS_ZH = frozenset("模型 数据 数据集 集 参数 模型参数 代码 网络 结果".split())
+"""What ambiguous verbs (训练, 实现, 计算, 评估, 使用, 测试) act on in a step (``训练模型``);
+with another object they may name a thing (``训练误差``, ``计算图``)."""
+AMBIGUOUS_VERBS_ZH = frozenset("训练 实现 计算 评估 使用 测试 预测 生成 应用".split())
+
+STEP_MODIFIERS_ZH = frozenset(
+    "简洁 从零开始 简单 基本 基础 进一步 更多 具体 完整 主要 常见".split()
+)  # noqa: E501
+"""Words that only qualify a generic head (``简洁实现``, ``从零开始实现``): such a heading is
+about the note it is in, not a topic."""
+
+FUNCTION_WORDS_EN = frozenset(
+    """
+    i we you he she it they me us our your my their its is are was were be been am do does did
+    can could should would will shall may might must let let's lets how what why where when which
+    who whom whose not don't doesn't isn't this these those there here into onto than then so
+    because if while about very
+    """.split()
+)
+"""English words a name does not hold but a sentence does."""
+
+ARTICLES_EN = frozenset("the a an our your all some".split())
+"""A heading that opens with one of these is a phrase about something (``The Algorithm``)."""
+
+INSTRUCTION_VERBS_EN = frozenset(
+    """
+    read reading define defining initialize initializing initialise initialising load loading
+    download downloading install installing run running create creating build building implement
+    implementing use using put putting get getting make making generate generating compute
+    computing train training evaluate evaluating plot plotting visualize visualizing prepare
+    preparing write writing set setting check checking add adding
+    """.split()
+)
+"""Verbs that open a step (``Reading the Dataset``, ``Defining the Model``)."""
+
+GENERIC_EN = frozenset(
+    [
+        "main idea", "key idea", "key ideas", "basic idea", "in practice", "concise implementation",
+        "implementation from scratch", "from scratch", "algorithm", "putting it together",
+    ]
+)  # fmt: skip
+"""English headings that organise a note (besides :data:`kb.concepts.GENERIC`)."""
+
+STEP_MODIFIERS_EN = frozenset("concise basic simple further more advanced detailed full".split())
+
+ASPECTS_ZH = """
+    优缺点 优点 缺点 优势 劣势 不足 作用 原理 算法流程 流程 步骤 定义 特点 特性 性质 应用
+    实现 代码实现 结构 思想 思路 直观理解 理解 意义 缺陷 局限 局限性 推导 公式 由来 动机
+    改进 变体 简介 介绍 概述 总结 系列问题 相关问题 面试题 细节 原理介绍 基本原理 工作原理
+    核心思想 基本思想 区别 用法
+""".split()
+"""What a Chinese heading says *about* X (``X 的优缺点``, ``X原理``): the topic is X."""
+
+_ASPECTS_EN = (
+    r"advantages|disadvantages|pros and cons|pros|cons|benefits|drawbacks|limitations|problems"
+    r"|issues|intuition|introduction|overview|basics|definition|properties|applications"
+    r"|implementation|derivation|motivation|history|variants|details|summary"
+)
+
+# -- numbering ------------------------------------------------------------------------
+
+_CIRCLED = re.compile(r"^\s*[\u2460-\u2473\u2474-\u249b\u3251-\u325f\u32b1-\u32bf\u2776-\u2793]\s*")
+_PART = re.compile(
+    r"\s*[(（]\s*(?:[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩⅪⅫ]+|[IVX]+|\d+|[一二三四五六七八九十]+|上|中|下|续|完|part\s*\d+)\s*[)）]\s*$",
+    re.IGNORECASE,
+)
+_QUESTION_MARK = re.compile(r"[?？]+\s*$")
+
+
+def clean_heading(title: str) -> str:
+    """A heading without numbering (``3.6.8``, ``①``, ``（1）``, ``1.``, ``第三章``), part
+    markers (``PCA(Ⅰ)``, ``（上）``) or a trailing question mark."""
+    t = title
+    for _ in range(3):
+        before = t
+        t = _CIRCLED.sub("", clean_title(t))
+        t = _PART.sub("", t)
+        t = _QUESTION_MARK.sub("", t).strip()
+        if t == before:
+            break
+    return t
+
+
+# -- question and aspect forms ------------------------------------------------------------
+
+_X = r"(?P<x>.+?)"
+_FORMS_ZH = [
+    re.compile(rf"^(?:什么是|何为|何谓|啥是){_X}$"),
+    re.compile(rf"^{_X}\s*(?:是什么|是啥|指什么|是指什么)(?:意思)?$"),
+    re.compile(rf"^(?:如何|怎么|怎样|怎么样)(?:理解|看待|解释){_X}$"),
+    re.compile(rf"^(?:理解|浅谈|浅析|详解|图解|解读){_X}$"),
+    re.compile(rf"^(?:为什么|为何)(?:要|需要|使用|用|要用|引入|会有|提出){_X}$"),
+    re.compile(
+        rf"^{_X}\s*(?:的|之)?\s*(?:{'|'.join(sorted(ASPECTS_ZH, key=len, reverse=True))})"
+        r"(?:[与和及、](?:" + "|".join(ASPECTS_ZH) + r"))*$"
+    ),
+]
+_EN_ASPECT_FORMS = 5
+"""_FORMS_EN from this index on are aspect forms, the ones before are questions."""
+_FORMS_EN = [
+    re.compile(rf"^what\s+(?:is|are)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE),
+    re.compile(rf"^why\s+(?:use\s+|do\s+we\s+need\s+)?{_X}$", re.IGNORECASE),
+    re.compile(rf"^how\s+(?:does|do)\s+(?:an?\s+|the\s+)?{_X}\s+work$", re.IGNORECASE),
+    re.compile(rf"^how\s+(?:an?\s+|the\s+)?{_X}\s+works$", re.IGNORECASE),
+    re.compile(rf"^(?:understanding|about|intro\s+to)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE),
+    re.compile(
+        rf"^(?:{_ASPECTS_EN})\s+(?:of|to|for|behind|in)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE
+    ),
+    re.compile(rf"^{_X}\s*[:：-]\s*(?:{_ASPECTS_EN})$", re.IGNORECASE),
+    re.compile(
+        rf"^{_X}\s+(?:overview|introduction|basics|explained|in a nutshell|pros and cons)$",
+        re.IGNORECASE,
+    ),
+]
+
+
+def subject(title: str) -> tuple[str, str]:
+    """The term a question or aspect heading is about, and the form: ``("X", "question")``,
+    ``("X", "aspect")``, or ``(title, "name")`` when it is neither."""
+    zh = has_cjk(title)
+    forms = _FORMS_ZH if zh else _FORMS_EN
+    for i, form in enumerate(forms):
+        m = form.match(title)
+        if m and m.group("x").strip():
+            aspect = i == len(forms) - 1 if zh else i >= _EN_ASPECT_FORMS
+            return m.group("x").strip(), "aspect" if aspect else "question"
+    return title, "name"
+
+
+# -- sentences and steps --------------------------------------------------------------------
+
+_SENTENCE_PUNCT = re.compile(r"[，。；！!;]|,\s|[:：]\s*\S.*[，。,]|\.\s+\S|…")
+_PAIR_ZH = frozenset("和 与 及 以及 或 或者 还是 跟 同".split())
+_PAIR_EN = re.compile(r"\b(?:and|or|vs\.?|versus)\b", re.IGNORECASE)
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+
+
+@lru_cache(maxsize=65536)
+def _cut(run: str) -> tuple[str, ...]:
+    import rjieba  # loads jieba's dictionary: only for text with Chinese in it
+
+    return tuple(rjieba.cut(run))
+
+
+def cut(text: str) -> tuple[str, ...]:
+    """jieba's words of a text (Latin words and numbers come out whole)."""
+    return tuple(w for w in _cut(text) if w.strip())
+
+
+def is_sentence(name: str) -> bool:
+    """True when a heading is a sentence, a question, a step or an instruction, or joins two
+    things (``A 和 B``, ``A vs B``): a section, never a topic."""
+    t = name.strip()
+    if not t:
+        return True
+    if _SENTENCE_PUNCT.search(t) or t.endswith(("?", "？", "。")):
+        return True
+    if has_cjk(t):
+        words = cut(t)
+        if any(w in FUNCTION_WORDS_ZH or w in _PAIR_ZH for w in words):
+            return True
+        first = words[0] if words else ""
+        if first in INSTRUCTION_VERBS_ZH and len(words) > 1:
+            return True
+        if first in AMBIGUOUS_VERBS_ZH and len(words) > 1 and set(words[1:]) <= STEP_OBJECTS_ZH:
+            return True
+        if len(words) >= 2 and words[-1] in _GENERIC_HEADS_ZH:
+            if all(w in STEP_MODIFIERS_ZH for w in words[:-1]):
+                return True
+        latin = [w.casefold() for w in _LATIN_WORD.findall(t)]
+        return any(w in FUNCTION_WORDS_EN for w in latin)
+    words = [w.casefold() for w in _LATIN_WORD.findall(t)]
+    if not words:
+        return False
+    if t.casefold() in GENERIC_EN:
+        return True
+    if any(w in FUNCTION_WORDS_EN for w in words) or _PAIR_EN.search(t):
+        return True
+    if words[0] in ARTICLES_EN:
+        return True
+    if words[0] in INSTRUCTION_VERBS_EN and len(words) > 1:
+        return True
+    return len(words) > 6
+
+
+_GENERIC_HEADS_ZH = frozenset("实现 代码 方法 训练 模型 代码实现 示例 例子".split())
+
+
+# -- glosses ---------------------------------------------------------------------------------
+
+_ACRONYM = re.compile(r"^[a-z]?[A-Z][A-Za-z0-9\-]*$")
+_GLOSS_LEAD = re.compile(
+    r"^(?:简称|简写|缩写|即|也称|也称为|又称|又称为|或称|亦称|或|aka|i\.e\.|also called)\s*"
+)
+_SPLIT_INSIDE = re.compile(r"\s*[，,、;；/]\s*")
+
+
+def is_acronym(name: str) -> bool:
+    """True for a short name of capitals (``BN``, ``GAP``, ``mAP``, ``ICS``, ``ReLU``): two or
+    more capitals, at most one lower-case letter, no spaces. Matched case-sensitively."""
+    n = name.strip()
+    if not _ACRONYM.match(n) or len(n) > 8:
+        return False
+    upper = sum(ch.isupper() for ch in n)
+    lower = sum(ch.islower() for ch in n)
+    return upper >= 2 and lower <= 1
+
+
+def acronym_of(acronym: str, words: str) -> bool:
+    """True when ``acronym`` spells the initials of ``words`` (``ICS``, ``Internal Covariate
+    Shift``; ``mAP``, ``mean Average Precision``; hyphens split words)."""
+    letters = [ch.casefold() for ch in acronym if ch.isalpha()]
+    initials = [w[0].casefold() for w in re.split(r"[\s\-]+", words.strip()) if w]
+    return len(letters) >= 2 and letters == initials[-len(letters) :] and len(initials) >= 2
+
+
+def _cross(a: str, b: str) -> bool:
+    """True when one of two names is Chinese and the other is not."""
+    return has_cjk(a) != has_cjk(b) and not (has_cjk(a) and has_cjk(b))
+
+
+def gloss_aliases(name: str, inside: str) -> list[str]:
+    """The names that ``inside`` in ``name（inside）`` gives for ``name``: only across
+    languages or as an acronym (``批归一化（Batch Normalization，BN）`` → both; ``（贡献者：…）``,
+    ``（选读）`` and same-language explanations give nothing)."""
+    out = []
+    if re.search(r"[:：]", inside):
+        return out
+    for piece in _SPLIT_INSIDE.split(inside.strip()):
+        piece = _GLOSS_LEAD.sub("", piece.strip()).strip()
+        if not piece or len(piece) > 40:
+            continue
+        if is_acronym(piece) and (has_cjk(name) or acronym_of(piece, name) or is_acronym(name)):
+            out.append(piece)
+        elif _cross(name, piece) and not is_sentence(piece) and names_a_concept(piece):
+            out.append(piece)
+    return out
+
+
+_HEAD_GLOSS = re.compile(r"^(.*?)\s*[(（]([^()（）]+)[)）]\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class HeadingTerm:
+    """What a heading calls its topic."""
+
+    name: str
+    """The term, as written (``批归一化``)."""
+    aliases: tuple[str, ...]
+    """Other names the heading glosses it with (``Batch Normalization``, ``BN``)."""
+    form: str
+    """``name`` (the heading is the term), ``question`` (``什么是 X``) or ``aspect``
+    (``X 的优缺点``): either way the section is one of the term's definitions."""
+
+
+def heading_term(title: str) -> HeadingTerm | None:
+    """The topic a heading names, or None for a sentence, step, instruction, date or
+    generic title (see the module docstring)."""
+    t = clean_heading(title)
+    if not t or is_dated(t):
+        return None
+    aliases: list[str] = []
+    form = "name"
+    for _ in range(2):
+        m = _HEAD_GLOSS.match(t)
+        if m and m.group(1).strip():
+            base, inside = m.group(1).strip(), m.group(2)
+            aliases += gloss_aliases(clean_heading(base), inside)
+            t = base  # the bracket holds other names of the term, or words about it
+        x, kind = subject(t)
+        if kind == "name":
+            t = clean_heading(t)
+            break
+        if _only_modifiers(x):
+            return None  # 简洁实现, Concise Implementation: about the note, not a topic
+        form = kind
+        t = clean_heading(x)
+    t = t.strip()
+    if not t or is_sentence(t) or not names_a_concept(t):
+        return None
+    aliases += _script_names(t)
+    key = concept_key(t)
+    kept = tuple(dict.fromkeys(a for a in aliases if concept_key(a) != key))
+    return HeadingTerm(t, kept, form)
+
+
+def _only_modifiers(x: str) -> bool:
+    words = cut(x) if has_cjk(x) else [w.casefold() for w in x.split()]
+    return bool(words) and all(w in STEP_MODIFIERS_ZH or w in STEP_MODIFIERS_EN for w in words)
+
+
+_SCRIPT_SPLIT = re.compile(f"^([{CJK_CHARS}][^a-zA-Z]*?)\\s+([a-zA-Z][^{CJK_CHARS}]*)$")
+_SCRIPT_SPLIT_REV = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s+([{CJK_CHARS}][^a-zA-Z]*)$")
+_GENERIC_SUFFIX = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s*([{CJK_CHARS}]+)$")
+
+
+def _script_names(name: str) -> list[str]:
+    """Names a heading spells in two scripts: ``知识蒸馏 knowledge distillation`` (a Chinese
+    name and an English one of two words or more) gives both; ``ReLU函数``/``ResNet 模型`` (a
+    Latin name and a generic Chinese word) gives the Latin name. ``Dropout 系列问题`` or
+    ``ReLu 激活函数`` give nothing: one word beside a phrase is not a translation."""
+    m = _SCRIPT_SPLIT.match(name) or _SCRIPT_SPLIT_REV.match(name)
+    if m:
+        a, b = m.group(1).strip(), m.group(2).strip()
+        latin, cjk = (b, a) if has_cjk(a) else (a, b)
+        if len(latin.split()) >= 2 and len(concept_key(cjk)) >= 2 and not is_sentence(latin):
+            return [a, b]
+    m = _GENERIC_SUFFIX.match(name)
+    if m and is_generic(normalise(m.group(2))) and names_a_concept(m.group(1)):
+        return [m.group(1).strip()]
+    return []
+
+
+# -- glosses in prose ------------------------------------------------------------------------
+
+_PROSE_GLOSS = re.compile(r"[(（]([^()（）\n]{1,60})[)）]")
+_LATIN_TAIL = re.compile(r"((?:[A-Za-z][A-Za-z0-9\-]*\s+){0,5}[A-Za-z][A-Za-z0-9\-]*)\s*$")
+_CJK_TAIL = re.compile(f"([{CJK_CHARS}]+)\\s*$")
+_ABBREV = re.compile(
+    f"([{CJK_CHARS}A-Za-z][{CJK_CHARS}A-Za-z0-9 \\-]{{0,30}}?)"
+    r"\s*[，,]\s*(?:简称|缩写为|简称为|下文简称)"
+    r"\s*[“\"「]?([A-Za-z][A-Za-z0-9\-]{1,10}|" + f"[{CJK_CHARS}]{{2,8}})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Gloss:
+    """A place where prose says two names are one."""
+
+    before: tuple[str, ...]
+    """Candidate names before the bracket, longest first (the writer's term is one of them:
+    which one is decided by the names the vault already has, see :func:`pick_gloss`)."""
+    names: tuple[str, ...]
+    """The names given inside the bracket (or after ``简称``)."""
+
+
+def glosses(text: str) -> list[Gloss]:
+    """Every ``中文（English）``, ``English (中文)``, ``Words (ACR)`` and ``X，简称 Y`` in a
+    piece of plain text."""
+    out: list[Gloss] = []
+    for m in _PROSE_GLOSS.finditer(text):
+        head = text[: m.start()]
+        inside = m.group(1)
+        cjk = _CJK_TAIL.search(head)
+        latin = _LATIN_TAIL.search(head)
+        if cjk:
+            run = cjk.group(1)
+            words = cut(run)
+            cands = ["".join(words[i:]) for i in range(max(0, len(words) - 4), len(words))]
+            cands = [c for c in cands if len(c) >= 2]
+            before = tuple(cands)
+            sample = before[-1] if before else run
+        elif latin:
+            words = latin.group(1).split()
+            before = tuple(" ".join(words[i:]) for i in range(len(words)))
+            sample = before[0] if before else ""
+        else:
+            continue
+        names = tuple(gloss_aliases(sample, inside)) if before else ()
+        if before and names:
+            out.append(Gloss(before, names))
+    for m in _ABBREV.finditer(text):
+        words = cut(m.group(1)) if has_cjk(m.group(1)) else m.group(1).split()
+        sep = "" if has_cjk(m.group(1)) else " "
+        before = tuple(sep.join(words[i:]) for i in range(max(0, len(words) - 4), len(words)))
+        out.append(Gloss(tuple(b for b in before if b.strip()), (m.group(2),)))
+    return out
+
+
+def pick_gloss(
+    gloss: Gloss, known: set[str] | frozenset[str]
+) -> tuple[str, tuple[str, ...]] | None:
+    """The term a gloss is about and its new names, decided by the vault's names (concept
+    keys in ``known``): the longest candidate that is a name already, else, for an acronym
+    that spells out a candidate's initials, that candidate. None when nothing is sure."""
+    for cand in gloss.before:
+        if concept_key(cand) in known:
+            return cand, gloss.names
+    for name in gloss.names:
+        if concept_key(name) in known:
+            for cand in gloss.before:
+                if is_acronym(name) and acronym_of(name, cand):
+                    return cand, gloss.names
+    for cand in gloss.before:
+        acr = [n for n in gloss.names if is_acronym(n) and acronym_of(n, cand)]
+        if acr:
+            return cand, tuple(acr)
+    return None
+
+
+# -- headings that recur under unrelated parents ---------------------------------------------
+
+RECURRING_SHARE = 0.02
+"""A heading in more than this share of the notes (and at least :data:`RECURRING_MIN`), under
+at least :data:`RECURRING_PARENTS` different parents, organises notes: ``小结``, ``Summary``."""
+RECURRING_MIN = 3
+RECURRING_PARENTS = 3
+
+
+def recurring_headings(headings: Iterable[Sequence[tuple[str, str]]], notes: int) -> frozenset[str]:
+    """The heading keys that recur under many unrelated parents across the vault.
+
+    ``headings`` holds, per note, (heading key, parent key) of each heading; ``notes`` is how
+    many notes the vault has. A key is recurring when it heads sections in at least
+    ``max(RECURRING_MIN, RECURRING_SHARE × notes)`` notes under at least
+    ``RECURRING_PARENTS`` different parents.
+    """
+    in_notes: dict[str, int] = defaultdict(int)
+    parents: dict[str, set[str]] = defaultdict(set)
+    for note in headings:
+        seen = set()
+        for key, parent in note:
+            parents[key].add(parent)
+            if key not in seen:
+                seen.add(key)
+                in_notes[key] += 1
+    need = max(RECURRING_MIN, math.ceil(RECURRING_SHARE * notes))
+    return frozenset(
+        k for k, n in in_notes.items() if n >= need and len(parents[k]) >= RECURRING_PARENTS
+    )
+
+
+# -- lookup --------------------------------------------------------------------------------------
+
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+
+
+def compact(key: str) -> str:
+    """A concept key without spaces: ``yolo v3`` and ``yolov3`` are one lookup."""
+    return key.replace(" ", "")
+
+
+def lookup_keys(typed: str) -> list[str]:
+    """The concept keys a person may mean by what they typed, most literal first: any case
+    or width, a trailing ``?``/``？`` ignored, spaces or none (``YOLOv3`` = ``YOLO v3``)."""
+    t = _QUESTION_MARK.sub("", typed.strip()).strip()
+    out = [concept_key(t), normalise(t), concept_key(clean_heading(t))]
+    term = heading_term(t)
+    if term is not None:
+        out.append(concept_key(term.name))
+    spaced = _LETTER_DIGIT.sub(" ", out[0])
+    out += [spaced, compact(out[0])]
+    return [k for k in dict.fromkeys(out) if k]
+
+
+def best_match(candidates: Iterable[str], degree: dict[str, int] | None = None) -> str | None:
+    """Which of several nodes a lookup means: the better connected (``degree``), then the more
+    specific (a longer label id), never the alphabetically first; None for no candidate."""
+    cands = list(dict.fromkeys(candidates))
+    if not cands:
+        return None
+    deg = degree or {}
+    return max(cands, key=lambda n: (deg.get(n, 0), len(n)))
+
+
+# -- listings and weights ------------------------------------------------------------------------
+
+LISTING_STEMS = frozenset(
+    """
+    _sidebar sidebar summary index readme toc contents glossary terminology 目录 索引 术语 术语表
+    """.split()
+)
+"""File names of pages that list the vault rather than say something (Docsify's
+``_sidebar.md``, GitBook's ``SUMMARY.md``, README indexes, glossaries)."""
+
+
+def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bool:
+    """True when a note or section lists names rather than says something: a table of
+    contents, a sidebar, an index, a glossary.
+
+    ``text`` is its plain text (one block per line), ``links`` how many note links it holds,
+    ``stem``/``title`` the note's file name and title. A listing is a page named so, or text
+    of many short lines (median 30 characters or less) few of which end a sentence, or text
+    that is mostly links (one per 40 characters or more).
+    """
+    name = stem.casefold()
+    if name in LISTING_STEMS or clean_heading(title).casefold() in {"目录", "contents", "index"}:
+        return True
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    if not lines:
+        return False
+    size = sum(len(ln) for ln in lines)
+    if links >= 3 and size <= 40 * links:
+        return True
+    if len(lines) >= 8:
+        lengths = sorted(len(ln) for ln in lines)
+        median = lengths[len(lengths) // 2]
+        ends = sum(ln.endswith(("。", ".", "！", "!", "？", "?")) for ln in lines)
+        if median <= 30 and ends <= 0.2 * len(lines):
+            return True
+    return False
+
+
+def specificity(name: str) -> float:
+    """How specific a name is, from 0.5 to 1: more words, more characters, capitals and digits
+    say more (``1x1 卷积`` > ``卷积``; ``ResNet`` > ``model``)."""
+    key = normalise(name)
+    cjk = sum(is_cjk(ch) for ch in key)
+    latin_words = len(re.findall(r"[a-z0-9]+", key))
+    size = cjk / 2 + latin_words + (0.5 if any(ch.isdigit() for ch in key) else 0)
+    size += 0.5 if is_acronym(name) or re.search(r"[a-z][A-Z]", name) else 0
+    return min(1.0, 0.5 + 0.15 * size)
+
+
+def name_weight(notes_with_name: int, notes: int, name: str) -> float:
+    """The weight of a mention of ``name``: its rarity in the vault (inverse document
+    frequency over the notes whose text holds it, scaled to 0–1) times its specificity."""
+    if notes <= 1:
+        return specificity(name)
+    df = max(1, min(notes_with_name, notes))
+    rarity = math.log((notes + 1) / df) / math.log(notes + 1)
+    return round(max(0.05, rarity) * specificity(name), 4)
+
+
+TEXTLIKE_MATH = re.compile(rf"^\s*\d+\s*{TIMES}\s*\d+(?:\s*{TIMES}\s*\d+)*\s*$")
+"""Math that reads as text: a size (``1\\times 1``, ``3 \\times 3``)."""
+
+
+def is_textlike_math(piece: str) -> bool:
+    """True for inline math that a reader reads as words (``$1\\times 1$卷积``)."""
+    return bool(TEXTLIKE_MATH.match(piece))
