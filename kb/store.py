@@ -1,7 +1,7 @@
 """The ``.kb/`` folder: which note files were read when, and their parsed Notes.
 
 One SQLite file (``notes.sqlite``) holds, per note file, its size, mtime and
-content hash (the manifest) and the pickled :class:`~kb.model.Note`. A refresh
+content hash (the manifest) and the parsed :class:`~kb.model.Note` as checked JSON. A refresh
 is a stat scan: files whose size and mtime are unchanged are not read; changed
 ones are hashed, and only those whose content changed are parsed again.
 
@@ -17,7 +17,6 @@ import gc
 import hashlib
 import json
 import os
-import pickle
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,12 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+from kb import note_codec
 from kb.errors import KbError, notice
 from kb.model import Note
 from kb.text import tag_key
 from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 6
+SCHEMA = 7
 """Bump when Note or the table changes: a store of another schema is rebuilt."""
 
 PARALLEL_MIN_FILES = 64
@@ -271,16 +271,34 @@ class Store:
         if paths is None:
             rows = db.execute("SELECT path, note FROM notes ORDER BY path")
             with gc_paused():
-                return {p: pickle.loads(blob) for p, blob in rows}
+                decoded = {p: self._decode(p, blob) for p, blob in rows.fetchall()}
+            return {p: n for p, n in decoded.items() if n is not None}
         out: dict[str, Note] = {}
         for p in paths:
             row = db.execute("SELECT note FROM notes WHERE path=?", (p,)).fetchone()
-            if row is not None:
-                out[p] = pickle.loads(row[0])
+            if row is not None and (note := self._decode(p, row[0])) is not None:
+                out[p] = note
         return out
 
+    def _decode(self, path: str, blob: str | bytes) -> Note | None:
+        """A stored note; None (and its row forgotten, so the next refresh reads the file again)
+        when the record does not decode: a damaged store, or one planted by someone else.
+
+        The record is JSON checked field by field (kb.note_codec): nothing read from the data
+        folder is ever unpickled or otherwise run."""
+        try:
+            return note_codec.decode(blob)
+        except note_codec.BadNote as e:
+            notice(f"{self.path}: the record of {path} is damaged ({e}); reading it again")
+            try:
+                with self._db:  # type: ignore[union-attr]
+                    self._db.execute("DELETE FROM notes WHERE path=?", (path,))  # type: ignore[union-attr]
+            except sqlite3.Error:
+                pass  # read-only or locked: the record stays unused until a refresh replaces it
+            return None
+
     def totals(self) -> Totals:
-        """Counts over the whole vault, from the manifest alone (no Note is unpickled)."""
+        """Counts over the whole vault, from the manifest alone (no Note is decoded)."""
         db = self._connect(create=False)
         if db is None:
             return Totals()
@@ -303,10 +321,8 @@ class Store:
         db = self._connect(create=False)
         if db is None:
             return {}
-        out = {
-            p: pickle.loads(blob).warnings
-            for p, blob in db.execute("SELECT path, note FROM notes WHERE warnings > 0")
-        }
+        rows = db.execute("SELECT path, note FROM notes WHERE warnings > 0").fetchall()
+        out = {p: note.warnings for p, blob in rows if (note := self._decode(p, blob)) is not None}
         for path, why in self.skipped().items():
             out[path] = (why,)
         return dict(sorted(out.items()))
@@ -431,7 +447,7 @@ class Store:
             rel, sha, note, size, mtime = result
             (changes.changed if rel in known else changes.added).append(rel)
             changes.parsed[rel] = note
-            blob = pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)
+            blob = note_codec.encode(note)
             tags = "\n".join(note.tags)
             rows.append(
                 (
