@@ -197,6 +197,8 @@ class Store:
         self.vault = vault
         self.path = vault.data_dir / "notes.sqlite"
         self._db: sqlite3.Connection | None = None
+        self._refused = 0
+        """Stored records refused as damaged since this Store was opened."""
 
     # -- database ---------------------------------------------------------
     def _connect(self, create: bool) -> sqlite3.Connection | None:
@@ -289,7 +291,9 @@ class Store:
         try:
             return note_codec.decode(blob)
         except note_codec.BadNote as e:
-            notice(f"{self.path}: the record of {path} is damaged ({e}); reading it again")
+            if not self._refused:  # one line, however many records were planted
+                notice(f"{self.path}: the record of {path} is damaged ({e}); reading it again")
+            self._refused += 1
             try:
                 with self._db:  # type: ignore[union-attr]
                     self._db.execute("DELETE FROM notes WHERE path=?", (path,))  # type: ignore[union-attr]
