@@ -1,4 +1,4 @@
-"""Node ids and kinds of the concept graph: what kb.graph builds and kb.topics, kb.export read.
+"""Node ids and kinds of the concept graph: what kb.graph builds and its queries and kb.export read.
 
 A node id is ``<kind>:<key>``; see :mod:`kb.graph` for what each kind stands for.
 """

@@ -17,7 +17,7 @@ from kb.store import Changes, Progress, Store, die_with, write_lock
 from kb.vault import Vault
 
 if TYPE_CHECKING:
-    from kb.topics import KnowledgeGraph
+    from kb.graph.queries import KnowledgeGraph
 
 ProgressFactory = Callable[[str], AbstractContextManager[Progress | None]]
 """Given a label, a context giving a (done, total) callback, or None for no progress."""

@@ -187,11 +187,12 @@ def test_python_m_kb_runs(args: list[str], kb) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_index_with_nothing_changed_does_not_load_the_graph(kb, monkeypatch) -> None:
-    from kb import graph as kb_graph
+def test_index_with_nothing_changed_does_not_touch_the_graph(kb, monkeypatch) -> None:
+    from kb.graph import update
 
     assert kb("index").exit_code == 0
-    monkeypatch.setattr(kb_graph, "_read", lambda *a: (_ for _ in ()).throw(AssertionError(a)))
+    for name in ("update", "open_db"):
+        monkeypatch.setattr(update, name, lambda *a, **k: (_ for _ in ()).throw(AssertionError(a)))
     result = kb("index")
     assert result.exit_code == 0, result.output
 

@@ -411,13 +411,12 @@ REBUILDS = "rebuilding it"
         # whoosh wrote a segment but no table of contents; a TOC, but did not clean up
         ("whoosh.index:TOC.write", 1, "before", ["index"], None),
         ("whoosh.index:clean_files", 1, "before", ["index"], None),
-        # the graph: not begun; its text saved but not the pickles (4 notes added, 3 removed:
-        # the counts differ); one pickle of two; the pickles but not graph-held.json
+        # the graph: not begun; halfway through its one transaction (a note's rows written,
+        # not the rest); the transaction written but not yet acknowledged
         ("kb.graph:sync", 1, "before", ["index"], None),
-        ("kb.graph:_Texts.save", 1, "after", ["index"], REBUILDS),
-        ("kb.graph:_dump", 2, "before", ["index"], REBUILDS),
-        ("kb.graph:_dump", 2, "before", ["show", "relu"], REBUILDS),
-        ("kb.graph:_save_held", 1, "before", ["index"], None),
+        ("kb.graph.db:GraphDB.put_note", 2, "after", ["index"], None),
+        ("kb.graph.db:GraphDB.put_note", 2, "after", ["show", "relu"], None),
+        ("kb.graph.db:GraphDB.drop_unlinked", 1, "after", ["index"], None),
     ],
     ids=lambda v: v if isinstance(v, str) else " ".join(v) if isinstance(v, list) else None,
 )

@@ -421,11 +421,11 @@ def test_an_edit_touches_only_its_own_note(tmp_path):
     assert all(e[0] == "note:Delta.md" for e in diff)
 
 
-def test_queries_load_the_pickle_without_parsing(tmp_path, monkeypatch):
+def test_queries_read_the_saved_graph_without_parsing(tmp_path, monkeypatch):
     root = tmp_path / "v"
     shutil.copytree(MINI, root)
     _sync(root, tmp_path / "idx")
-    assert (tmp_path / "idx" / graph.GRAPH_FILE).exists()
+    assert (tmp_path / "idx" / graph.DB_FILE).exists()
     import kb.parse
 
     def boom(*a, **k):
@@ -439,11 +439,13 @@ def test_queries_load_the_pickle_without_parsing(tmp_path, monkeypatch):
     assert kg.find("widget") == "concept:widget"
 
 
-def test_a_damaged_pickle_is_rebuilt(tmp_path):
+def test_a_damaged_graph_file_is_rebuilt(tmp_path):
     root = tmp_path / "v"
     shutil.copytree(MINI, root)
     _sync(root, tmp_path / "idx")
-    (tmp_path / "idx" / graph.GRAPH_FILE).write_bytes(b"not a pickle")
+    (tmp_path / "idx" / graph.DB_FILE).write_bytes(b"not a database" * 100)
+    for suffix in ("-wal", "-shm"):  # a damaged file with nothing to recover it from
+        (tmp_path / "idx" / (graph.DB_FILE + suffix)).unlink(missing_ok=True)
     result = _sync(root, tmp_path / "idx")
     assert result.full and result.nodes > 0
 

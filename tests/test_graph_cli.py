@@ -292,7 +292,9 @@ def test_show_lists_the_first_entries_of_each_list(kb):
 
 def test_graph_queries_rebuild_a_damaged_graph(kb, vault_copy):
     assert kb("show", "relu").exit_code == 0
-    (vault_copy / ".kb" / "graph.pickle").write_bytes(b"not a pickle")
+    (vault_copy / ".kb" / "graph.sqlite").write_bytes(b"not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (vault_copy / ".kb" / f"graph.sqlite{suffix}").unlink(missing_ok=True)
     result = kb("show", "relu", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["path"] == "topics/ReLU.md"

@@ -3,7 +3,7 @@ one line of stderr, and the answers are those of a clean index (issue 7, point 2
 
 Each part of ``.kb/`` keeps its own version: the note store (``notes.sqlite``, kb.store
 SCHEMA), the search index (``search/held.json``, kb.index INDEX_VERSION) and the concept
-graph (``graph*.pickle`` and ``graph-held.json``, kb.graph SCHEMA). "Another version" is
+graph (``graph.sqlite``, kb.graph.db SCHEMA). "Another version" is
 made by running kb with that number changed, as an older or newer kb would write it.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kb import graph, index, store
+from kb import index, store
+from kb.graph import db as graph_db
 
 
 def _answers(kb) -> dict:
@@ -37,7 +38,7 @@ def _answers(kb) -> dict:
 VERSIONS = {
     "store": (store, "SCHEMA", "notes.sqlite is from another version of kb; reading every note"),
     "index": (index, "INDEX_VERSION", "the search index in"),
-    "graph": (graph, "SCHEMA", "the concept graph in"),
+    "graph": (graph_db, "SCHEMA", "the concept graph in"),
 }
 
 
@@ -71,6 +72,32 @@ def _damage_sqlite(vault: Path) -> None:
         (vault / ".kb" / f"notes.sqlite{suffix}").unlink(missing_ok=True)
 
 
+def _damage_graph(vault: Path) -> None:
+    (vault / ".kb" / "graph.sqlite").write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (vault / ".kb" / f"graph.sqlite{suffix}").unlink(missing_ok=True)
+
+
+def _plant_trigger(vault: Path) -> None:
+    """A graph file from elsewhere with a trigger (SQL that would run on kb's writes)."""
+    import sqlite3
+
+    db = sqlite3.connect(vault / ".kb" / "graph.sqlite")
+    db.execute("CREATE TRIGGER t AFTER INSERT ON notes BEGIN DELETE FROM edges; END")
+    db.commit()
+    db.close()
+
+
+def _plant_bad_row(vault: Path) -> None:
+    """A note's facts that are JSON of the wrong shape."""
+    import sqlite3
+
+    db = sqlite3.connect(vault / ".kb" / "graph.sqlite")
+    db.execute("UPDATE notes SET light = '[1, 2]'")
+    db.commit()
+    db.close()
+
+
 def _damage_toc(vault: Path) -> None:
     for toc in (vault / ".kb" / "search").glob("_MAIN_*.toc"):
         toc.write_bytes(b"\x00" * 64)
@@ -87,22 +114,9 @@ DAMAGES = {
         "the search index in",
     ),
     "whoosh TOC": (_damage_toc, "the search index in"),
-    "graph.pickle": (
-        lambda v: (v / ".kb" / "graph.pickle").write_bytes(b"not a pickle"),
-        "the concept graph in",
-    ),
-    "graph-notes.pickle": (
-        lambda v: (v / ".kb" / "graph-notes.pickle").write_bytes(b"\x80\x05junk"),
-        "the concept graph in",
-    ),
-    "graph-notes.pickle missing": (
-        lambda v: (v / ".kb" / "graph-notes.pickle").unlink(),
-        "the concept graph in",
-    ),
-    "graph-text.sqlite": (
-        lambda v: (v / ".kb" / "graph-text.sqlite").write_bytes(b"junk" * 100),
-        "the concept graph in",
-    ),
+    "graph.sqlite": (_damage_graph, "the concept graph in"),
+    "graph.sqlite with a trigger": (_plant_trigger, "the concept graph in"),
+    "graph.sqlite with a bad row": (_plant_bad_row, "the concept graph in"),
 }
 
 

@@ -1,7 +1,7 @@
 """Graph commands: show, path, neighbors, tags, orphans, doctor, graph.
 
 Each one refreshes the store, brings the graph up to date (incrementally) and asks it one
-question; the work is in :mod:`kb.graph`, :mod:`kb.topics` and :mod:`kb.checks`.
+question; the work is in :mod:`kb.graph` (its queries) and :mod:`kb.checks`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import click
 from kb.output import emit_json, json_option, limit_option, progress, style, use_color
 
 if TYPE_CHECKING:
+    from kb.graph.queries import Hop, KnowledgeGraph
     from kb.store import Store
-    from kb.topics import Hop, KnowledgeGraph
 
 
 def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:
@@ -270,9 +270,8 @@ def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None
     kg, _ = _open(ctx)
     node = kg.find(topic)
     found = kg.neighbourhood(node, depth)
-    G = kg.graph
     rows = sorted(
-        (dist, G.nodes[n]["kind"], kg.label(n).casefold(), n)
+        (dist, kg.node(n)["kind"], kg.label(n).casefold(), n)
         for n, dist in found.items()
         if n != node
     )
@@ -287,8 +286,8 @@ def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None
                         "id": n,
                         "label": kg.label(n),
                         "kind": kind,
-                        "path": G.nodes[n]["path"],
-                        "line": G.nodes[n]["line"],
+                        "path": kg.node(n)["path"],
+                        "line": kg.node(n)["line"],
                         "distance": dist,
                     }
                     for dist, kind, _, n in rows
@@ -299,7 +298,7 @@ def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None
     color = use_color()
     click.echo(f"{style(kg.label(node), color, bold=True)}: {len(rows)} within {depth} hop(s)")
     for dist, kind, _, n in rows:
-        where = _where(G.nodes[n]["path"], G.nodes[n]["line"])
+        where = _where(kg.node(n)["path"], kg.node(n)["line"])
         click.echo(f"  {dist}  {kind:<8} {kg.label(n)}  {style(where, color, dim=True)}".rstrip())
 
 

@@ -214,4 +214,4 @@ def _note_named_in_graph(vault, name: str) -> str | None:
         node = kg.find(name)
     except KbError:
         return None
-    return kg.graph.nodes[node].get("path")
+    return kg.node(node).get("path")

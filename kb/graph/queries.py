@@ -1,7 +1,9 @@
 """The graph's queries: finding a topic, its card, paths, neighbourhoods and vault-wide lists.
 
-:class:`KnowledgeGraph` wraps the graph that :mod:`kb.graph` builds, updates and saves;
-it only reads it. Paths weigh each hop by how sure kb is of the connection
+:class:`KnowledgeGraph` reads the rows of :mod:`kb.graph.db` that a question needs (a card
+reads one node's edges and those of its sections; a path search the edges of the nodes it
+visits); only :attr:`KnowledgeGraph.graph` loads the whole graph into networkx, for a
+whole-vault export. Paths weigh each hop by how sure kb is of the connection
 (:data:`PATH_WEIGHT`).
 """
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from kb.checks import CachedResolver
-    from kb.graph import GraphState
+    from kb.graph.db import GraphDB
 
 PATH_WEIGHT = {"links_to": 1.0, "embeds": 1.0, "mentions": 1.5, "contains": 1.0, "tagged": 4.0}
 """Cost of a hop for ``kb path``: a link the user wrote is cheapest, a mention kb found a little
@@ -73,69 +75,91 @@ def _as_vault_path(topic: str) -> str:
 class KnowledgeGraph:
     """The concept graph of a vault and the questions kb asks of it."""
 
-    def __init__(self, state: GraphState):
-        self._state = state
-        self.graph = state.graph
-        self._by_compact: dict[str, list[str]] | None = None
+    def __init__(self, db: GraphDB):
+        self.db = db
+        self._attrs: dict[str, dict | None] = {}
+        self._resolver: CachedResolver | None = None
+        self._whole: nx.MultiDiGraph | None = None
+
+    # -- nodes ------------------------------------------------------------------
+    def node(self, node: str) -> dict:
+        """A node's attributes (kind, label, path, line, heading, snippet, tags)."""
+        attrs = self._attrs.get(node)
+        if attrs is None:
+            attrs = self._attrs[node] = self.db.node(node)
+            if attrs is None:
+                raise KeyError(node)
+        return attrs
+
+    def has(self, node: str) -> bool:
+        if self._attrs.get(node) is not None:
+            return True
+        return self.db.has(node)
+
+    def number_of_nodes(self) -> int:
+        return self.db.number_of_nodes()
+
+    def number_of_edges(self) -> int:
+        return self.db.number_of_edges()
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The whole graph as a networkx MultiDiGraph (read-only): for a whole-vault export
+        and for tests. Queries never need it."""
+        if self._whole is None:
+            import networkx
+
+            G = networkx.MultiDiGraph()
+            G.add_nodes_from(self.db.all_nodes())
+            G.add_edges_from(self.db.all_edges())
+            self._whole = G
+        return self._whole
 
     # -- finding things ------------------------------------------------------
     def find(self, topic: str) -> str:
         """Node id of a topic: a node id, ``#tag``/``tag:x``, a note path, title or alias, or a
         concept name. Raises TopicNotFound (with suggestions) when unknown or ambiguous."""
-        G = self.graph
         t = topic.strip()
-        if t in G:
+        if t and self.has(t):
             return t
         if t.startswith(("#", "tag:")):
             name = t[1:] if t.startswith("#") else t[4:]
             node = tag_id(name.strip("/"))
-            if node in G:
+            if self.has(node):
                 return node
             raise TopicNotFound(topic, self.suggestions(topic))
-        res = self._state.names.resolver().resolver.resolve(t)
+        resolver = self.resolver().resolver
+        res = resolver.resolve(t)
         as_path = _as_vault_path(t)
         if res.path is None and as_path != t:
-            res = self._state.names.resolver().resolver.resolve(as_path)
+            res = resolver.resolve(as_path)
         if res.path is not None:
             if res.ambiguous and res.via in ("name", "alias"):
                 raise TopicNotFound(topic, list(res.candidates), ambiguous=True)
             return note_id(res.path)
         for key in lookup_keys(t):
-            node = self._state.names.target.get(key)
-            if node is not None and node in G:
-                named = self._state.names.notes_named.get(key, [])
+            found = self.db.target(key)
+            if found is not None and self.has(found[0]):
+                node, named = found
                 if len(named) > 1:
                     raise TopicNotFound(topic, named, ambiguous=True)
                 return node
-        spaceless = self._spaceless()
         for key in lookup_keys(t):
-            found = [n for n in spaceless.get(compact(key), ()) if n in G]
+            found = sorted({n for n in self.db.by_compact(compact(key)) if self.has(n)})
             if found:
-                return best_match(found, {n: G.degree(n) for n in found}) or found[0]
+                return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
         for node in (missing_id(t), tag_id(t)):
-            if node in G:
+            if self.has(node):
                 return node
         raise TopicNotFound(topic, self.suggestions(topic))
-
-    def _spaceless(self) -> dict[str, list[str]]:
-        """Every name's key without spaces → the nodes it names (``yolov3`` → YOLO v3)."""
-        if self._by_compact is None:
-            out: dict[str, list[str]] = defaultdict(list)
-            for key, node in self._state.names.target.items():
-                out[compact(key)].append(node)
-            self._by_compact = dict(out)
-        return self._by_compact
 
     def suggestions(self, topic: str, n: int = 5) -> list[str]:
         """Names close to ``topic`` (fuzzy, and names containing it), for "did you mean"."""
         names: dict[str, str] = {}
-        for node, by_key in self._state.names.display.items():
-            if node in self.graph:
-                for name in by_key.values():
-                    names.setdefault(name.casefold(), name)
-        for node in self.graph:
-            if node.startswith("tag:"):
-                names.setdefault(node[3:].replace(":", "#", 1).casefold(), "#" + node[4:])
+        for _, name in self.db.all_display():
+            names.setdefault(name.casefold(), name)
+        for node in self.db.nodes_of_kind("tag"):
+            names.setdefault(node[3:].replace(":", "#", 1).casefold(), "#" + node[4:])
         query = topic.strip().casefold().lstrip("#")
         close = difflib.get_close_matches(query, list(names), n=n, cutoff=0.6)
         inside = sorted((k for k in names if query and query in k), key=len)[:n]
@@ -144,73 +168,79 @@ class KnowledgeGraph:
 
     def resolver(self) -> CachedResolver:
         """Link resolution over the graph's notes (what kb.checks needs)."""
-        return self._state.names.resolver()
+        if self._resolver is None:
+            from kb.checks import CachedResolver
+            from kb.model import Note
+            from kb.resolve import Resolver
+
+            self._resolver = CachedResolver(
+                Resolver(Note(path=p, title="", aliases=a) for p, a in self.db.signature())
+            )
+        return self._resolver
 
     def label(self, node: str) -> str:
         """How a node is shown: its label; a section with its note's title in front."""
-        attrs = self.graph.nodes[node]
+        attrs = self.node(node)
         if attrs["kind"] == "section":
             return " › ".join(attrs["heading"])
         return attrs["label"]
 
     def about(self, section: str) -> str | None:
         """The node a section's title names (its concept or note), if any."""
-        return self._state.names.about.get(section)
+        return self.db.about(section)
 
     # -- cards ------------------------------------------------------------------
     def outline(self, node: str) -> list[str]:
         """A note and all its sections, in outline order."""
         out = [node]
         for n in out:
-            out.extend(
+            children = [
                 v
-                for _, v, d in self.graph.out_edges(n, data=True)
+                for _, v, _, d in self.db.out_edges(n)
                 if d["kind"] == "contains" and v.startswith("section:")
-            )
+            ]
+            out.extend(sorted(children, key=lambda v: self.node(v)["line"] or 0))
         return out
 
     def own_nodes(self, node: str) -> list[str]:
         """The nodes that speak for ``node``: a note and its sections; a concept's defining
         sections; otherwise the node itself."""
-        attrs = self.graph.nodes[node]
+        attrs = self.node(node)
         if attrs["kind"] == "note":
             return self.outline(node)
         if attrs["kind"] == "concept":
-            return [node] + [c.section for c in self._state.names.concepts.get(node, [])]
+            return [node] + self.db.defines(node)
         return [node]
 
     def card(self, node: str) -> dict:
         """Everything kb knows about a node, JSON-ready (see ``kb show --json``)."""
-        G = self.graph
-        attrs = G.nodes[node]
+        attrs = self.node(node)
         label_key = concept_key(attrs["label"])
-        aliases = [
-            name
-            for key, name in self._state.names.display.get(node, {}).items()
-            if key != label_key
-        ]
+        aliases = [name for key, name in self.db.display(node).items() if key != label_key]
         scope = self.own_nodes(node)
         defined = [
             {
-                "path": G.nodes[s]["path"],
-                "line": G.nodes[s]["line"],
-                "heading": G.nodes[s]["heading"],
+                "path": self.node(s)["path"],
+                "line": self.node(s)["line"],
+                "heading": self.node(s)["heading"],
             }
             for s in scope
             if (s == node and attrs["kind"] == "note") or (s != node and self.about(s) == node)
         ]
-        for u, _, d in G.in_edges(node, data=True):
+        incoming = self.db.in_edges(node)
+        for u, _, _, d in incoming:
             if d["kind"] == "mentions" and self.about(u) == node and u not in scope:
-                n = G.nodes[u]
+                n = self.node(u)
                 defined.append({"path": n["path"], "line": n["line"], "heading": n["heading"]})
         links_out, mentions_out = [], []
+        outgoing = self.db.out_edges(node)
         for s in scope:
-            for _, v, d in G.out_edges(s, data=True):
+            for _, v, _, d in outgoing if s == node else self.db.out_edges(s):
                 entry = {
                     "target": self.label(v),
                     "id": v,
                     "kind": d["kind"],
-                    "path": G.nodes[v]["path"],
+                    "path": self.node(v)["path"],
                     "line": d["line"],
                     "source": d["path"],
                     "context": d["text"],
@@ -221,7 +251,7 @@ class KnowledgeGraph:
                     if self.about(s) != v:  # a section's own subject is not a mention of it
                         mentions_out.append(entry)
         backlinks, mentions_in = [], []
-        for u, _, d in G.in_edges(node, data=True):
+        for u, _, _, d in incoming:
             entry = {
                 "source": u,
                 "label": self.label(u),
@@ -233,8 +263,8 @@ class KnowledgeGraph:
                 backlinks.append({**entry, "kind": d["kind"]})
             elif d["kind"] == "mentions" and self.about(u) != node:
                 mentions_in.append(entry)  # (a section about this topic is in defined_in)
-        parents = self._relatives(node, G.in_edges(node, data=True), 0)
-        children = self._relatives(node, G.out_edges(node, data=True), 1)
+        parents = self._relatives(node, incoming, 0)
+        children = self._relatives(node, outgoing, 1)
         by_place = lambda e: (e["path"] or "", e["line"] or 0, e.get("target", ""))  # noqa: E731
         card = {
             "id": node,
@@ -255,48 +285,46 @@ class KnowledgeGraph:
             "mentions_out": sorted(mentions_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
         }
         if attrs["kind"] == "tag":
-            card["notes"] = sorted(
-                {d["path"] for _, _, d in G.in_edges(node, data=True) if d["kind"] == "tagged"}
-            )
+            card["notes"] = sorted({d["path"] for _, _, _, d in incoming if d["kind"] == "tagged"})
         return card
 
     def _relatives(self, node: str, edges: Iterable, end: int) -> list[dict]:
         """Parents (end=0) or children (end=1) along contains edges. Between notes and
         concepts the outline (note → its sections) is left out: it is the note's own content."""
-        kind = self.graph.nodes[node]["kind"]
+        kind = self.node(node)["kind"]
         out = {}
         for edge in edges:
-            d = edge[2]
+            d = edge[3]
             other = edge[end]
             if d["kind"] != "contains":
                 continue
-            other_kind = self.graph.nodes[other]["kind"]
+            other_kind = self.node(other)["kind"]
             if kind != "section" and other_kind == "section":
                 continue
             out[other] = {"id": other, "label": self.label(other), "kind": other_kind}
         return sorted(out.values(), key=lambda e: e["label"].casefold())
 
     # -- paths and neighbourhoods --------------------------------------------------
-    def _weight(self, u: str, v: str, d: dict) -> float:
-        if d["kind"] == "contains" and v.startswith("section:"):
+    @staticmethod
+    def _weight(u: str, v: str, kind: str) -> float:
+        if kind == "contains" and v.startswith("section:"):
             return OUTLINE_WEIGHT
-        if d["kind"] == "contains" and u.startswith("tag:"):
+        if kind == "contains" and u.startswith("tag:"):
             return PATH_WEIGHT["tagged"]
-        return PATH_WEIGHT[d["kind"]]
+        return PATH_WEIGHT.get(kind, PATH_WEIGHT["mentions"])
 
     def _steps(self, node: str) -> list[tuple[str, Hop, float]]:
         """The cheapest edge to each neighbour, either direction, as a Hop walking from ``node``."""
         best: dict[str, tuple[tuple, Hop, float]] = {}
-        G = self.graph
-        sides = (
-            (G.out_edges(node, keys=True, data=True), True),
-            (G.in_edges(node, keys=True, data=True), False),
-        )
+        sides = ((self.db.out_edges(node), True), (self.db.in_edges(node), False))
         for edges, forward in sides:
-            for u, v, _, d in edges:
+            for u, v, k, d in edges:
                 other = v if forward else u
-                w = self._weight(u, v, d)
-                rank = (w, _KIND_ORDER[d["kind"]], not forward, d["path"] or "", d["line"] or 0)
+                w = self._weight(u, v, d["kind"])
+                rank = (
+                    w, _KIND_ORDER.get(d["kind"], len(_KIND_ORDER)), not forward,
+                    d["path"] or "", d["line"] or 0, u, v, k,
+                )  # fmt: skip
                 if other not in best or rank < best[other][0]:
                     hop = Hop(u, v, d["kind"], d["path"], d["line"], d["text"], forward)
                     best[other] = (rank, hop, w)
@@ -306,18 +334,12 @@ class KnowledgeGraph:
         """The weight of the cheapest edge to each neighbour, either direction (what
         :meth:`_steps` ranks first, without building a Hop per edge)."""
         best: dict[str, float] = {}
-        G = self.graph
         weight = self._weight
-        for other, keyed in G._succ[node].items():
-            for d in keyed.values():
-                w = weight(node, other, d)
-                if w < best.get(other, _INF):
-                    best[other] = w
-        for other, keyed in G._pred[node].items():
-            for d in keyed.values():
-                w = weight(other, node, d)
-                if w < best.get(other, _INF):
-                    best[other] = w
+        for u, v, kind in self.db.costs(node):
+            other = v if u == node else u
+            w = weight(u, v, kind)
+            if w < best.get(other, _INF):
+                best[other] = w
         return best
 
     def shortest_path(self, a: str, b: str) -> list[Hop] | None:
@@ -370,13 +392,12 @@ class KnowledgeGraph:
 
     def neighbourhood(self, node: str, depth: int = 1) -> dict[str, int]:
         """Nodes within ``depth`` hops of ``node`` (edges taken both ways), with their distance."""
-        G = self.graph
         seen = {node: 0}
         frontier = [node]
         for level in range(1, depth + 1):
             nxt = []
             for n in frontier:
-                for m in (*G.successors(n), *G.predecessors(n)):
+                for m in self.db.neighbours(n):
                     if m not in seen:
                         seen[m] = level
                         nxt.append(m)
@@ -384,38 +405,25 @@ class KnowledgeGraph:
         return seen
 
     def subgraph(self, nodes: Iterable[str]) -> nx.MultiDiGraph:
-        """The graph restricted to ``nodes`` (for export; attribute dicts are shared, not
-        copied, so treat it as read-only).
-
-        Built straight from the adjacency dicts: networkx's ``subgraph(...).copy()`` filters
-        every edge through views, several times slower on a hub's large neighbourhood.
-        """
+        """The graph restricted to ``nodes`` (for export; treat it as read-only)."""
         import networkx
 
-        G = self.graph
-        keep = {n: G.nodes[n] for n in nodes if n in G}
+        keep = {n: self.node(n) for n in nodes if self.has(n)}
         H = networkx.MultiDiGraph()
         H.add_nodes_from(keep.items())
         H.add_edges_from(
-            (u, v, k, d)
-            for u in keep
-            for v, keyed in G._adj[u].items()
-            if v in keep
-            for k, d in keyed.items()
+            (u, v, k, d) for n in keep for u, v, k, d in self.db.out_edges(n) if v in keep
         )
         return H
 
     # -- vault-wide lists -------------------------------------------------------------
     def tags(self) -> list[TagCount]:
         """Every tag with the number of notes carrying it or a nested tag, parents first."""
-        G = self.graph
         notes: dict[str, set[str]] = defaultdict(set)
-        for node in G:
-            if node.startswith("tag:"):
-                for _, _, d in G.in_edges(node, data=True):
-                    if d["kind"] == "tagged":
-                        for t in tag_chain(node[4:]):
-                            notes[t].add(d["path"])
+        for _, v, _, d in self.db.edges_of_kind("tagged"):
+            if v.startswith("tag:"):
+                for t in tag_chain(v[4:]):
+                    notes[t].add(d["path"])
         return [
             TagCount(name, len(paths), name.count("/"))
             for name, paths in sorted(notes.items(), key=lambda kv: kv[0].split("/"))
@@ -423,26 +431,25 @@ class KnowledgeGraph:
 
     def orphans(self) -> list[str]:
         """Paths of notes with no link to or from another note (same rule as kb.checks)."""
-        G = self.graph
         linked: set[str] = set()
-        for _, v, d in G.edges(data=True):
-            if d["kind"] in ("links_to", "embeds") and v.startswith("note:"):
+        for _, v, _, d in self.db.edges_of_kind("links_to", "embeds"):
+            if v.startswith("note:"):
                 linked.add(d["path"])
-                linked.add(G.nodes[v]["path"])
-        return sorted(n[5:] for n in G if n.startswith("note:") and n[5:] not in linked)
+                linked.add(v[5:])
+        return sorted(n[5:] for n in self.db.nodes_of_kind("note") if n[5:] not in linked)
 
     def link_suggestions(self) -> list[dict]:
         """Plain-text mentions of existing notes: places a ``[[link]]`` could go."""
-        G = self.graph
         out = []
-        for _, v, d in G.edges(data=True):
-            if d["kind"] == "mentions" and v.startswith("note:"):
+        for _, v, _, d in self.db.edges_of_kind("mentions"):
+            if v.startswith("note:"):
+                target = self.node(v)
                 out.append(
                     {
                         "path": d["path"],
                         "line": d["line"],
-                        "target": G.nodes[v]["label"],
-                        "target_path": G.nodes[v]["path"],
+                        "target": target["label"],
+                        "target_path": target["path"],
                         "context": d["text"],
                     }
                 )

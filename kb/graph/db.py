@@ -1,0 +1,511 @@
+"""The concept graph as rows of one SQLite file, ``<data_dir>/graph.sqlite``.
+
+Every node and edge is a row with its *owner*: the note whose facts gave it (``NULL`` for
+the nodes no note owns: concepts, tags, missing link targets, and the nested-tag edges).
+An edit deletes its note's rows and inserts the new ones; a query reads only the rows it
+needs, through the indexes on source, target, owner and kind.
+
+Beside the graph the file keeps what updates need: each note's facts (JSON, checked on the
+way back), the names each note's text says (``hits``), the names its links look up
+(``link_keys``), its text in matching form (``texts``), and the name table (``names``,
+``display``, ``about``, ``defines``).
+
+Nothing read here is ever run: values are SQLite text and numbers, JSON is decoded into
+plain values and type-checked, and a file whose schema is not exactly the one below (a
+trigger, a view, another version) is not used: :class:`GraphDB` reports it and the caller
+rebuilds the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kb.errors import KbError
+from kb.graph.facts import BadFacts, EdgeKey, NoteFacts, decode
+
+DB_FILE = "graph.sqlite"
+SCHEMA = 8
+"""Bump when what the graph holds or how names are found changes: a saved graph of another
+schema is rebuilt."""
+
+_TABLES = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
+    "CREATE TABLE notes (path TEXT PRIMARY KEY, sha TEXT NOT NULL, aliases TEXT NOT NULL,"
+    " light TEXT NOT NULL, links TEXT NOT NULL) STRICT",
+    "CREATE TABLE texts (path TEXT PRIMARY KEY, text TEXT NOT NULL) STRICT",
+    "CREATE TABLE hits (path TEXT NOT NULL, key TEXT NOT NULL, src TEXT NOT NULL,"
+    " line INTEGER NOT NULL, ord INTEGER NOT NULL, text TEXT NOT NULL) STRICT",
+    "CREATE INDEX hits_path ON hits (path)",
+    "CREATE INDEX hits_key ON hits (key)",
+    "CREATE TABLE link_keys (key TEXT NOT NULL, path TEXT NOT NULL) STRICT",
+    "CREATE INDEX link_keys_key ON link_keys (key)",
+    "CREATE INDEX link_keys_path ON link_keys (path)",
+    "CREATE TABLE nodes (id TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,"
+    " path TEXT, line INTEGER, heading TEXT NOT NULL, snippet TEXT NOT NULL,"
+    " tags TEXT NOT NULL, owner TEXT) STRICT",
+    "CREATE INDEX nodes_owner ON nodes (owner)",
+    "CREATE INDEX nodes_kind ON nodes (kind)",
+    "CREATE TABLE edges (src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,"
+    " kind TEXT NOT NULL, path TEXT, line INTEGER, text TEXT NOT NULL, owner TEXT,"
+    " derived INTEGER NOT NULL, PRIMARY KEY (src, dst, key)) STRICT, WITHOUT ROWID",
+    "CREATE INDEX edges_dst ON edges (dst)",
+    "CREATE INDEX edges_owner ON edges (owner, derived)",
+    "CREATE INDEX edges_kind ON edges (kind)",
+    "CREATE TABLE names (key TEXT PRIMARY KEY, node TEXT NOT NULL, compact TEXT NOT NULL,"
+    " named TEXT NOT NULL) STRICT",
+    "CREATE INDEX names_compact ON names (compact)",
+    "CREATE TABLE display (node TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL,"
+    " PRIMARY KEY (node, key)) STRICT, WITHOUT ROWID",
+    "CREATE TABLE about (section TEXT PRIMARY KEY, node TEXT NOT NULL) STRICT",
+    "CREATE TABLE defines (concept TEXT NOT NULL, ord INTEGER NOT NULL,"
+    " section TEXT NOT NULL, PRIMARY KEY (concept, ord)) STRICT, WITHOUT ROWID",
+)
+_NODE_COLS = "id, kind, label, path, line, heading, snippet, tags"
+_EDGE_COLS = "src, dst, key, kind, path, line, text"
+
+
+class Damaged(KbError):
+    """The graph file is not one this kb wrote (damaged, foreign or another version).
+
+    ``problem`` ends a sentence ("the concept graph in <dir> <problem>"): an update rebuilds
+    the file and says so; a query that meets a damaged row stops with the advice to rebuild.
+    """
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(f"the concept graph {problem}; run `kb index --full` to rebuild it")
+
+
+def _expected() -> set[tuple[str, str]]:
+    out = set()
+    for sql in _TABLES:
+        words = sql.split()
+        name = words[2]
+        out.add((name, " ".join(sql.split())))
+    return out
+
+
+def node_attrs(row: tuple) -> dict:
+    """A nodes row (without its id) as the attribute dict kb's readers use."""
+    kind, label, path, line, heading, snippet, tags = row
+    return {
+        "kind": kind,
+        "label": label,
+        "path": path,
+        "line": line,
+        "heading": _strs(heading),
+        "snippet": snippet,
+        "tags": _strs(tags),
+    }
+
+
+def edge_attrs(row: tuple) -> dict:
+    """An edges row's (kind, path, line, text) as the attribute dict kb's readers use."""
+    kind, path, line, text = row
+    return {"kind": kind, "path": path, "line": line, "text": text}
+
+
+def _strs(text: str) -> list[str]:
+    value = json.loads(text)
+    if type(value) is not list or any(type(v) is not str for v in value):
+        raise Damaged("is damaged (a list of names is not one)")
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class GraphDB:
+    """One connection to ``graph.sqlite`` (or an in-memory graph for :func:`kb.graph.build`)."""
+
+    def __init__(self, path: Path | None, create: bool = True):
+        self.path = path
+        where = ":memory:" if path is None else str(path)
+        if path is not None and not create and not path.exists():
+            raise FileNotFoundError(path)
+        self.db = sqlite3.connect(where, timeout=30, isolation_level=None)
+        try:
+            self.db.execute("PRAGMA trusted_schema = OFF")
+            self._check(create)
+        except sqlite3.DatabaseError as e:
+            self.db.close()
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise
+            raise Damaged(f"is damaged ({DB_FILE}: {e})") from None
+        except Damaged:
+            self.db.close()
+            raise
+
+    def _check(self, create: bool) -> None:
+        db = self.db
+        found = {
+            (name, " ".join((sql or "").split()))
+            for name, sql in db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if not found and create:
+            if self.path is not None:
+                db.execute("PRAGMA journal_mode = WAL")
+            db.execute("BEGIN IMMEDIATE")
+            for sql in _TABLES:
+                db.execute(sql)
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+            db.execute("COMMIT")
+            return
+        if found != _expected():
+            extra = {name for name, _ in found - _expected()}
+            if any(sql.startswith(("CREATE TRIGGER", "CREATE VIEW")) for _, sql in found):
+                raise Damaged("is not one kb wrote (it holds triggers or views)")
+            if extra and not found & _expected():
+                raise Damaged("is not one kb wrote")
+            raise Damaged("is from another version of kb")
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None or row[0] != str(SCHEMA):
+            raise Damaged("is from another version of kb")
+        db.execute("PRAGMA synchronous = NORMAL")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction: everything an update does lands together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- what the graph was built from --------------------------------------------
+    def held(self) -> dict[str, str]:
+        """{path: sha} of the notes the graph holds (what Store.diff compares)."""
+        return dict(self.db.execute("SELECT path, sha FROM notes"))
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM notes").fetchone()[0]
+
+    def facts(
+        self, paths: Iterable[str] | None = None, links: bool = False
+    ) -> dict[str, NoteFacts]:
+        """Stored facts of ``paths`` (all notes when None), with their links when asked."""
+        cols = "path, sha, light, links" if links else "path, sha, light, NULL"
+        try:
+            if paths is None:
+                rows = self.db.execute(f"SELECT {cols} FROM notes")
+                return {p: decode(p, sha, light, lk) for p, sha, light, lk in rows}
+            out = {}
+            for p in paths:
+                row = self.db.execute(f"SELECT {cols} FROM notes WHERE path = ?", (p,)).fetchone()
+                if row is not None:
+                    out[p] = decode(*row)
+            return out
+        except BadFacts as e:
+            raise Damaged(f"is damaged ({e})") from None
+
+    def signature(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(path, aliases) of every note: what link resolution needs."""
+        out = []
+        for path, aliases in self.db.execute("SELECT path, aliases FROM notes"):
+            out.append((path, tuple(_strs(aliases))))
+        return out
+
+    def hits(self, path: str) -> dict[str, list[tuple[str, int, int, str]]]:
+        out: dict[str, list] = {}
+        rows = self.db.execute(
+            "SELECT key, src, line, ord, text FROM hits WHERE path = ? ORDER BY rowid", (path,)
+        )
+        for key, src, line, order, text in rows:
+            out.setdefault(key, []).append((src, line, order, text))
+        return out
+
+    def paths_saying(self, keys: Iterable[str]) -> set[str]:
+        """Notes whose text says one of ``keys``."""
+        return self._paths_by("hits", keys)
+
+    def paths_linking(self, keys: Iterable[str]) -> set[str]:
+        """Notes with a link that looks up one of ``keys`` (folded names)."""
+        return self._paths_by("link_keys", keys)
+
+    def _paths_by(self, table: str, keys: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        q = f"SELECT DISTINCT path FROM {table} WHERE key = ?"
+        for key in set(keys):
+            out.update(p for (p,) in self.db.execute(q, (key,)))
+        return out
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        return iter(self.db.execute("SELECT path, text FROM texts").fetchall())
+
+    # -- writing a note's rows -------------------------------------------------------
+    def drop_notes(self, paths: Iterable[str]) -> set[str]:
+        """Delete everything the notes own; the ids of the nodes deleted."""
+        gone: set[str] = set()
+        db = self.db
+        for p in paths:
+            gone.update(n for (n,) in db.execute("SELECT id FROM nodes WHERE owner = ?", (p,)))
+            for table in ("nodes", "edges"):
+                db.execute(f"DELETE FROM {table} WHERE owner = ?", (p,))
+            for table in ("notes", "texts", "hits", "link_keys"):
+                db.execute(f"DELETE FROM {table} WHERE path = ?", (p,))
+        return gone
+
+    def put_note(
+        self,
+        f: NoteFacts,
+        light: str,
+        links: str,
+        nodes: dict[str, dict],
+        edges: dict[EdgeKey, dict],
+        text: str,
+        link_keys: Iterable[str],
+    ) -> None:
+        db = self.db
+        p = f.path
+        db.execute(
+            "INSERT INTO notes VALUES (?, ?, ?, ?, ?)", (p, f.sha, _dumps(f.aliases), light, links)
+        )
+        db.execute("INSERT INTO texts VALUES (?, ?)", (p, text))
+        db.executemany(
+            "INSERT INTO link_keys VALUES (?, ?)", [(k, p) for k in sorted(set(link_keys))]
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(n, *_node_row(a), p) for n, a in nodes.items()],
+        )
+        self.put_edges(edges, p, derived=False)
+        self.put_hits(p, f.hits)
+
+    def put_hits(self, path: str, hits: dict[str, list[tuple[str, int, int, str]]]) -> None:
+        self.db.executemany(
+            "INSERT INTO hits VALUES (?, ?, ?, ?, ?, ?)",
+            [(path, key, *h) for key, hs in hits.items() for h in hs],
+        )
+
+    def drop_hits(self, keys: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM hits WHERE key = ?", [(k,) for k in keys])
+
+    def put_edges(self, edges: dict[EdgeKey, dict], owner: str | None, derived: bool) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (u, v, k, d["kind"], d["path"], d["line"], d["text"], owner, int(derived))
+                for (u, v, k), d in edges.items()
+            ],
+        )
+
+    def drop_derived(self, path: str) -> None:
+        self.db.execute("DELETE FROM edges WHERE owner = ? AND derived = 1", (path,))
+
+    def put_node(self, node: str, attrs: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            (node, *_node_row(attrs)),
+        )
+
+    def ensure_node(self, node: str, attrs: dict) -> None:
+        """Add a shared node unless it is there."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            (node, *_node_row(attrs)),
+        )
+
+    def drop_nodes(self, nodes: Iterable[str]) -> None:
+        """Delete shared nodes and every edge at either end of them."""
+        db = self.db
+        for n in nodes:
+            db.execute("DELETE FROM nodes WHERE id = ?", (n,))
+            db.execute("DELETE FROM edges WHERE src = ?", (n,))
+            db.execute("DELETE FROM edges WHERE dst = ?", (n,))
+
+    def drop_unlinked(self) -> None:
+        """Missing-link and tag nodes that no edge touches any more."""
+        self.db.execute(
+            "DELETE FROM nodes WHERE kind IN ('missing', 'tag')"
+            " AND NOT EXISTS (SELECT 1 FROM edges WHERE dst = nodes.id)"
+            " AND NOT EXISTS (SELECT 1 FROM edges WHERE src = nodes.id)"
+        )
+
+    def shared_nodes(self, kind: str) -> dict[str, dict]:
+        rows = self.db.execute(
+            f"SELECT {_NODE_COLS} FROM nodes WHERE kind = ? AND owner IS NULL", (kind,)
+        )
+        return {row[0]: node_attrs(row[1:]) for row in rows}
+
+    def unowned_edges(self) -> set[tuple[str, str, str]]:
+        return set(self.db.execute("SELECT src, dst, key FROM edges WHERE owner IS NULL"))
+
+    def drop_edge(self, u: str, v: str, k: str) -> None:
+        self.db.execute("DELETE FROM edges WHERE src = ? AND dst = ? AND key = ?", (u, v, k))
+
+    # -- the name table ------------------------------------------------------------------
+    def targets(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, node FROM names"))
+
+    def write_names(
+        self,
+        target: dict[str, str],
+        named: dict[str, list[str]],
+        compact: Any,
+        display: dict[str, dict[str, str]],
+        about: dict[str, str],
+        defines: dict[str, list[str]],
+    ) -> None:
+        """Bring the name tables to these values, writing only the rows that differ."""
+        db = self.db
+        old = {k: (n, c, m) for k, n, c, m in db.execute("SELECT * FROM names")}
+        new = {k: (node, compact(k), _dumps(named.get(k, []))) for k, node in target.items()}
+        _apply(db, "names", "key", old, new)
+        old_d = {(n, k): name for n, k, name in db.execute("SELECT * FROM display")}
+        new_d = {(n, k): name for n, by in display.items() for k, name in by.items()}
+        for nk in old_d.keys() - new_d.keys():
+            db.execute("DELETE FROM display WHERE node = ? AND key = ?", nk)
+        db.executemany(
+            "INSERT OR REPLACE INTO display VALUES (?, ?, ?)",
+            [(*nk, name) for nk, name in new_d.items() if old_d.get(nk) != name],
+        )
+        old_a = dict(db.execute("SELECT section, node FROM about"))
+        for s in old_a.keys() - about.keys():
+            db.execute("DELETE FROM about WHERE section = ?", (s,))
+        db.executemany(
+            "INSERT OR REPLACE INTO about VALUES (?, ?)",
+            [(s, n) for s, n in about.items() if old_a.get(s) != n],
+        )
+        old_def: dict[str, list[str]] = {}
+        for c, s in db.execute("SELECT concept, section FROM defines ORDER BY concept, ord"):
+            old_def.setdefault(c, []).append(s)
+        for c in old_def.keys() | defines.keys():
+            if old_def.get(c) != defines.get(c):
+                db.execute("DELETE FROM defines WHERE concept = ?", (c,))
+                db.executemany(
+                    "INSERT INTO defines VALUES (?, ?, ?)",
+                    [(c, i, s) for i, s in enumerate(defines.get(c, []))],
+                )
+
+    # -- queries ----------------------------------------------------------------------------
+    def node(self, node: str) -> dict | None:
+        row = self.db.execute(f"SELECT {_NODE_COLS} FROM nodes WHERE id = ?", (node,)).fetchone()
+        return None if row is None else node_attrs(row[1:])
+
+    def has(self, node: str) -> bool:
+        return self.db.execute("SELECT 1 FROM nodes WHERE id = ?", (node,)).fetchone() is not None
+
+    def out_edges(self, node: str) -> list[tuple[str, str, str, dict]]:
+        rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE src = ?", (node,))
+        return [(u, v, k, edge_attrs(rest)) for u, v, k, *rest in rows]
+
+    def in_edges(self, node: str) -> list[tuple[str, str, str, dict]]:
+        rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE dst = ?", (node,))
+        return [(u, v, k, edge_attrs(rest)) for u, v, k, *rest in rows]
+
+    def costs(self, node: str) -> list[tuple[str, str, str]]:
+        """(src, dst, kind) of every edge at either end of ``node`` (for path search)."""
+        db = self.db
+        return db.execute("SELECT src, dst, kind FROM edges WHERE src = ?", (node,)).fetchall() + (
+            db.execute("SELECT src, dst, kind FROM edges WHERE dst = ?", (node,)).fetchall()
+        )
+
+    def neighbours(self, node: str) -> list[str]:
+        db = self.db
+        out = [v for (v,) in db.execute("SELECT dst FROM edges WHERE src = ?", (node,))]
+        out += [u for (u,) in db.execute("SELECT src FROM edges WHERE dst = ?", (node,))]
+        return out
+
+    def degree(self, node: str) -> int:
+        db = self.db
+        return (
+            db.execute("SELECT COUNT(*) FROM edges WHERE src = ?", (node,)).fetchone()[0]
+            + db.execute("SELECT COUNT(*) FROM edges WHERE dst = ?", (node,)).fetchone()[0]
+        )
+
+    def target(self, key: str) -> tuple[str, list[str]] | None:
+        """(node, notes with that name) of a concept key."""
+        row = self.db.execute("SELECT node, named FROM names WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (row[0], _strs(row[1]))
+
+    def by_compact(self, key: str) -> list[str]:
+        return [n for (n,) in self.db.execute("SELECT node FROM names WHERE compact = ?", (key,))]
+
+    def display(self, node: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT key, name FROM display WHERE node = ?", (node,))
+        return dict(rows)
+
+    def all_display(self) -> Iterator[tuple[str, str]]:
+        rows = self.db.execute(
+            "SELECT d.node, d.name FROM display AS d JOIN nodes AS n ON n.id = d.node"
+        )
+        return iter(rows.fetchall())
+
+    def about(self, section: str) -> str | None:
+        row = self.db.execute("SELECT node FROM about WHERE section = ?", (section,)).fetchone()
+        return None if row is None else row[0]
+
+    def defines(self, concept: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT section FROM defines WHERE concept = ? ORDER BY ord", (concept,)
+        )
+        return [s for (s,) in rows]
+
+    def nodes_of_kind(self, kind: str) -> list[str]:
+        return [n for (n,) in self.db.execute("SELECT id FROM nodes WHERE kind = ?", (kind,))]
+
+    def edges_of_kind(self, *kinds: str) -> list[tuple[str, str, str, dict]]:
+        marks = ", ".join("?" * len(kinds))
+        rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE kind IN ({marks})", kinds)
+        return [(u, v, k, edge_attrs(rest)) for u, v, k, *rest in rows]
+
+    def number_of_nodes(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM nodes").fetchone()[0]
+
+    def number_of_edges(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM edges").fetchone()[0]
+
+    def all_nodes(self) -> Iterator[tuple[str, dict]]:
+        for row in self.db.execute(f"SELECT {_NODE_COLS} FROM nodes ORDER BY rowid"):
+            yield row[0], node_attrs(row[1:])
+
+    def all_edges(self) -> Iterator[tuple[str, str, str, dict]]:
+        for u, v, k, *rest in self.db.execute(f"SELECT {_EDGE_COLS} FROM edges"):
+            yield u, v, k, edge_attrs(rest)
+
+    def nodes_among(self, ids: Iterable[str]) -> dict[str, dict]:
+        out = {}
+        for n in ids:
+            attrs = self.node(n)
+            if attrs is not None:
+                out[n] = attrs
+        return out
+
+
+def _node_row(a: dict) -> tuple:
+    return (
+        a["kind"], a["label"], a["path"], a["line"], _dumps(a["heading"]), a["snippet"],
+        _dumps(a["tags"]),
+    )  # fmt: skip
+
+
+def _apply(db: sqlite3.Connection, table: str, key: str, old: dict, new: dict) -> None:
+    for k in old.keys() - new.keys():
+        db.execute(f"DELETE FROM {table} WHERE {key} = ?", (k,))
+    rows = [(k, *v) for k, v in new.items() if old.get(k) != v]
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", rows)
+
+
+def remove_file(path: Path) -> None:
+    """Delete a graph file and its WAL companions (to rebuild it)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(path.with_name(path.name + suffix))
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,93 @@
+"""The edges of a note that depend on other notes (links, mentions, concept nesting), and the
+attributes of the nodes no note owns (concepts, tags, missing link targets).
+
+Pure: facts and the name table in, edges with their evidence out.
+"""
+
+from __future__ import annotations
+
+from kb.checks import CachedResolver, link_target
+from kb.graph.facts import Claim, EdgeKey, Hit, NoteFacts, _evidence
+from kb.graph.names import Names
+from kb.model import Link
+from kb.nodes import missing_id, note_id
+
+
+def concept_attrs(claims: list[Claim]) -> dict:
+    first = claims[0]
+    return {
+        "kind": "concept",
+        "label": first.name,
+        "path": first.path,
+        "line": first.line,
+        "heading": list(first.heading),
+        "snippet": next((c.snippet for c in claims if c.snippet), ""),
+        "tags": sorted({t for c in claims for t in c.tags}),
+    }
+
+
+def derive(f: NoteFacts, names: Names, resolver: CachedResolver) -> dict[EdgeKey, dict]:
+    """The edges of a note that depend on other notes: links, mentions, concept contains."""
+    own = note_id(f.path)
+    out: dict[EdgeKey, dict] = {}
+    linked: set[tuple[str, str]] = set()
+    for src, *row in f.links:
+        link = Link(*row)
+        target = link_target(link, f.path, resolver)
+        if target.kind == "note":
+            dst = note_id(target.path or "")
+        elif target.kind == "missing":
+            dst = missing_id(link.target)
+        else:
+            continue  # links to the note itself and to attachment files are not graph edges
+        kind = "embeds" if link.embed else "links_to"
+        linked.add((src, dst))
+        # One edge per place, as Obsidian's backlinks pane lists every linking line.
+        key = f"{kind}:{link.line}"
+        out.setdefault((src, dst, key), _evidence(kind, f.path, link.line, link.context))
+    about: dict[str, str | None] = {}
+    for c in f.claims:
+        dst = names.target.get(c.key)
+        about[c.section] = dst
+        if dst and dst != own and (c.section, dst) not in linked:
+            out.setdefault(
+                (c.section, dst, "mentions"), _evidence("mentions", f.path, c.line, c.name)
+            )
+        up = own if c.parent_note else names.target.get(c.parent) if c.parent else None
+        if up and dst and up != dst:
+            out.setdefault(
+                (up, dst, f"contains@{f.path}"),
+                _evidence("contains", f.path, c.line, f"{c.parent_name} › {c.name}"),
+            )
+    best: dict[tuple[str, str], Hit] = {}
+    for key, hits in f.hits.items():
+        dst = names.target.get(key)
+        if dst is None or dst == own:
+            continue
+        for h in hits:
+            src = h[0]
+            if about.get(src) == dst or (src, dst) in linked:
+                continue  # the section is about it, or already links it
+            old = best.get((src, dst))
+            if old is None or h[1:] < old[1:]:
+                best[(src, dst)] = h
+    for (src, dst), h in sorted(best.items()):
+        out.setdefault((src, dst, "mentions"), _evidence("mentions", f.path, h[1], h[3]))
+    return out
+
+
+def tag_attrs(node: str) -> dict:
+    name = node[len("tag:") :]
+    return {
+        "kind": "tag",
+        "label": f"#{name}",
+        "path": None,
+        "line": None,
+        "heading": [],
+        "snippet": "",
+        "tags": [],
+    }
+
+
+def missing_attrs(node: str) -> dict:
+    return {**tag_attrs(node), "kind": "missing", "label": node[len("missing:") :]}

@@ -1,0 +1,356 @@
+"""What one note contributes to the concept graph, computed from that note alone.
+
+Pure: a parsed :class:`~kb.model.Note` in, :class:`NoteGraph` out (its own nodes and edges,
+the names it gives, the concept titles it claims, its links); :func:`find_hits` adds the
+names its text says. The JSON codec at the end is how :mod:`kb.graph.db` keeps a note's
+facts: every field's type is checked on the way back, nothing read is ever run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from kb.concepts import SEPARATOR, concept_key, excerpt, normalise, sentence_spans
+from kb.model import Link, Note, Section
+from kb.nodes import note_id, section_id, tag_chain, tag_id
+from kb.text import tag_key
+from kb.topicnames import HeadingTerm, heading_term, is_textlike_math
+
+SECTION_BREAK = "\n"
+"""Between sections in a note's matching-form text (normalise() turns newlines to spaces)."""
+
+EdgeKey = tuple[str, str, str]
+"""(source, target, key) of an edge. The key is the kind, ``links_to:<line>`` /
+``embeds:<line>`` (one edge per linking line), or ``contains@<path>`` for a concept's parent
+(one per note that nests them)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A section whose title names a concept."""
+
+    section: str
+    """Node id of the section."""
+    key: str
+    name: str
+    """The cleaned title, as the user wrote it."""
+    parts: tuple[tuple[str, str], ...]
+    """(key, name) of other names spelled out in the title (``A（B）`` → A, B)."""
+    parent: str | None
+    """Key of the enclosing section's concept, when the enclosing section names one; for a
+    top-level section, the note itself (see ``parent_note``)."""
+    parent_note: bool
+    parent_name: str
+    path: str
+    line: int
+    heading: tuple[str, ...]
+    snippet: str
+    tags: tuple[str, ...]
+
+
+Hit = tuple[str, int, int, str]
+"""Where a section names a concept: (section node, line of the sentence, sentence number,
+sentence). Sentence 0 is the title; the first sentence gives the evidence."""
+
+
+@dataclass
+class NoteFacts:
+    """Everything the graph takes from one note, computed from that note alone (its own
+    nodes and edges are in :class:`NoteGraph`; the database keeps them by owner)."""
+
+    path: str
+    sha: str
+    title: str
+    aliases: tuple[str, ...]
+    names: tuple[tuple[str, str], ...]
+    """(key, name) of the note's title, file name and aliases."""
+    tags: tuple[str, ...]
+    """Lower-cased tag names used."""
+    links: tuple[tuple, ...]
+    """(source node, *the Link's fields) of every link."""
+    claims: tuple[Claim, ...]
+    hits: dict[str, list[Hit]] = field(default_factory=dict)
+    """Mentions found, by concept key: what the Aho-Corasick pass saw."""
+
+
+@dataclass
+class NoteGraph:
+    """What one note adds to the graph: its facts, its own nodes and edges with attributes,
+    and its text in matching form (for later searches of names that appear elsewhere)."""
+
+    facts: NoteFacts
+    nodes: dict[str, dict]
+    """The note and its sections, with their attributes."""
+    edges: dict[EdgeKey, dict]
+    """Edges that need no other note: the outline (contains) and tags (tagged)."""
+
+
+def _evidence(kind: str, path: str | None, line: int | None, text: str) -> dict:
+    return {"kind": kind, "path": path, "line": line, "text": excerpt(text)}
+
+
+def _section_node(note: Note, index: int) -> str:
+    """Node id of ``note.sections[index]``: the note itself for the root."""
+    if index == 0:
+        return note_id(note.path)
+    return section_id(note.path, note.sections[index].line_start)
+
+
+def _snippet(text: str) -> str:
+    return excerpt(" ".join(text.split()))
+
+
+def note_facts(note: Note, sha: str) -> NoteGraph:
+    """What ``note`` alone contributes to the graph (mentions are found later)."""
+    path = note.path
+    me = note_id(path)
+    section_tags: dict[int, list[str]] = defaultdict(list)
+    for use in note.tag_uses:
+        if use.name not in section_tags[use.section]:
+            section_tags[use.section].append(use.name)
+    root_text = next((s.text for s in note.sections if s.text.strip()), "")
+    nodes: dict[str, dict] = {
+        me: {
+            "kind": "note",
+            "label": note.title,
+            "path": path,
+            "line": 1,
+            "heading": [note.title],
+            "snippet": _snippet(root_text),
+            "tags": list(note.tags),
+        }
+    }
+    edges: dict[EdgeKey, dict] = {}
+    claims: list[Claim] = []
+    claim_of: dict[int, Claim] = {}
+    for i, sec in enumerate(note.sections):
+        if i == 0:
+            continue
+        sid = _section_node(note, i)
+        nodes[sid] = {
+            "kind": "section",
+            "label": sec.title,
+            "path": path,
+            "line": sec.line_start,
+            "heading": list(sec.heading_path),
+            "snippet": _snippet(sec.text),
+            "tags": section_tags.get(i, []),
+        }
+        parent = sec.parent or 0
+        edges[(_section_node(note, parent), sid, "contains")] = _evidence(
+            "contains", path, sec.line_start, sec.title
+        )
+        term = _names_concept(note, i)
+        if term is not None:
+            up = claim_of.get(sec.parent) if sec.parent else None
+            top = not sec.parent
+            claim = Claim(
+                section=sid,
+                key=concept_key(term.name),
+                name=term.name,
+                parts=tuple((concept_key(p), p) for p in term.aliases),
+                parent=up.key if up else None,
+                parent_note=top,
+                parent_name=up.name if up else note.title,
+                path=path,
+                line=sec.line_start,
+                heading=tuple(sec.heading_path),
+                snippet=_snippet(sec.text),
+                tags=tuple(section_tags.get(i, [])),
+            )
+            claims.append(claim)
+            claim_of[i] = claim
+    for use in note.tag_uses:
+        src = _section_node(note, use.section)
+        chain = tag_chain(use.name)
+        if chain:
+            edge = (src, tag_id(chain[-1]), "tagged")
+            edges.setdefault(edge, _evidence("tagged", path, use.line, f"#{use.name}"))
+    own_names = (note.title, note.stem, *note.aliases, note.display_title or "")
+    names = [(concept_key(n), n) for n in own_names]
+    facts = NoteFacts(
+        path=path,
+        sha=sha,
+        title=note.title,
+        aliases=note.aliases,
+        names=tuple(dict((k, n) for k, n in names if k).items()),
+        tags=tuple(dict.fromkeys(tag_key(t) for t in note.tags)),
+        links=tuple((_section_node(note, lk.section), *_link_row(lk)) for lk in note.links),
+        claims=tuple(claims),
+    )
+    return NoteGraph(facts, nodes, edges)
+
+
+_LINK_FIELDS = tuple(f.name for f in fields(Link))
+
+
+def _link_row(link: Link) -> tuple:
+    """A Link's fields in order (``dataclasses.astuple`` deep-copies, ten times slower)."""
+    return tuple(getattr(link, name) for name in _LINK_FIELDS)
+
+
+def _names_concept(note: Note, index: int) -> HeadingTerm | None:
+    """The term a section's title names (:func:`kb.topicnames.heading_term`: not a date, a
+    generic title, a sentence or a step), unless it is a heading that only holds dated
+    entries (``## Daily Report``)."""
+    sec = note.sections[index]
+    term = heading_term(sec.title)
+    if term is None:
+        return None
+    if sec.kind == "heading" and not sec.text.strip():
+        children = [s for s in note.sections if s.parent == index]
+        if children and all(heading_term(c.title) is None for c in children):
+            return None
+    return term
+
+
+def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
+    """The concept names each section of ``note`` says (first sentence per section and name),
+    and the note's text in matching form, sections apart."""
+    hits: dict[str, list[Hit]] = defaultdict(list)
+    norms = []
+    for i, sec in enumerate(note.sections):
+        src = _section_node(note, i)
+        # The title is sentence 0 (the root's title is the note's own name: left out).
+        spans = sentence_spans(prose(sec))
+        texts = [sec.title if i else ""] + [sentence for _, sentence in spans]
+        norm = normalise(SEPARATOR.join(texts))
+        norms.append(norm)
+        seen: set[str] = set()
+        for order, key in matcher.find_normalised(norm):
+            if key not in seen:
+                seen.add(key)
+                # The title is on the section's first line; a sentence on its own line.
+                line = sec.line_of(spans[order - 1][0]) if order else sec.line_start
+                hits[key].append((src, line, order, excerpt(texts[order], key)))
+    return dict(hits), SECTION_BREAK.join(norms)
+
+
+def prose(sec: Section) -> str:
+    """A section's text with its inline code and math blanked out (math that reads as text,
+    a size like ``1\\times 1``, is kept).
+
+    kb.parse keeps inline ``code`` and ``$math$`` in ``Section.text`` so that sentences
+    read whole, and lists them again in ``code``/``math``; a name inside them is not a
+    mention. Each piece is blanked at its first place after the previous one.
+    """
+    text = sec.text
+    for pieces in (sec.code, sec.math):
+        at = 0
+        for piece in pieces.split("\n"):
+            piece = piece.strip()
+            if not piece:
+                continue
+            found = text.find(piece, at)
+            if found < 0:
+                continue  # a fenced block: not in the text at all
+            if pieces is sec.math and is_textlike_math(piece):
+                at = found + len(piece)
+                continue  # $1\times 1$卷积 reads as "1x1卷积": matched as text
+            text = text[:found] + " " * len(piece) + text[found + len(piece) :]
+            at = found + len(piece)
+    return text
+
+
+# -- kept as JSON ------------------------------------------------------------------
+
+
+class BadFacts(ValueError):
+    """Stored facts that do not decode to well-formed ones (damaged, or foreign)."""
+
+
+def encode_light(f: NoteFacts) -> str:
+    """What the name table needs of a note, as JSON text: title, aliases, names, tags, claims."""
+    claims = [
+        [c.section, c.key, c.name, c.parts, c.parent, c.parent_note, c.parent_name, c.line,
+         c.heading, c.snippet, c.tags]
+        for c in f.claims
+    ]  # fmt: skip
+    return _dumps([f.title, f.aliases, f.names, f.tags, claims])
+
+
+def encode_links(f: NoteFacts) -> str:
+    """The note's links as JSON text: (source node, *the Link's fields) each."""
+    return _dumps(f.links)
+
+
+def decode(path: str, sha: str, light: str, links: str | None = None) -> NoteFacts:
+    """The NoteFacts of :func:`encode_light` (and :func:`encode_links`) texts; hits are
+    kept apart. :class:`BadFacts` for anything that is not what kb wrote."""
+    try:
+        title, aliases, names, tags, claims = json.loads(light)
+        return NoteFacts(
+            path=path,
+            sha=sha,
+            title=_str(title),
+            aliases=_strs(aliases),
+            names=tuple((_str(k), _str(n)) for k, n in _list(names)),
+            tags=_strs(tags),
+            links=() if links is None else tuple(_link(r) for r in _list(json.loads(links))),
+            claims=tuple(_claim(path, c) for c in _list(claims)),
+        )
+    except (ValueError, TypeError, RecursionError) as e:
+        raise BadFacts(f"{path}: {str(e)[:200]}") from None
+
+
+def _claim(path: str, c: Any) -> Claim:
+    section, key, name, parts, parent, parent_note, parent_name, line, heading, snippet, tags = c
+    if type(parent_note) is not bool:
+        raise BadFacts("parent_note is not true or false")
+    return Claim(
+        section=_str(section),
+        key=_str(key),
+        name=_str(name),
+        parts=tuple((_str(k), _str(n)) for k, n in _list(parts)),
+        parent=None if parent is None else _str(parent),
+        parent_note=parent_note,
+        parent_name=_str(parent_name),
+        path=path,
+        line=_int(line),
+        heading=_strs(heading),
+        snippet=_str(snippet),
+        tags=_strs(tags),
+    )
+
+
+def _link(r: Any) -> tuple:
+    src, target, heading, block, alias, kind, embed, line, context, section = r
+    if kind not in ("wikilink", "markdown") or type(embed) is not bool:
+        raise BadFacts("not a link")
+    return (
+        _str(src), _str(target), _opt(heading), _opt(block), _opt(alias), kind, embed,
+        _int(line), _str(context), _int(section),
+    )  # fmt: skip
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _str(v: Any) -> str:
+    if type(v) is not str:
+        raise BadFacts(f"expected text, got {type(v).__name__}")
+    return v
+
+
+def _opt(v: Any) -> str | None:
+    return None if v is None else _str(v)
+
+
+def _int(v: Any) -> int:
+    if type(v) is not int:
+        raise BadFacts(f"expected a whole number, got {type(v).__name__}")
+    return v
+
+
+def _list(v: Any) -> list:
+    if type(v) is not list:
+        raise BadFacts(f"expected a list, got {type(v).__name__}")
+    return v
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    return tuple(_str(x) for x in _list(v))

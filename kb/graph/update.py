@@ -1,0 +1,314 @@
+"""Keeping the concept graph caught up with the store, one note's rows at a time.
+
+An update is one SQLite transaction: the changed notes' rows are deleted and inserted anew;
+the name table is recomputed from every note's facts (names, aliases, claims: small) and
+written where it differs; and only the notes whose edges can have changed are derived
+again: the changed notes, those whose text says a name that appeared (found through the
+text kept for each note), those that say or nest a name whose node changed, and those with
+a link that looks up a name a note gained or lost (not every note with links).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kb.errors import notice
+from kb.graph.db import DB_FILE, Damaged, GraphDB, remove_file
+from kb.graph.derive import concept_attrs, derive, missing_attrs, tag_attrs
+from kb.graph.facts import (
+    NoteFacts,
+    NoteGraph,
+    _evidence,
+    encode_light,
+    encode_links,
+    find_hits,
+    note_facts,
+)
+from kb.graph.names import Names
+from kb.graph.queries import KnowledgeGraph
+from kb.model import Note, strip_note_suffix
+from kb.nodes import tag_chain, tag_id
+from kb.resolve import fold
+from kb.store import Progress, gc_paused
+from kb.topicnames import compact
+
+if TYPE_CHECKING:
+    from kb.store import Store
+    from kb.vault import Vault
+
+Others = Callable[[frozenset, set], dict]
+"""others(names, skip) → the notes, other than ``skip``, whose text may hold one of ``names``."""
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What :func:`sync` did."""
+
+    graph: KnowledgeGraph
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    full: bool = False
+    rescanned: int = 0
+    """Unchanged notes searched again because names were added elsewhere."""
+    rederived: int = 0
+    """Notes whose links and mentions were derived again (the changed ones included)."""
+    seconds: float = 0.0
+
+    @property
+    def nodes(self) -> int:
+        return self.graph.number_of_nodes()
+
+    @property
+    def edges(self) -> int:
+        return self.graph.number_of_edges()
+
+
+def open_db(vault: Vault, fresh: bool = False) -> tuple[GraphDB, bool]:
+    """The vault's graph file, and True when it is new: made anew when asked, missing,
+    damaged or of another version (saying so once on stderr when it was damaged or old)."""
+    path = vault.ensure_data_dir() / DB_FILE
+    if fresh:
+        remove_file(path)
+    existed = path.exists()
+    try:
+        return GraphDB(path), not existed
+    except Damaged as e:
+        notice(f"the concept graph in {vault.data_dir} {e.problem}; rebuilding it")
+    remove_file(path)
+    return GraphDB(path), True
+
+
+def read(vault: Vault) -> KnowledgeGraph | None:
+    """The saved graph as it is, without syncing (None when there is none that kb can use)."""
+    try:
+        return KnowledgeGraph(GraphDB(vault.data_dir / DB_FILE, create=False))
+    except (FileNotFoundError, Damaged):
+        return None
+
+
+def is_current(vault: Vault, store: Store) -> bool:
+    """True when the saved graph was built from the notes the store holds now (cheap)."""
+    try:
+        db = GraphDB(vault.data_dir / DB_FILE, create=False)
+    except (FileNotFoundError, Damaged):
+        return False
+    try:
+        return store.diff(db.held()) == ([], [])
+    finally:
+        db.close()
+
+
+def sync(
+    vault: Vault, store: Store, full: bool = False, progress: Progress | None = None
+) -> SyncResult:
+    """Bring the saved graph up to date with the store (call ``store.refresh()`` first)."""
+    start = time.perf_counter()
+    db, new = open_db(vault, fresh=full)
+    try:
+        return _sync(db, store, full or new, start, progress)
+    except Damaged as e:
+        db.close()
+        notice(f"the concept graph in {vault.data_dir} {e.problem}; rebuilding it")
+        db, _ = open_db(vault, fresh=True)
+        return _sync(db, store, True, start, progress)
+
+
+def _sync(
+    db: GraphDB, store: Store, full: bool, start: float, progress: Progress | None
+) -> SyncResult:
+    held = db.held()
+    stale, gone = store.diff(held)
+    result = SyncResult(KnowledgeGraph(db), full=full)
+    if stale or gone:
+        notes = store.notes(stale)
+        shas = store.hashes()
+        gone = sorted(set(gone) | (set(stale) - set(notes)))
+
+        def others(keys: frozenset[str], skip: set[str]) -> dict[str, Note]:
+            from kb.mentions import Matcher
+
+            first_look = Matcher(keys)
+            hits = [p for p, text in db.texts() if p not in skip and first_look.any_in(text)]
+            return store.notes(hits)
+
+        with gc_paused():
+            stats = update(db, {p: (n, shas[p]) for p, n in notes.items()}, gone, others, progress)
+        result.added = sorted(p for p in notes if p not in held)
+        result.changed = sorted(p for p in notes if p in held)
+        result.removed = gone
+        result.rescanned, result.rederived = stats
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def load(vault: Vault, store: Store) -> KnowledgeGraph:
+    """The graph, caught up with the store when notes changed since it was saved."""
+    return sync(vault, store).graph
+
+
+def build(notes: Iterable[Note]) -> KnowledgeGraph:
+    """A graph of ``notes`` in memory (no store, no file): for tests and one-off use."""
+    db = GraphDB(None)
+    update(db, {n.path: (n, "") for n in notes}, [], lambda keys, skip: {})
+    return KnowledgeGraph(db)
+
+
+def link_keys(f: NoteFacts) -> set[str]:
+    """The folded names a note's links look up (a note with one of these as its file name or
+    alias can change where they go)."""
+    out = set()
+    for row in f.links:
+        target = row[1]
+        written = strip_note_suffix(target.strip().lstrip("/"))
+        out.add(fold(written))
+        out.add(fold(posixpath.basename(written)))
+        out.add(fold(posixpath.basename(posixpath.normpath(written or "."))))
+    out.discard("")
+    return out
+
+
+def _signature_keys(entries: Iterable[tuple[str, tuple[str, ...]]]) -> set[str]:
+    """The folded names by which links find the notes of these (path, aliases) entries."""
+    out = set()
+    for path, aliases in entries:
+        out.add(fold(strip_note_suffix(path.rsplit("/", 1)[-1])))
+        out.update(fold(a) for a in aliases)
+    return out
+
+
+def update(
+    db: GraphDB,
+    notes: dict[str, tuple[Note, str]],
+    gone: Iterable[str],
+    others: Others,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Apply changed, added (``notes``: path → (note, sha)) and removed notes to the graph,
+    in one transaction. Returns (notes searched again for new names, notes derived again)."""
+    from kb.mentions import Matcher
+
+    gone = list(gone)
+    steps = 2 * len(notes)  # reading each note's outline, then finding the names it says
+    own: dict[str, NoteGraph] = {}
+    for done, (path, (note, sha)) in enumerate(notes.items(), 1):
+        own[path] = note_facts(note, sha)
+        if progress:
+            progress(done, steps)
+    with db.transaction():
+        facts = db.facts()
+        old_names = db.targets()
+        old_signature = set(db.signature())
+        touched = set(notes) | set(gone)
+        removed_nodes = db.drop_notes(p for p in touched if p in facts)
+        for p in touched:
+            facts.pop(p, None)
+        for path, part in own.items():
+            facts[path] = part.facts
+        names = Names.build(facts[p] for p in sorted(facts))
+        resolver = names.resolver()
+
+        keys = frozenset(names.target)
+        matcher = Matcher(keys)
+        texts: dict[str, str] = {}
+        for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
+            facts[path].hits, texts[path] = find_hits(note, matcher)
+            if progress:
+                progress(done, steps)
+        old_keys = frozenset(old_names)
+        db.drop_hits(old_keys - keys)
+        rescan: set[str] = set()
+        added_keys = keys - old_keys
+        if added_keys:
+            small = Matcher(added_keys)
+            if small.size:
+                for path, note in others(added_keys, set(notes)).items():
+                    found, _ = find_hits(note, small)
+                    if found:
+                        db.put_hits(path, found)
+                        rescan.add(path)
+        changed_keys = {k for k in keys | old_keys if old_names.get(k) != names.target.get(k)}
+
+        for path, part in own.items():
+            f = part.facts
+            for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
+                db.ensure_node(node, tag_attrs(node))
+            db.put_note(
+                f, encode_light(f), encode_links(f), part.nodes, part.edges, texts[path],
+                link_keys(f),
+            )  # fmt: skip
+        removed_nodes -= {n for part in own.values() for n in part.nodes}
+        removed_nodes |= _sync_shared_nodes(db, facts, names)
+        db.write_names(
+            names.target,
+            names.notes_named,
+            compact,
+            names.display,
+            names.about,
+            {c: [cl.section for cl in claims] for c, claims in names.concepts.items()},
+        )
+
+        relink: set[str] = set()
+        moved = old_signature ^ set(names.signature)
+        if moved:
+            relink = db.paths_linking(_signature_keys(moved))
+        again = set(notes) | rescan | relink | db.paths_saying(changed_keys)
+        if changed_keys:
+            again.update(
+                p
+                for p, f in facts.items()
+                if any(c.key in changed_keys or c.parent in changed_keys for c in f.claims)
+            )
+        again &= facts.keys()
+        full_facts = db.facts((p for p in again if p not in own), links=True)
+        for path in sorted(again):
+            f = own[path].facts if path in own else full_facts[path]
+            if path not in own:
+                f.hits = db.hits(path)
+                db.drop_derived(path)
+            new = derive(f, names, resolver)
+            for node in {v for _, v, _ in new if v.startswith("missing:")}:
+                db.ensure_node(node, missing_attrs(node))
+            db.put_edges(new, path, derived=True)
+        db.drop_nodes(removed_nodes)
+        db.drop_unlinked()
+    return len(rescan), len(again)
+
+
+def _sync_shared_nodes(db: GraphDB, facts: dict[str, NoteFacts], names: Names) -> set[str]:
+    """Concept nodes from the name table; tag nodes and the nested-tag hierarchy. Returns the
+    shared nodes that are gone (their edges go with them)."""
+    gone: set[str] = set()
+    stored = db.shared_nodes("concept")
+    for node in stored.keys() - names.concepts.keys():
+        gone.add(node)
+    for node, claims in names.concepts.items():
+        attrs = concept_attrs(claims)
+        if stored.get(node) != attrs:
+            db.put_node(node, attrs)
+    used = {t for f in facts.values() for t in f.tags}
+    wanted: set[str] = set()
+    hierarchy: set[tuple[str, str]] = set()
+    for t in used:
+        chain = tag_chain(t)
+        wanted.update(tag_id(c) for c in chain)
+        hierarchy.update((tag_id(a), tag_id(b)) for a, b in zip(chain, chain[1:], strict=False))
+    tags = db.shared_nodes("tag")
+    gone.update(tags.keys() - wanted)
+    for node in wanted - tags.keys():
+        db.put_node(node, tag_attrs(node))
+    have = db.unowned_edges()
+    for u, v, k in have:
+        if (u, v) not in hierarchy or k != "contains":
+            db.drop_edge(u, v, k)
+    want = {
+        (u, v, "contains"): _evidence("contains", None, None, f"#{v[4:]}")
+        for u, v in hierarchy
+        if (u, v, "contains") not in have
+    }
+    db.put_edges(want, None, derived=False)
+    return gone
