@@ -509,7 +509,7 @@ def _retry_after_swap(fn: Callable) -> Callable:
     def wrapper(vault, *args, **kwargs):
         try:
             return fn(vault, *args, **kwargs)
-        except (OSError, TypeError, KeyError, AttributeError, ValueError, _DAMAGE):
+        except (OSError, TypeError, KeyError, AttributeError, ValueError, *_DAMAGE):
             pass
         try:
             return fn(vault, *args, **kwargs)
