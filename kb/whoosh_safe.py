@@ -42,7 +42,8 @@ from time import time
 from whoosh import columns
 from whoosh.codec import whoosh3 as w3
 from whoosh.filedb import filetables
-from whoosh.index import EmptyIndexError, FileIndex, clean_files
+from whoosh import index as whoosh_index
+from whoosh.index import EmptyIndexError, FileIndex
 from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.util.numlists import delta_encode
@@ -170,7 +171,7 @@ class SafeCommit:
             if segment.is_compound():
                 raise ValueError("kb's index has no compound segments")
         write_toc(self.storage, segments, self.generation)
-        clean_files(self.storage, self.indexname, self.generation, segments)
+        whoosh_index.clean_files(self.storage, self.indexname, self.generation, segments)
 
 
 class SafeWriter(SafeCommit, SegmentWriter):

@@ -409,7 +409,7 @@ REBUILDS = "rebuilding it"
         ("os:replace", 3, "before", ["index", "--full"], None),
         ("os:replace", 3, "after", ["index", "--full"], None),
         # whoosh wrote a segment but no table of contents; a TOC, but did not clean up
-        ("whoosh.index:TOC.write", 1, "before", ["index"], None),
+        ("kb.whoosh_safe:write_toc", 1, "before", ["index"], None),
         ("whoosh.index:clean_files", 1, "before", ["index"], None),
         # the graph: not begun; its text saved but not the pickles (4 notes added, 3 removed:
         # the counts differ); one pickle of two; the pickles but not graph-held.json
