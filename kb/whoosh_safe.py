@@ -635,4 +635,9 @@ class SafeCodec(w3.W3Codec):
         length = storage.file_length(name)
         tifile = storage.open_file(name)
         postfile = segment.open_file(storage, self.POSTS_EXT)
-        return _TermsReader(self, tifile, length, postfile)
+        try:
+            return _TermsReader(self, tifile, length, postfile)
+        except (filetables.FileFormatError, struct.error, EOFError):
+            tifile.close()
+            postfile.close()
+            raise IndexDamaged(f"{name} is not a terms file of kb's") from None
