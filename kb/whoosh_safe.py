@@ -36,13 +36,13 @@ import struct
 import sys
 import zlib
 from array import array
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from time import time
 
 from whoosh import columns
+from whoosh import index as whoosh_index
 from whoosh.codec import whoosh3 as w3
 from whoosh.filedb import filetables
-from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError, FileIndex
 from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -345,7 +345,8 @@ def _from_bytes(typecode: str, raw: bytes) -> array:
 
 def encode_positions(positions: list[int]) -> bytes:
     """A posting's word positions: their count and their deltas, as 32-bit numbers."""
-    deltas = array("I", [positions[0], *(b - a for a, b in zip(positions, positions[1:]))])
+    deltas = array("I", positions[:1])
+    deltas.extend(b - a for a, b in pairwise(positions))
     return struct.pack("!I", len(positions)) + _to_bytes(deltas)
 
 
@@ -400,7 +401,7 @@ def _decode_block(raw: bytes, count: int, fixedsize):
         if len(lengths) != count or sum(lengths) != len(rest):
             raise IndexDamaged("a posting block's values are damaged")
         ends = list(accumulate(lengths))
-        values = tuple(rest[e - n : e] for e, n in zip(ends, lengths))
+        values = tuple(rest[e - n : e] for e, n in zip(ends, lengths, strict=True))
     elif fixedsize == 0:
         values = None
     else:
@@ -468,8 +469,8 @@ class _LeafMatcher(w3.W3LeafMatcher):
         if len(info) != _BLOCK_INFO.size:
             raise IndexDamaged("a posting block is cut short")
         self._dataoffset = postfile.tell()
-        count, self._maxid, self._maxweight, self._compression, mnlen, mxlen = (
-            _BLOCK_INFO.unpack(info)
+        count, self._maxid, self._maxweight, self._compression, mnlen, mxlen = _BLOCK_INFO.unpack(
+            info
         )
         if not count:
             raise IndexDamaged("an empty posting block")
