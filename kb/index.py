@@ -290,7 +290,11 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     # Another process may have synced while this one waited for the lock.
     held = _read_held(vault) or {}
     stale, gone = store.diff(held)
-    _write_notes(writer, store, held, stale, gone, result, progress, fresh=False)
+    try:
+        _write_notes(writer, store, held, stale, gone, result, progress, fresh=False)
+    except _DAMAGE as e:  # a file the update reads does not decode (damaged, or planted)
+        notice(f"the search index in {index_dir(vault)} is damaged ({_problem(e)}); rebuilding it")
+        return _rebuild(vault, store, SyncResult(), start, progress)
     _write_held(vault, held)
     result.seconds = time.perf_counter() - start
     return result
@@ -515,9 +519,13 @@ def _retry_after_swap(fn: Callable) -> Callable:
             return fn(vault, *args, **kwargs)
         except _DAMAGE as e:
             # Files that do not decode as kb writes them: damaged, or planted by someone.
-            raise IndexDamaged(index_dir(vault), f"{type(e).__name__}: {e}"[:200]) from None
+            raise IndexDamaged(index_dir(vault), _problem(e)) from None
 
     return wrapper
+
+
+def _problem(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:200]
 
 
 _DAMAGE = (whoosh_safe.IndexDamaged, struct.error, zlib.error, EOFError, IndexError)
