@@ -53,6 +53,9 @@ INDEX_NAME = "MAIN"
 TOC_FORMAT = "kb-search-toc/1"
 """What kb's TOC says it is; a file without it (a whoosh TOC, a pickle) is not read."""
 
+TOC_MAX_BYTES = 16 << 20
+"""kb's TOC lists segments (a few hundred bytes each, with deletions): anything larger is not."""
+
 _SEGID = re.compile(r"[0-9a-z]{1,64}")
 """A segment id: it becomes part of file names, so nothing else (no ``/``, no ``..``)."""
 
@@ -125,6 +128,8 @@ def read_toc(storage, schema, generation: int | None = None) -> TOC:
         generation = latest_generation(storage)
         if generation < 0:
             raise EmptyIndexError(f"no search index in {storage}")
+    if storage.file_length(_toc_name(generation)) > TOC_MAX_BYTES:
+        raise IndexDamaged(f"{_toc_name(generation)} is too large for kb's table of contents")
     f = storage.open_file(_toc_name(generation))
     try:
         raw = f.read()
