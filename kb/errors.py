@@ -49,6 +49,17 @@ class IndexMissing(KbError):
     """The .kb/ data is absent or from another version."""
 
 
+class IndexDamaged(IndexMissing):
+    """A file of the search index does not decode as kb writes it (damaged, or planted)."""
+
+    def __init__(self, folder, problem: str):
+        self.folder = folder
+        self.problem = problem
+        super().__init__(
+            f"the search index in {folder} is damaged ({problem}); run `kb index --full`"
+        )
+
+
 def notice(message: str) -> None:
     """Tell the user about something kb found wrong with its own data and is repairing on its
     own (an index from another version of kb, a graph left half-written by a killed kb).

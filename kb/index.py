@@ -18,27 +18,29 @@ import json
 import os
 import re
 import shutil
+import struct
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import fields, formats
-from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.scoring import BM25F
 from whoosh.writing import LockError
 
-from kb import analysis
-from kb.errors import IndexMissing, KbError, QueryError, TopicNotFound, notice
+from kb import analysis, whoosh_safe
+from kb.errors import IndexDamaged, IndexMissing, KbError, QueryError, TopicNotFound, notice
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
 from kb.text import tag_key
 from kb.vault import Vault
 
-INDEX_VERSION = 7
-"""Bump when the schema or the text analysis changes: an index of another version is rebuilt."""
+INDEX_VERSION = 8
+"""Bump when the schema, the text analysis or the file format changes: an index of another
+version is rebuilt. 8: no pickles (kb.whoosh_safe); an index of 7 or before holds them."""
 
 
 PARALLEL_MIN_NOTES = 1000
@@ -89,6 +91,13 @@ class _Positions(formats.Positions):
         boost = self.field_boost
         for term, found in positions.items():
             yield term, len(found), len(found) * boost, self.encode(found)
+
+    # whoosh's Positions pickles the list of positions; kb's index holds no pickles.
+    def encode(self, poslist):
+        return whoosh_safe.encode_positions(poslist)
+
+    def decode_positions(self, valuestring):
+        return whoosh_safe.decode_positions(valuestring)
 
 
 def _text(stored: bool = False) -> fields.TEXT:
@@ -247,7 +256,7 @@ def _write_held(vault: Vault, held: dict[str, str], folder: Path | None = None) 
 
 def exists(vault: Vault) -> bool:
     """True when the vault has a search index of this version."""
-    return _read_held(vault) is not None and whoosh_index.exists_in(str(index_dir(vault)))
+    return _read_held(vault) is not None and whoosh_safe.exists_in(str(index_dir(vault)))
 
 
 def sync(vault: Vault, store, full: bool = False, progress: Progress | None = None) -> SyncResult:
@@ -263,7 +272,7 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
             result.seconds = time.perf_counter() - start
             return result
         try:
-            ix = whoosh_index.open_dir(str(index_dir(vault)))
+            ix = whoosh_safe.open_dir(str(index_dir(vault)), _schema())
         except Exception as e:  # noqa: BLE001 - a damaged or foreign index is rebuilt, not fatal
             problem = f"is damaged ({type(e).__name__}: {e})"[:200]
             held = None
@@ -281,7 +290,11 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     # Another process may have synced while this one waited for the lock.
     held = _read_held(vault) or {}
     stale, gone = store.diff(held)
-    _write_notes(writer, store, held, stale, gone, result, progress, fresh=False)
+    try:
+        _write_notes(writer, store, held, stale, gone, result, progress, fresh=False)
+    except _DAMAGE as e:  # a file the update reads does not decode (damaged, or planted)
+        notice(f"the search index in {index_dir(vault)} is damaged ({_problem(e)}); rebuilding it")
+        return _rebuild(vault, store, SyncResult(), start, progress)
     _write_held(vault, held)
     result.seconds = time.perf_counter() - start
     return result
@@ -336,7 +349,7 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
     fresh = live.with_name(f"search.new.{os.getpid()}")
     fresh.mkdir()
     try:
-        ix = whoosh_index.create_in(str(fresh), _schema())
+        ix = whoosh_safe.create_in(str(fresh), _schema())
         held: dict[str, str] = {}
         stale, _ = store.diff(held)
         _write_notes(_writer(ix, len(stale)), store, held, stale, [], result, progress, fresh=True)
@@ -413,12 +426,18 @@ def _parallel_writer(ix, **kwargs):
 
     parent = os.getpid()
 
+    schema = ix._schema
+
     class SubWriter(SubWriterTask):
         def run(self):
             die_with(parent)
+            # SubWriterTask.run opens the index with storage.open_index, which unpickles
+            # whoosh's TOC: this (forked) process opens kb's instead.
+            storage = self.storage
+            storage.open_index = lambda *_a, **_k: whoosh_safe.SafeIndex(storage, schema)
             super().run()
 
-    class Writer(MpWriter):
+    class Writer(whoosh_safe.SafeCommit, MpWriter):
         def _new_task(self):  # MpWriter._new_task, with the sub-writer above
             task = SubWriter(
                 self.storage,
@@ -432,7 +451,7 @@ def _parallel_writer(ix, **kwargs):
             task.start()
             return task
 
-    return Writer(ix, **kwargs)
+    return Writer(ix, codec=whoosh_safe.SafeCodec(), **kwargs)
 
 
 def _notes_in_batches(store, paths: list[str], size: int = 256):
@@ -458,9 +477,9 @@ def _open(vault: Vault):
             "(or `kb search` without --no-refresh)"
         )
     try:
-        return whoosh_index.open_dir(str(index_dir(vault)))
+        return whoosh_safe.open_dir(str(index_dir(vault)), _schema())
     except Exception as e:  # noqa: BLE001 - report, do not crash with whoosh's traceback
-        raise IndexMissing(f"the search index is unreadable ({e}); run `kb index --full`") from None
+        raise IndexDamaged(index_dir(vault), str(e)) from None
 
 
 def _wait_for_swap(vault: Vault, seconds: float = 2.0) -> None:
@@ -491,13 +510,26 @@ def _retry_after_swap(fn: Callable) -> Callable:
     bug fails the same way twice and is raised."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(vault, *args, **kwargs):
         try:
-            return fn(*args, **kwargs)
-        except (OSError, TypeError, KeyError, AttributeError, ValueError):
-            return fn(*args, **kwargs)
+            return fn(vault, *args, **kwargs)
+        except (OSError, TypeError, KeyError, AttributeError, ValueError, *_DAMAGE):
+            pass
+        try:
+            return fn(vault, *args, **kwargs)
+        except _DAMAGE as e:
+            # Files that do not decode as kb writes them: damaged, or planted by someone.
+            raise IndexDamaged(index_dir(vault), _problem(e)) from None
 
     return wrapper
+
+
+def _problem(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:200]
+
+
+_DAMAGE = (whoosh_safe.IndexDamaged, struct.error, zlib.error, EOFError, IndexError)
+"""What reading a damaged index raises, besides the errors a swap can cause."""
 
 
 @_retry_after_swap

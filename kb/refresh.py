@@ -43,6 +43,7 @@ def update(
     graph: bool = False,
     load_graph: bool = False,
     full: bool = False,
+    full_index: bool = False,
     wait: bool = True,
     progress: ProgressFactory = _quiet,
 ) -> Updated:
@@ -50,7 +51,8 @@ def update(
 
     ``load_graph`` also returns the graph (loading it even when nothing changed); without it a
     current graph is left on disk unread. ``wait=False`` raises :class:`kb.store.Busy` when
-    another kb process holds the lock.
+    another kb process holds the lock. ``full_index`` rebuilds the search index alone (one
+    found damaged while searching).
     """
     store = Store(vault)
     with write_lock(vault, wait=wait):
@@ -76,7 +78,7 @@ def update(
                 from kb import index
 
                 with progress("Indexing sections") as cb:
-                    index.sync(vault, store, full=full, progress=cb)
+                    index.sync(vault, store, full=full or full_index, progress=cb)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)  # the graph process finishes before the lock is let go

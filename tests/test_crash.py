@@ -409,7 +409,7 @@ REBUILDS = "rebuilding it"
         ("os:replace", 3, "before", ["index", "--full"], None),
         ("os:replace", 3, "after", ["index", "--full"], None),
         # whoosh wrote a segment but no table of contents; a TOC, but did not clean up
-        ("whoosh.index:TOC.write", 1, "before", ["index"], None),
+        ("kb.whoosh_safe:write_toc", 1, "before", ["index"], None),
         ("whoosh.index:clean_files", 1, "before", ["index"], None),
         # the graph: not begun; halfway through its one transaction (a note's rows written,
         # not the rest); the transaction written but not yet acknowledged

@@ -267,8 +267,7 @@ def test_d2l_chinese_snippet_highlights_words(d2l: Vault) -> None:
 
 
 def test_index_locked_by_another_process_is_one_clear_error(vault_copy: Path, monkeypatch) -> None:
-    from whoosh import index as whoosh_index
-
+    from kb import whoosh_safe
     from kb.errors import KbError
     from kb.store import Store
 
@@ -279,7 +278,8 @@ def test_index_locked_by_another_process_is_one_clear_error(vault_copy: Path, mo
     (vault_copy / "new.md").write_text("# New\n\nzebrafish\n", encoding="utf-8")
     store.refresh()
     monkeypatch.setattr(index, "LOCK_TIMEOUT", 0.2)
-    other = whoosh_index.open_dir(str(index.index_dir(vault))).writer()  # "another process"
+    folder = str(index.index_dir(vault))
+    other = whoosh_safe.open_dir(folder, index._schema()).writer()  # "another process"
     try:
         with pytest.raises(KbError, match="another kb process"):
             index.sync(vault, store)

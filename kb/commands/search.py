@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kb.errors import KbError, TopicNotFound
+from kb.errors import IndexDamaged, KbError, TopicNotFound, notice
 from kb.output import (
     emit_json,
     highlight,
@@ -44,6 +44,23 @@ def _refresh(vault) -> None:
             )
             return
         update(vault, search=True, progress=progress)
+
+
+def _rebuilding(vault, no_refresh: bool, read):
+    """``read()``; when it finds the index damaged (or planted), rebuild it and read again.
+
+    With --no-refresh the index is not touched: the one-line error says what to run.
+    """
+    try:
+        return read()
+    except IndexDamaged as e:
+        if no_refresh:
+            raise
+        from kb.refresh import update
+
+        notice(f"the search index in {e.folder} is damaged ({e.problem}); rebuilding it")
+        update(vault, search=True, full_index=True, progress=progress)
+    return read()
 
 
 def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
@@ -135,7 +152,7 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
     text = " ".join(query)
     if not no_refresh:
         _refresh(vault)
-    hits = index.search(vault, text, limit=limit)
+    hits = _rebuilding(vault, no_refresh, lambda: index.search(vault, text, limit=limit))
     if as_json:
         emit_json([_hit_json(h) for h in hits])
     else:
@@ -181,7 +198,7 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
     if not no_refresh:
         _refresh(vault)
     try:
-        hits = index.related(vault, note, limit=limit)
+        hits = _rebuilding(vault, no_refresh, lambda: index.related(vault, note, limit=limit))
     except TopicNotFound:
         # The graph knows more names than the index (title parts like 残差网络 in
         # 残差网络（ResNet）, concepts): `kb show` and `kb related` should agree on a name.
