@@ -40,16 +40,11 @@ def index(app, full: bool, strict: bool, as_json: bool) -> None:
       kb index --strict            # in CI: fail on any bad file
       kb --vault ~/Notes index --json
     """
-    from kb.refresh import update
-    from kb.store import Busy
+    from kb.refresh import refreshed
 
     start = time.perf_counter()
     vault = app.vault
-    try:
-        done = update(vault, search=True, graph=True, full=full, wait=False, progress=progress)
-    except Busy:
-        click.echo("waiting for another kb process to finish updating the index…", err=True)
-        done = update(vault, search=True, graph=True, full=full, progress=progress)
+    done = refreshed(vault, search=True, graph=True, full=full, progress=progress)
     store, changes = done.store, done.changes
     if strict:
         warnings = store.warnings()
@@ -101,11 +96,11 @@ def stats(app, as_json: bool) -> None:
       kb stats --json
     """
     from kb.checks import check_links
-    from kb.refresh import update
+    from kb.refresh import refreshed
     from kb.resolve import Resolver
 
     vault = app.vault
-    store = update(vault).store
+    store = refreshed(vault, as_is=True).store
     notes = store.notes()
     totals = store.totals()
     report = check_links(notes.values(), Resolver(notes.values()), vault.attachments())

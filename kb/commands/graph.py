@@ -22,14 +22,9 @@ if TYPE_CHECKING:
 
 def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:
     """The vault's graph, after reading whatever changed in the vault."""
-    from kb.refresh import update
-    from kb.store import Busy
+    from kb.refresh import refreshed
 
-    try:
-        done = update(ctx.obj.vault, load_graph=True, wait=False, progress=progress)
-    except Busy:
-        click.echo("waiting for another kb process to finish updating the index…", err=True)
-        done = update(ctx.obj.vault, load_graph=True, progress=progress)
+    done = refreshed(ctx.obj.vault, as_is=True, load_graph=True, progress=progress)
     assert done.graph is not None
     return done.graph, done.store
 

@@ -29,21 +29,11 @@ def _refresh(vault) -> None:
     """Pick up changed notes (a stat scan; unchanged files are not read), then the index.
 
     While another kb process is updating the index, search the index as it is rather than
-    wait; wait only when there is no index yet.
+    wait; wait (at most ``KB_LOCK_TIMEOUT`` seconds) only when there is no index yet.
     """
-    from kb import index
-    from kb.refresh import update
-    from kb.store import Busy
+    from kb.refresh import refreshed
 
-    try:
-        update(vault, search=True, wait=False, progress=progress)
-    except Busy:
-        if index.exists(vault):
-            click.echo(
-                "kb: another kb process is updating the index; searching it as it is", err=True
-            )
-            return
-        update(vault, search=True, progress=progress)
+    refreshed(vault, as_is=True, search=True, progress=progress)
 
 
 def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
