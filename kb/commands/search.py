@@ -11,6 +11,7 @@ import click
 
 from kb.errors import KbError, TopicNotFound
 from kb.output import (
+    echo,
     emit_json,
     highlight,
     json_option,
@@ -133,14 +134,14 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
         for h in hits:
             location = style(h.path, color, fg="magenta") + style(f":{h.line}", color, fg="green")
             crumbs = style(" › ".join(breadcrumb(h.heading)), color, bold=True)
-            click.echo(f"{location}  {crumbs}")
+            echo(f"{location}  {crumbs}")
             if h.snippet:
-                click.echo("    " + highlight(h.snippet, color))
+                echo("    " + highlight(h.snippet, color))
     if not hits:
         # On stderr, so that --json output stays a plain [] for scripts.
-        click.echo(f"no hits for {text!r}", err=True)
+        echo(f"no hits for {text!r}", err=True)
         for alternative in index.suggest(vault, text):
-            click.echo(f"did you mean: kb search {alternative}", err=True)
+            echo(f"did you mean: kb search {alternative}", err=True)
         # SystemExit rather than click's Exit: kb.cli.main runs click with
         # standalone_mode=False, which turns Exit into a return value.
         sys.exit(1)
@@ -188,9 +189,9 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         line = f"{location}  {style(h.title, color, bold=True)}  ({h.score:.2f})"
         if h.snippet:
             line += "  " + highlight(h.snippet, color)
-        click.echo(line)
+        echo(line)
     if not hits:
-        click.echo("no related notes found", err=True)
+        echo("no related notes found", err=True)
 
 
 def _note_named_in_graph(vault, name: str) -> str | None:
