@@ -139,7 +139,9 @@ class OneLineUsageError(click.UsageError):
     def of(cls, e: click.UsageError) -> OneLineUsageError:
         if isinstance(e, cls):
             return e
-        err = cls(e.format_message(), e.ctx)
+        from kb.output import clean
+
+        err = cls(clean(e.format_message()), e.ctx)
         err.exit_code = e.exit_code
         return err
 
@@ -159,7 +161,10 @@ class OneLineUsageError(click.UsageError):
 
 def _as_click(e: KbError) -> click.ClickException:
     """A KbError as the click exception that prints `Error: <message>` and exits with its code."""
-    err = click.ClickException(str(e))
+    from kb.output import clean
+
+    # A message may quote a note's name or a file name: nothing of it acts on the terminal.
+    err = click.ClickException(clean(str(e)))
     err.exit_code = e.exit_code
     return err
 

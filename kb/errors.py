@@ -67,4 +67,6 @@ def notice(message: str) -> None:
     Not an error: the command goes on. One line on stderr, so that ``--json`` output stays
     pure; every such message goes through here.
     """
-    print(f"kb: {message}", file=sys.stderr, flush=True)
+    from kb.output import clean  # a message may name a file: nothing of it acts on a terminal
+
+    print(f"kb: {clean(message)}", file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,51 @@ import click
 
 HL_START, HL_END = "\x02", "\x03"
 """Markers around matched words in snippets (see kb.model.Hit.snippet)."""
+
+
+# What a note or a file name could use to take over a terminal: escape sequences (CSI such as
+# \e[2J, OSC such as \e]0;title\a or OSC 8 links, DCS/SOS/PM/APC strings, two-byte ESC x), in
+# their 7-bit and 8-bit (C1) forms, then any C0 or C1 control left (tab and newline aside) and
+# the bidi embeddings, overrides and isolates that make a line read other than it is.
+_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI: parameters, intermediates, a final byte
+    r"|(?:\x1b[]PX^_]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # strings
+    r"|\x1b[ -/]*[0-~]?"  # any other ESC sequence, or a lone ESC
+)
+# ESC itself is left to _SEQUENCE, which takes every ESC but those of kb's own colours.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_KB_STYLE = frozenset({"", "0", "1", "2", "22", "31", "32", "33", "35", "36", "39"})
+"""SGR parameters kb's own colours use (click.style, :func:`highlight`): kept on a terminal."""
+
+
+def clean(text: str, keep_style: bool = False) -> str:
+    """``text`` safe to print on a terminal: no escape sequence, control or bidi override.
+
+    Every string from a note or a file name that kb prints goes through here (by way of
+    :func:`echo`); tab and newline are kept. ``keep_style`` keeps the colour sequences kb
+    itself writes (bold, dim, a few colours), and only those.
+    """
+
+    def sequence(m: re.Match[str]) -> str:
+        seq = m.group()
+        if keep_style and seq.startswith("\x1b[") and seq.endswith("m"):
+            if all(p in _KB_STYLE for p in seq[2:-1].split(";")):
+                return seq
+        return ""
+
+    if text.isprintable() and "\x1b" not in text:
+        return text  # the common case: nothing to strip (isprintable is false for any control)
+    return _CONTROL.sub("", _SEQUENCE.sub(sequence, text))
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print one line of a command's output (stderr with ``err``), cleaned by :func:`clean`.
+
+    The one way commands print text, so that nothing from a note reaches the terminal raw;
+    kb's own colours survive only when the stream is a terminal that gets colour.
+    """
+    stream = sys.stderr if err else sys.stdout
+    click.echo(clean(text, keep_style=use_color(stream)), err=err)
 
 
 def use_color(stream: Any = None) -> bool:
@@ -44,8 +90,14 @@ def plain(snippet: str) -> str:
 
 
 def emit_json(obj: Any) -> None:
-    """Print JSON for scripts: UTF-8, not ASCII-escaped, indented."""
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=_default))
+    """Print JSON for scripts: UTF-8, not ASCII-escaped, indented.
+
+    json.dumps escapes C0 controls (ESC is ``\\u001b``) but with ensure_ascii=False writes DEL,
+    C1 controls and bidi overrides raw: those are escaped too, so the data is all there for a
+    script and nothing of it acts on a terminal that shows the JSON.
+    """
+    text = json.dumps(obj, ensure_ascii=False, indent=2, default=_default)
+    click.echo(_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _default(o: Any) -> Any:

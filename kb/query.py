@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from whoosh import query as wq
 
 from kb import analysis
-from kb.errors import QueryError
+from kb.errors import QueryError, notice
 from kb.text import tag_key
 
 FIELD_BOOSTS: dict[str, float] = {
@@ -48,6 +48,13 @@ FILTER_BOOST = 1e-4
 
 MAX_EXPANSIONS = 64
 """At most this many index words stand for one ``prefix*`` or ``term~``."""
+
+MAX_PREFIX_WORDS = 128
+"""At most this many index words are searched for one ``prefix*`` (those in the most sections):
+the cost of a query grows with the words it is a union of."""
+
+MAX_PREFIX_SCAN = 20_000
+"""Index words of one field looked at for a ``prefix*``, at most, to find the most common."""
 
 MAX_QUERY_CHARS = 1000
 """Longer queries are refused: whoosh nests one matcher per word (thousands of words overflow
@@ -428,13 +435,37 @@ class Compiler:
             for n in range(max(3, len(raw) - 3), len(raw))
             if raw.isascii() and any((f, raw[:n]) in self.reader for f in fields)
         ]
+        words = self._prefix_words(text, raw, fields)
         self._keep(stems, negated)
-        self._keep(self._expand(self.reader.expand_prefix("body", raw)), negated)
+        self._keep(words[:MAX_EXPANSIONS], negated)
         alternatives = []
         for f, b in fields.items():
-            alternatives.append(wq.Prefix(f, raw, boost=b))
+            alternatives.extend(wq.Term(f, t, boost=b) for t in words if (f, t) in self.reader)
             alternatives.extend(wq.Term(f, t, boost=b) for t in stems)
         return wq.Or(alternatives)
+
+    def _prefix_words(self, text: str, raw: str, fields: dict[str, float]) -> list[str]:
+        """The index words ``raw*`` stands for, at most :data:`MAX_PREFIX_WORDS` of them.
+
+        whoosh's own Prefix takes every word that starts so, in every field: ``a*`` on a big
+        vault is a union of thousands of words that ran for minutes. The words found in the
+        most sections are kept, and one line says so.
+        """
+        sections: dict[str, int] = {}
+        for f in fields:
+            for n, t in enumerate(self.reader.expand_prefix(f, raw)):
+                if n >= MAX_PREFIX_SCAN:
+                    break  # so many that counting them would itself take long
+                word = t.decode("utf-8") if isinstance(t, bytes) else t
+                sections[word] = sections.get(word, 0) + self.reader.doc_frequency(f, word)
+        words = sorted(sections, key=lambda w: (-sections[w], w))
+        if len(words) > MAX_PREFIX_WORDS:
+            many = f"more than {MAX_PREFIX_SCAN}" if len(words) >= MAX_PREFIX_SCAN else len(words)
+            notice(
+                f"`{text.rstrip('*')}*` matches {many} words; searched the "
+                f"{MAX_PREFIX_WORDS} most common (make the prefix longer to narrow it)"
+            )
+        return words[:MAX_PREFIX_WORDS]
 
     @staticmethod
     def _expand(found: Iterable) -> list[str]:

@@ -13,7 +13,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kb.store import Changes, Progress, Store, die_with, write_lock
+from kb.errors import notice
+from kb.store import Busy, Changes, Progress, Store, die_with, write_lock
 from kb.vault import Vault
 
 if TYPE_CHECKING:
@@ -101,6 +102,55 @@ def update(
             with write_lock(vault), progress("Linking concepts") as cb:
                 kg = kb_graph.sync(vault, store, progress=cb).graph
     return Updated(store, changes, kg if load_graph else None)
+
+
+def refreshed(
+    vault: Vault,
+    *,
+    as_is: bool = False,
+    search: bool = False,
+    graph: bool = False,
+    load_graph: bool = False,
+    full: bool = False,
+    progress: ProgressFactory = _quiet,
+) -> Updated:
+    """:func:`update` for a command, when another kb process may hold the lock.
+
+    A read-only command (``as_is``) then answers from kb's data as it is, with one line on
+    stderr, when that data is there: the store is SQLite and the search index and the graph
+    are replaced whole, so what it reads is complete, only perhaps behind the vault. Otherwise
+    (a command that writes, or no data yet) kb waits, saying so at once and for whom, at most
+    :func:`kb.store.lock_timeout` seconds.
+    """
+    options = dict(search=search, graph=graph, load_graph=load_graph, full=full)
+    try:
+        return update(vault, wait=False, progress=progress, **options)
+    except Busy as busy:
+        done = _as_it_is(vault, search=search, load_graph=load_graph) if as_is else None
+        if done is not None:
+            notice(f"{busy}; answering from the data as it is")
+            return done
+    return update(vault, progress=progress, **options)
+
+
+def _as_it_is(vault: Vault, *, search: bool, load_graph: bool) -> Updated | None:
+    """What :func:`update` would return, from kb's data as it is; None when it is not there."""
+    store = Store(vault)
+    if not store.exists:
+        return None
+    if search:
+        from kb import index
+
+        if not index.exists(vault):
+            return None
+    kg = None
+    if load_graph:
+        from kb import graph as kb_graph
+
+        kg = kb_graph.read(vault)
+        if kg is None:
+            return None
+    return Updated(store, Changes(), kg)
 
 
 PARALLEL_GRAPH_NOTES = 500

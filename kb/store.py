@@ -134,8 +134,21 @@ class Totals:
     per file not read (binary, unreadable, a symlink out of the vault…)."""
 
 
+LOCK_TIMEOUT = 30.0
+"""Seconds a kb waits for another kb process holding the lock before it gives up
+(``$KB_LOCK_TIMEOUT`` changes it)."""
+
+LOCK_POLL = 0.05
+"""Seconds between two tries to take a held lock."""
+
+
 class Busy(KbError):
     """Another kb process is updating this vault's data."""
+
+    def __init__(self, message: str, pid: int | None = None):
+        super().__init__(message)
+        self.pid = pid
+        """The process holding the lock, when it could be learned."""
 
 
 def die_with(parent: int) -> None:
@@ -156,12 +169,79 @@ def die_with(parent: int) -> None:
         os._exit(1)
 
 
+def lock_timeout() -> float:
+    """How long to wait for the lock: ``$KB_LOCK_TIMEOUT`` seconds, else :data:`LOCK_TIMEOUT`."""
+    raw = os.environ.get("KB_LOCK_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else LOCK_TIMEOUT
+    except ValueError:
+        raise KbError(
+            f"KB_LOCK_TIMEOUT={raw!r} is not a number of seconds; set it to e.g. 30"
+        ) from None
+    if not value >= 0:  # also refuses nan
+        raise KbError(f"KB_LOCK_TIMEOUT={raw!r} is negative; set it to e.g. 30")
+    return value
+
+
+def _holder(fh) -> int | None:
+    """The pid of the process holding the lock on ``fh``, or None when it cannot be learned.
+
+    Linux: F_GETLK with a ``struct flock`` (short type, short whence, off_t start, off_t len,
+    pid_t pid) asks the kernel, which knows even a holder that is stopped or hung. Elsewhere
+    (another layout of the struct) the pid the holder wrote into the lock file is read.
+    """
+    import fcntl
+    import struct
+    import sys
+
+    if sys.platform.startswith("linux"):
+        layout = "hhqqi"
+        request = struct.pack(layout, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        try:
+            # Room for the kernel's struct, padding included (32 bytes on 64-bit Linux).
+            answer = fcntl.fcntl(fh.fileno(), fcntl.F_GETLK, request + bytes(16))
+        except OSError:
+            return None
+        kind, _whence, _start, _len, pid = struct.unpack_from(layout, answer)
+        if kind == fcntl.F_UNLCK:
+            return None  # let go meanwhile
+        return pid if pid > 0 else None
+    try:
+        fh.seek(0)
+        text = fh.read(32).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU time used so far by process ``pid`` (Linux ``/proc``), or None when it is unknown."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        # After "pid (comm)": state is field 3, utime and stime are fields 14 and 15.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _held_by(pid: int | None) -> str:
+    """The lock holder, as messages name it."""
+    return f"kb (pid {pid})" if pid else "another kb process"
+
+
 @contextmanager
 def write_lock(vault: Vault, wait: bool = True) -> Iterator[None]:
     """Hold ``<data_dir>/lock``: one kb process at a time refreshes the store and its consumers.
 
     Readers take no lock: the store is SQLite, the search index is swapped in whole, and the
-    graph files are replaced atomically. With ``wait=False`` a held lock raises :class:`Busy`.
+    graph files are replaced atomically. With ``wait=False`` a held lock raises :class:`Busy`;
+    otherwise kb says at once on stderr that it waits and for which process, and raises
+    :class:`Busy` naming that process once it has used no CPU for :func:`lock_timeout` seconds
+    (a holder stopped with Ctrl-Z, or hung, would otherwise keep every kb waiting for ever;
+    one that is working, however long, is waited for).
     """
     try:
         import fcntl
@@ -169,25 +249,63 @@ def write_lock(vault: Vault, wait: bool = True) -> Iterator[None]:
         yield
         return
     folder = vault.ensure_data_dir()
+    path = folder / "lock"
     try:
-        fh = open(folder / "lock", "a+b")  # noqa: SIM115 - closed below, after the unlock
+        fh = open(path, "a+b")  # noqa: SIM115 - closed below, after the unlock
     except OSError as e:
-        raise KbError(
-            f"cannot open {folder / 'lock'} ({e.strerror}); check its permissions"
-        ) from None
+        raise KbError(f"cannot open {path} ({e.strerror}); check its permissions") from None
     with fh:
         # lockf (a POSIX record lock) belongs to this process alone: the worker processes it
         # forks do not inherit it, so a killed kb cannot leave orphans holding the lock.
+        if not _try_lock(fh):
+            pid = _holder(fh)
+            if not wait:
+                raise Busy(f"{_held_by(pid)} is updating {folder}", pid)
+            timeout = lock_timeout()
+            notice(f"waiting for {_held_by(pid)} that holds {path}… (at most {timeout:g} s)")
+            deadline = time.monotonic() + timeout
+            busy = _cpu_seconds(pid)
+            while not _try_lock(fh):
+                now = _cpu_seconds(pid)
+                if now is not None and busy is not None and now > busy:
+                    # The holder is at work (a long `kb index --full`): wait on. Only a holder
+                    # that is stopped or blocked (no CPU for `timeout` s) is given up on.
+                    busy, deadline = now, time.monotonic() + timeout
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    pid = _holder(fh) or pid
+                    resume = f"`kill -CONT {pid}` or `fg` in its terminal" if pid else "`fg`"
+                    end = f"`kill {pid}`" if pid else "end it"
+                    raise Busy(
+                        f"gave up after {timeout:g} s waiting for {_held_by(pid)} that holds "
+                        f"{path}: if it is stopped, resume it ({resume}); if it is hung, {end}; "
+                        "then run this again",
+                        pid,
+                    )
+                time.sleep(min(LOCK_POLL, left))
         try:
-            fcntl.lockf(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as e:
-            if e.errno not in (errno.EACCES, errno.EAGAIN):
-                raise
-            raise Busy(f"another kb process is updating {folder}") from None
-        try:
+            try:  # for the message of a kb that waits, where F_GETLK is not to be had
+                fh.truncate(0)
+                fh.write(f"{os.getpid()}\n".encode())
+                fh.flush()
+            except OSError:
+                pass
             yield
         finally:
             fcntl.lockf(fh, fcntl.LOCK_UN)
+
+
+def _try_lock(fh) -> bool:
+    """Take the lock on ``fh`` if it is free; False when another process holds it."""
+    import fcntl
+
+    try:
+        fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EAGAIN):
+            raise
+        return False
+    return True
 
 
 class Store:

@@ -474,7 +474,7 @@ def test_second_kb_index_waits_for_the_first_and_says_so(crash_vault) -> None:
     out1, err1 = first.communicate(timeout=120)
     out2, err2 = second.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0, (err1, err2)
-    assert "waiting for another kb process to finish updating the index" in err2
+    assert f"waiting for kb (pid {first.pid}) that holds" in err2
     assert "Traceback" not in err1 + err2
     # The second found the work done: it read nothing again.
     assert " (0 new, 0 changed, 0 removed)" in out2, out2

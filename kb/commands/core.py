@@ -6,7 +6,7 @@ import time
 
 import click
 
-from kb.output import emit_json, json_option, progress
+from kb.output import echo, emit_json, json_option, progress
 
 
 @click.command()
@@ -40,16 +40,11 @@ def index(app, full: bool, strict: bool, as_json: bool) -> None:
       kb index --strict            # in CI: fail on any bad file
       kb --vault ~/Notes index --json
     """
-    from kb.refresh import update
-    from kb.store import Busy
+    from kb.refresh import refreshed
 
     start = time.perf_counter()
     vault = app.vault
-    try:
-        done = update(vault, search=True, graph=True, full=full, wait=False, progress=progress)
-    except Busy:
-        click.echo("waiting for another kb process to finish updating the index…", err=True)
-        done = update(vault, search=True, graph=True, full=full, progress=progress)
+    done = refreshed(vault, search=True, graph=True, full=full, progress=progress)
     store, changes = done.store, done.changes
     if strict:
         warnings = store.warnings()
@@ -58,7 +53,7 @@ def index(app, full: bool, strict: bool, as_json: bool) -> None:
         warnings.update((path, (changes.skipped[path],)) for path in changes.newly_skipped)
     for path, reasons in sorted(warnings.items()):
         for reason in reasons:
-            click.echo(f"warning: {path}: {reason}", err=True)
+            echo(f"warning: {path}: {reason}", err=True)
     totals = store.totals()
     seconds = time.perf_counter() - start
     if as_json:
@@ -80,7 +75,7 @@ def index(app, full: bool, strict: bool, as_json: bool) -> None:
     else:
         count = len(changes.skipped)
         skipped = f" ({count} file{'' if count == 1 else 's'} skipped)" if count else ""
-        click.echo(
+        echo(
             f"{totals.notes} notes ({len(changes.added)} new, {len(changes.changed)} changed, "
             f"{len(changes.removed)} removed), {totals.sections} sections, {totals.links} "
             f"links, {totals.tags} tags, {totals.warnings} warnings{skipped} in {seconds:.2f} s"
@@ -101,11 +96,11 @@ def stats(app, as_json: bool) -> None:
       kb stats --json
     """
     from kb.checks import check_links
-    from kb.refresh import update
+    from kb.refresh import refreshed
     from kb.resolve import Resolver
 
     vault = app.vault
-    store = update(vault).store
+    store = refreshed(vault, as_is=True).store
     notes = store.notes()
     totals = store.totals()
     report = check_links(notes.values(), Resolver(notes.values()), vault.attachments())
@@ -125,4 +120,4 @@ def stats(app, as_json: bool) -> None:
         return
     width = max(len(k) for k in counts)
     for key, value in counts.items():
-        click.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+        echo(f"{key.replace('_', ' '):<{width}}  {value}")

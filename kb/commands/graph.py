@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kb.output import emit_json, json_option, limit_option, progress, style, use_color
+from kb.output import echo, emit_json, json_option, limit_option, progress, style, use_color
 
 if TYPE_CHECKING:
     from kb.graph.queries import Hop, KnowledgeGraph
@@ -22,14 +22,9 @@ if TYPE_CHECKING:
 
 def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:
     """The vault's graph, after reading whatever changed in the vault."""
-    from kb.refresh import update
-    from kb.store import Busy
+    from kb.refresh import refreshed
 
-    try:
-        done = update(ctx.obj.vault, load_graph=True, wait=False, progress=progress)
-    except Busy:
-        click.echo("waiting for another kb process to finish updating the index…", err=True)
-        done = update(ctx.obj.vault, load_graph=True, progress=progress)
+    done = refreshed(ctx.obj.vault, as_is=True, load_graph=True, progress=progress)
     assert done.graph is not None
     return done.graph, done.store
 
@@ -67,7 +62,7 @@ def _first(items: list, limit: int) -> list:
 def _more(items: list, limit: int, hint: str) -> None:
     """Say how many items were left out."""
     if limit and len(items) > limit:
-        click.echo(f"    … and {len(items) - limit} more ({hint} -n 0 lists all)")
+        echo(f"    … and {len(items) - limit} more ({hint} -n 0 lists all)")
 
 
 @click.command()
@@ -94,9 +89,9 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
         return
     color = use_color()
     head = style(card["label"], color, bold=True)
-    click.echo(f"{head}  ({card['kind']})  {_where(card['path'], None)}".rstrip())
+    echo(f"{head}  ({card['kind']})  {_where(card['path'], None)}".rstrip())
     if card["snippet"]:
-        click.echo(f"  {card['snippet']}")
+        echo(f"  {card['snippet']}")
     rows = [
         ("aliases", ", ".join(card["aliases"])),
         ("tags", " ".join(f"#{t}" for t in card["tags"])),
@@ -105,9 +100,9 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
     ]
     for name, value in rows:
         if value:
-            click.echo(f"  {name:<9} {value}")
+            echo(f"  {name:<9} {value}")
     if card.get("notes"):
-        click.echo(f"  {'notes':<9} " + ", ".join(card["notes"]))
+        echo(f"  {'notes':<9} " + ", ".join(card["notes"]))
 
     def links_out(e: dict) -> list[str]:
         arrow = "⇒" if e["kind"] == "embeds" else "→"
@@ -151,13 +146,13 @@ def _listing(title: str, items: list, limit: int, color: bool, lines) -> None:
     _section(title, items, color)
     for e in _first(items, limit):
         for line in lines(e):
-            click.echo(f"    {line}")
+            echo(f"    {line}")
     _more(items, limit, "kb show")
 
 
 def _section(title: str, items: list, color: bool) -> None:
     if items:
-        click.echo(style(f"  {title} ({len(items)})", color, bold=True))
+        echo(style(f"  {title} ({len(items)})", color, bold=True))
 
 
 @click.command()
@@ -183,13 +178,13 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         if as_json:
             emit_json({"from": src, "to": dst, "hops": []})
         else:
-            click.echo(f"{kg.label(src)} and {kg.label(dst)} are the same topic.")
+            echo(f"{kg.label(src)} and {kg.label(dst)} are the same topic.")
         return
     hops = kg.shortest_path(src, dst)
     if hops is None:
         if as_json:
             emit_json({"from": src, "to": dst, "hops": None})
-        click.echo(f"{kg.label(src)} and {kg.label(dst)} are not connected.", err=True)
+        echo(f"{kg.label(src)} and {kg.label(dst)} are not connected.", err=True)
         ctx.exit(1)
     assert hops is not None
     also = kg.common_neighbours(
@@ -210,19 +205,19 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         return
     color = use_color()
     n = len(hops)
-    click.echo(
+    echo(
         f"{style(kg.label(src), color, bold=True)} → {style(kg.label(dst), color, bold=True)}: "
         f"{n} hop{'s' if n != 1 else ''}"
     )
     for i, h in enumerate(hops, 1):
-        click.echo(f"  {i}. {_hop_text(kg, h, color)}")
-        click.echo(f"     {_where(h.path, h.line)}  {_quote(h.text)}")
+        echo(f"  {i}. {_hop_text(kg, h, color)}")
+        echo(f"     {_where(h.path, h.line)}  {_quote(h.text)}")
     if also:
-        click.echo(style("  also said together in:", color, bold=True))
+        echo(style("  also said together in:", color, bold=True))
         for n, ev in also:
-            click.echo(f"    {kg.label(n)}")
+            echo(f"    {kg.label(n)}")
             for where, text in _distinct_evidence(ev):
-                click.echo(f"      {where}  {_quote(text)}")
+                echo(f"      {where}  {_quote(text)}")
 
 
 def _distinct_evidence(hops: list[Hop]) -> list[tuple[str, str]]:
@@ -296,10 +291,10 @@ def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None
         )
         return
     color = use_color()
-    click.echo(f"{style(kg.label(node), color, bold=True)}: {len(rows)} within {depth} hop(s)")
+    echo(f"{style(kg.label(node), color, bold=True)}: {len(rows)} within {depth} hop(s)")
     for dist, kind, _, n in rows:
         where = _where(kg.node(n)["path"], kg.node(n)["line"])
-        click.echo(f"  {dist}  {kind:<8} {kg.label(n)}  {style(where, color, dim=True)}".rstrip())
+        echo(f"  {dist}  {kind:<8} {kg.label(n)}  {style(where, color, dim=True)}".rstrip())
 
 
 @click.command()
@@ -320,10 +315,10 @@ def tags(ctx: click.Context, as_json: bool) -> None:
         emit_json([{"tag": t.name, "notes": t.notes, "depth": t.depth} for t in counts])
         return
     if not counts:
-        click.echo("No tags.")
+        echo("No tags.")
     width = len(str(max(t.notes for t in counts))) if counts else 1
     for t in counts:
-        click.echo(f"{t.notes:>{width}}  {'  ' * t.depth}#{t.name}")
+        echo(f"{t.notes:>{width}}  {'  ' * t.depth}#{t.name}")
 
 
 @click.command()
@@ -342,9 +337,9 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
         emit_json(found)
         return
     for p in found:
-        click.echo(p)
+        echo(p)
     if not found:
-        click.echo("No orphans.", err=True)
+        echo("No orphans.", err=True)
 
 
 @click.command()
@@ -383,7 +378,7 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
         emit_json({"notes": report.notes, "links": report.links, **problems})
         return
     color = use_color()
-    click.echo(f"{report.notes} notes, {report.links} links")
+    echo(f"{report.notes} notes, {report.links} links")
     titles = {
         "broken": "broken links",
         "ambiguous": "ambiguous links (several notes share the name)",
@@ -396,9 +391,9 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
     for key, title in titles.items():
         items = problems[key]
         mark = style("✓", color, fg="green") if not items else style("!", color, fg="yellow")
-        click.echo(f"{mark} {title}: {len(items)}")
+        echo(f"{mark} {title}: {len(items)}")
         for item in _first(items, limit):
-            click.echo("    " + _problem_text(key, item))
+            echo("    " + _problem_text(key, item))
         _more(items, limit, "kb doctor")
 
 
@@ -499,9 +494,9 @@ def graph(
             vault_name=vault.name,
             max_nodes=max_nodes,
         )
-        click.echo(_shown(result.path))
+        echo(_shown(result.path))
         if result.nodes_omitted:
-            click.echo(
+            echo(
                 f"{result.nodes_shown} nodes shown, {result.nodes_omitted} omitted "
                 f"(raise --max-nodes or lower --depth)",
                 err=True,
@@ -510,7 +505,7 @@ def graph(
             click.launch(str(result.path))
     else:
         write_data(G, target, fmt)
-        click.echo(_shown(target))
+        echo(_shown(target))
 
 
 def _shown(path: Path) -> str:

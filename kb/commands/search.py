@@ -11,6 +11,7 @@ import click
 
 from kb.errors import IndexDamaged, KbError, TopicNotFound, notice
 from kb.output import (
+    echo,
     emit_json,
     highlight,
     json_option,
@@ -29,21 +30,11 @@ def _refresh(vault) -> None:
     """Pick up changed notes (a stat scan; unchanged files are not read), then the index.
 
     While another kb process is updating the index, search the index as it is rather than
-    wait; wait only when there is no index yet.
+    wait; wait (at most ``KB_LOCK_TIMEOUT`` seconds) only when there is no index yet.
     """
-    from kb import index
-    from kb.refresh import update
-    from kb.store import Busy
+    from kb.refresh import refreshed
 
-    try:
-        update(vault, search=True, wait=False, progress=progress)
-    except Busy:
-        if index.exists(vault):
-            click.echo(
-                "kb: another kb process is updating the index; searching it as it is", err=True
-            )
-            return
-        update(vault, search=True, progress=progress)
+    refreshed(vault, as_is=True, search=True, progress=progress)
 
 
 def _rebuilding(vault, no_refresh: bool, read):
@@ -160,14 +151,14 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
         for h in hits:
             location = style(h.path, color, fg="magenta") + style(f":{h.line}", color, fg="green")
             crumbs = style(" › ".join(breadcrumb(h.heading)), color, bold=True)
-            click.echo(f"{location}  {crumbs}")
+            echo(f"{location}  {crumbs}")
             if h.snippet:
-                click.echo("    " + highlight(h.snippet, color))
+                echo("    " + highlight(h.snippet, color))
     if not hits:
         # On stderr, so that --json output stays a plain [] for scripts.
-        click.echo(f"no hits for {text!r}", err=True)
+        echo(f"no hits for {text!r}", err=True)
         for alternative in index.suggest(vault, text):
-            click.echo(f"did you mean: kb search {alternative}", err=True)
+            echo(f"did you mean: kb search {alternative}", err=True)
         # SystemExit rather than click's Exit: kb.cli.main runs click with
         # standalone_mode=False, which turns Exit into a return value.
         sys.exit(1)
@@ -215,9 +206,9 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         line = f"{location}  {style(h.title, color, bold=True)}  ({h.score:.2f})"
         if h.snippet:
             line += "  " + highlight(h.snippet, color)
-        click.echo(line)
+        echo(line)
     if not hits:
-        click.echo("no related notes found", err=True)
+        echo("no related notes found", err=True)
 
 
 def _note_named_in_graph(vault, name: str) -> str | None:
