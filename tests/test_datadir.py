@@ -86,7 +86,7 @@ def plant(folder: Path, files: dict[str, bytes]) -> None:
 def snapshot(folder: Path, skip: str | None = None) -> dict[str, bytes]:
     """Every file under folder (not following symlinks) by relative path, with its bytes."""
     found = {}
-    for dirpath, dirs, files in os.walk(folder):
+    for dirpath, _dirs, files in os.walk(folder):
         rel = Path(dirpath).relative_to(folder)
         if skip is not None and rel.parts[:1] == (skip,):
             continue
