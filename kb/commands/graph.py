@@ -498,7 +498,7 @@ def graph(
                 f"{target} exists and kb did not write it; not overwritten "
                 "(pass --force to overwrite it, or choose another --out)"
             )
-    if target.parent == vault.data_dir / "graph":
+    if vault.data_dir in target.absolute().parents:
         vault.ensure_data_dir()  # kb's own folder: marked, and no symlink in it
     target.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
