@@ -145,7 +145,8 @@ def _kind(path: Path) -> str | None:
 
 def _entries(folder: Path) -> list[str]:
     try:
-        return [e.name for e in os.scandir(folder)]
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries]
     except OSError as e:
         raise DataDirError(f"cannot use {folder} as kb's data folder ({e.strerror})") from None
 
