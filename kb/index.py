@@ -340,6 +340,10 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
     live = index_dir(vault)
     fresh = live.with_name(f"search.new.{os.getpid()}")
     datadir.remove_index_folder(fresh)  # a kb killed with this pid's number left it
+    for n in range(1, 100):  # what is left of it holds files kb did not write: kept
+        if not os.path.lexists(fresh):
+            break
+        fresh = live.with_name(f"search.new.{os.getpid()}{n}")
     fresh.mkdir()
     try:
         ix = whoosh_index.create_in(str(fresh), _schema())
