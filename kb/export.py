@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from kb import datadir
 from kb.errors import KbError
 from kb.model import strip_note_suffix
 from kb.nodes import EDGE_KINDS, NODE_KINDS
@@ -140,10 +141,48 @@ def to_node_link(G: nx.Graph) -> dict:
     return {"nodes": nodes, "links": links}
 
 
+GENERATOR = "kb"
+"""The ``generator`` kb puts in every JSON file it writes (and HTML's ``<meta>``)."""
+
+_XML_MARK = b"<!-- generator: kb -->"
+_MARKS = (b'<meta name="generator" content="kb">', b'"generator": "kb"', _XML_MARK)
+"""What the start of each file kb writes holds, by which kb knows it may overwrite it."""
+
+
+def written_by_kb(path: Path) -> bool:
+    """True when ``path`` is a file kb wrote (an export of ``kb graph``): its start holds kb's
+    mark. Anything else (a note, a file of the user's) is not kb's to overwrite."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(2048)
+    except OSError:
+        return False
+    return any(mark in start for mark in _MARKS)
+
+
+def check_out(target: Path, vault_root: Path, data_dir: Path) -> bool:
+    """Refuse (:class:`KbError`, one line) an output path inside the vault, resolved through
+    symlinks, unless it is in kb's data folder; return True when the path holds a file kb
+    did not write (the caller asks before overwriting it)."""
+    real = Path(os.path.realpath(target))
+    root = Path(os.path.realpath(vault_root))
+    data = Path(os.path.realpath(data_dir))
+    inside = real == root or root in real.parents
+    if inside and not (real == data or data in real.parents):
+        raise KbError(
+            f"{target} is inside the vault {vault_root}: kb never writes into a vault; "
+            "give --out a path outside it (or leave out --out)"
+        )
+    if os.path.isdir(real):
+        raise KbError(f"{target} is a folder: give --out a file name")
+    return os.path.lexists(target) and not written_by_kb(target)
+
+
 def write_data(G: nx.Graph, out: Path | IO, fmt: str) -> None:
     """Write the graph as ``json``, ``graphml`` or ``gexf`` to a path or an open stream."""
     if fmt == "json":
-        text = json.dumps(to_node_link(G), ensure_ascii=False, indent=2) + "\n"
+        record = {"generator": GENERATOR, **to_node_link(G)}  # marks the file as kb's
+        text = json.dumps(record, ensure_ascii=False, indent=2) + "\n"
         data = _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
     elif fmt in ("graphml", "gexf"):
         import networkx as nx
@@ -151,7 +190,8 @@ def write_data(G: nx.Graph, out: Path | IO, fmt: str) -> None:
         buffer = io.BytesIO()
         writer = nx.write_graphml if fmt == "graphml" else nx.write_gexf
         writer(_xml_safe_copy(G), buffer)
-        data = buffer.getvalue()
+        head, sep, rest = buffer.getvalue().partition(b"?>\n")  # after the XML declaration
+        data = head + sep + _XML_MARK + b"\n" + rest if sep else _XML_MARK + b"\n" + head
     else:
         raise KbError(f"unknown graph format {fmt!r}; use one of: {', '.join(DATA_FORMATS)}")
     _write_bytes(out, data)
@@ -162,7 +202,7 @@ def _write_bytes(out: Path | IO, data: bytes) -> None:
     if isinstance(out, (str, os.PathLike)):
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        datadir.write_atomic(path, data)
     elif isinstance(out, io.TextIOBase):
         # Text streams (stdout) may not be UTF-8: write the bytes underneath when we can.
         raw = getattr(out, "buffer", None)
@@ -309,7 +349,7 @@ def write_html(
     page = _render_page(title=title, vault_name=vault_name, payload=payload)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8", newline="\n")
+    datadir.write_atomic(out, page.encode("utf-8"))  # replaces a symlink, never writes through
     return HtmlExport(
         path=out,
         nodes_shown=H.number_of_nodes(),

@@ -17,7 +17,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import struct
 import time
 import zlib
@@ -31,7 +30,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.scoring import BM25F
 from whoosh.writing import LockError
 
-from kb import analysis, whoosh_safe
+from kb import analysis, datadir, whoosh_safe
 from kb.errors import IndexDamaged, IndexMissing, KbError, QueryError, TopicNotFound, notice
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
@@ -249,9 +248,13 @@ def _held_or_problem(vault: Vault) -> tuple[dict[str, str] | None, str]:
 
 def _write_held(vault: Vault, held: dict[str, str], folder: Path | None = None) -> None:
     path = _held_path(vault, folder)
+    # atomic, never through a symlink: a reader sees the old or the new list, never half
     tmp = path.with_name(f"held.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"version": INDEX_VERSION, "notes": held}), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a reader sees the old or the new list, never half
+    datadir.remove_file(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with open(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"version": INDEX_VERSION, "notes": held}))
+    os.replace(tmp, path)
 
 
 def exists(vault: Vault) -> bool:
@@ -308,36 +311,38 @@ def _clean_up_after_a_killed_kb(vault: Vault) -> None:
     written last) and the old one: the new one is put in place, else the old one.
     """
     live = index_dir(vault)
-    if not live.parent.is_dir():
+    if not datadir.is_real_dir(live.parent):
         return
-    # A complete new index is preferred to the old one: it is closer to the store.
-    leftovers = [*live.parent.glob("search.new.*"), *live.parent.glob("search.old.*")]
-    if not live.exists():
+    datadir.check_no_links(live.parent)
+    # A complete new index is preferred to the old one: it is closer to the store. Only real
+    # folders of kb's names are touched, and in them only the files whoosh and kb write.
+    leftovers = [
+        p
+        for pattern in ("search.new.*", "search.old.*")
+        for p in sorted(live.parent.glob(pattern))
+        if datadir.is_own_name(p.name) and datadir.is_real_dir(p)
+    ]
+    if not os.path.lexists(live):
         for folder in leftovers:
             if _held_path(vault, folder).is_file():
                 os.replace(folder, live)
                 break
     for folder in leftovers:
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
+        datadir.remove_index_folder(folder)
     # Temporary files a killed kb leaves: held.<pid>.tmp (held.json before its rename), and
     # whoosh's MAIN.tmp/ (a writer's sorting runs, removed by the next writer only) and
     # _MAIN_<gen>.toc.<time> (a commit's table of contents before its rename, never removed).
-    for tmp in live.glob("held.*.tmp"):
-        tmp.unlink(missing_ok=True)
-    if not live.is_dir():
+    if not datadir.is_real_dir(live):
         return
+    for tmp in live.glob("held.*.tmp"):
+        datadir.remove_file(tmp)
     from whoosh.filedb.filestore import FileStorage
 
     lock = FileStorage(str(live)).lock("MAIN_WRITELOCK")  # what every whoosh writer holds
     if not lock.acquire(blocking=False):
         return  # a whoosh writer is at work (not a kb: kb's lock is ours): its files stay
     try:
-        for tmp in [live / "MAIN.tmp", *live.glob("_MAIN_*.toc.*")]:
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
+        datadir.remove_index_temp(live)
     finally:
         lock.release()
 
@@ -347,6 +352,11 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
     vault.ensure_data_dir()
     live = index_dir(vault)
     fresh = live.with_name(f"search.new.{os.getpid()}")
+    datadir.remove_index_folder(fresh)  # a kb killed with this pid's number left it
+    for n in range(1, 100):  # what is left of it holds files kb did not write: kept
+        if not os.path.lexists(fresh):
+            break
+        fresh = live.with_name(f"search.new.{os.getpid()}{n}")
     fresh.mkdir()
     try:
         ix = whoosh_safe.create_in(str(fresh), _schema())
@@ -355,12 +365,13 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
         _write_notes(_writer(ix, len(stale)), store, held, stale, [], result, progress, fresh=True)
         _write_held(vault, held, fresh)
         old = live.with_name(f"search.old.{os.getpid()}")
-        if live.exists():
+        datadir.check_no_links(vault.data_dir)
+        if os.path.lexists(live):
             os.replace(live, old)
         os.replace(fresh, live)
-        shutil.rmtree(old, ignore_errors=True)
+        datadir.remove_index_folder(old)
     finally:
-        shutil.rmtree(fresh, ignore_errors=True)
+        datadir.remove_index_folder(fresh)
     result.rebuilt = True
     result.seconds = time.perf_counter() - start
     return result

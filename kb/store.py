@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from kb import note_codec
+from kb import datadir, note_codec
 from kb.errors import KbError, notice
 from kb.model import Note
 from kb.text import tag_key
@@ -249,11 +249,7 @@ def write_lock(vault: Vault, wait: bool = True) -> Iterator[None]:
         yield
         return
     folder = vault.ensure_data_dir()
-    path = folder / "lock"
-    try:
-        fh = open(path, "a+b")  # noqa: SIM115 - closed below, after the unlock
-    except OSError as e:
-        raise KbError(f"cannot open {path} ({e.strerror}); check its permissions") from None
+    fh = datadir.open_lock(folder / "lock")  # never through a symlink; closed after the unlock
     with fh:
         # lockf (a POSIX record lock) belongs to this process alone: the worker processes it
         # forks do not inherit it, so a killed kb cannot leave orphans holding the lock.

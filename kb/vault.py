@@ -1,7 +1,7 @@
 """Finding the vault and its note files: the only place that reads notes from disk.
 
 kb never writes into the vault; its own data lives in ``<vault>/.kb/`` or in
-``--index-dir`` / ``KB_INDEX_DIR``.
+``--index-dir`` / ``KB_INDEX_DIR`` (which folder exactly: :func:`kb.datadir.choose`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR
 
-from kb.errors import KbError, VaultNotFound
+from kb import datadir
+from kb.errors import VaultNotFound
 from kb.model import NOTE_SUFFIXES
 from kb.resolve import fold
 
-DATA_DIR_NAME = ".kb"
+DATA_DIR_NAME = datadir.DEFAULT_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,25 +101,8 @@ class Vault:
         return self.root.joinpath(*rel.split("/"))
 
     def ensure_data_dir(self) -> Path:
-        """Create the data folder (only ever ``.kb/`` inside the vault) and return it."""
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            if self.data_dir != self.root / DATA_DIR_NAME:  # chosen with --index-dir
-                raise KbError(
-                    f"cannot use {self.data_dir} as kb's data folder ({e.strerror}); "
-                    "give --index-dir (or KB_INDEX_DIR) a folder kb may create or write to"
-                ) from None
-            raise KbError(
-                f"cannot create kb's data folder {self.data_dir} ({e.strerror}); "
-                "for a read-only vault pass --index-dir DIR or set KB_INDEX_DIR"
-            ) from None
-        if not os.access(self.data_dir, os.W_OK):
-            raise KbError(
-                f"kb's data folder {self.data_dir} is not writable; "
-                "pass --index-dir DIR or set KB_INDEX_DIR"
-            )
-        return self.data_dir
+        """Create the data folder (marked as kb's, see :mod:`kb.datadir`) and return it."""
+        return datadir.ensure(self.data_dir, default=self.data_dir == self.root / DATA_DIR_NAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +298,10 @@ def find_vault(
     else:
         root = _discover(cwd)
     data = index_dir or env.get("KB_INDEX_DIR") or None
-    data_dir = Path(data).expanduser().resolve() if data else root / DATA_DIR_NAME
+    requested = Path(data).expanduser() if data else None
+    if requested is not None and not requested.is_absolute():
+        requested = cwd / requested
+    data_dir = datadir.choose(root, requested.resolve() if requested else None)
     return Vault(root=root, data_dir=data_dir)
 
 

@@ -127,7 +127,7 @@ def test_write_json_to_path_creates_parents(tmp_path):
     out = tmp_path / "a" / "b" / "graph.json"
     write_data(sample_graph(), out, "json")
     text = out.read_text(encoding="utf-8")
-    assert json.loads(text) == to_node_link(sample_graph())
+    assert json.loads(text) == {"generator": "kb", **to_node_link(sample_graph())}
     assert "面试准备计划" in text  # UTF-8, not \u escapes
 
 

@@ -88,7 +88,8 @@ def test_scan_skips_dot_folders_and_non_notes(tmp_path: Path) -> None:
             ".hidden.md": "no",
         },
     )
-    v = find_vault(str(root), environ={}, cwd=tmp_path)
+    # .kb/ holding a note is not kb's data folder (kb refuses it): the data goes elsewhere.
+    v = find_vault(str(root), str(tmp_path.with_name(tmp_path.name + "-data")), environ={})
     assert sorted(v.scan()) == ["a.md", "sub/b.markdown"]
 
 

@@ -437,6 +437,7 @@ def slug(text: str) -> str:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
 @click.option("--out", "-o", metavar="FILE", help="Where to write ('-' for stdout).")
 @click.option("--open", "open_", is_flag=True, help="Open the HTML file in a browser.")
+@click.option("--force", is_flag=True, help="Overwrite the --out file even if kb did not write it.")
 @click.option(
     "--max-nodes",
     default=1500,
@@ -453,6 +454,7 @@ def graph(
     fmt: str,
     out: str | None,
     open_: bool,
+    force: bool,
     max_nodes: int,
 ) -> None:
     """Export a topic's neighbourhood (or the whole vault) as interactive HTML, JSON, GraphML
@@ -466,7 +468,7 @@ def graph(
       kb graph --all --format graphml --out vault.graphml
       kb graph --topic resnet --format json --out - | jq '.nodes | length'
     """
-    from kb.export import write_data, write_html
+    from kb.export import check_out, write_data, write_html
 
     if topic is None and not all_:
         raise click.UsageError("give --topic TOPIC, or --all for the whole vault")
@@ -483,6 +485,15 @@ def graph(
         write_data(G, sys.stdout, fmt)
         return
     target = Path(out) if out else _default_out(vault, slug(name), fmt)
+    if check_out(target, vault.root, vault.data_dir) and not force:
+        question = f"{target} exists and kb did not write it; overwrite it?"
+        if not (sys.stdin.isatty() and click.confirm(question, err=True)):
+            raise click.ClickException(
+                f"{target} exists and kb did not write it; not overwritten "
+                "(pass --force to overwrite it, or choose another --out)"
+            )
+    if vault.data_dir in target.absolute().parents:
+        vault.ensure_data_dir()  # kb's own folder: marked, and no symlink in it
     target.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
         result = write_html(
