@@ -37,8 +37,8 @@ from kb.concepts import (
     names_a_concept,
     normalise,
 )
-from kb.text import CJK_CHARS, TIMES, has_cjk, is_cjk
 from kb.model import MAX_NAME_CHARS
+from kb.text import CJK_CHARS, TIMES, has_cjk, is_cjk
 
 # -- words of each language -----------------------------------------------------
 

@@ -323,7 +323,6 @@ def _ignore_filters(root: Path) -> IgnoreFilters:
     does not compile or takes too long) is ignored with a warning, never raised.
     """
     app = root / ".obsidian" / "app.json"
-    where = ".obsidian/app.json"
     try:
         raw = app.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -331,22 +330,20 @@ def _ignore_filters(root: Path) -> IgnoreFilters:
     try:
         settings = json.loads(raw)
     except (ValueError, RecursionError):
-        return IgnoreFilters(
-            warnings=[f"{where} is not valid JSON; its Excluded files are not applied"]
-        )
+        return IgnoreFilters(warnings=["not valid JSON; its Excluded files are not applied"])
     if not isinstance(settings, dict) or settings.get("userIgnoreFilters") in (None, []):
         return IgnoreFilters()
     filters = settings["userIgnoreFilters"]
     if not isinstance(filters, list):
         return IgnoreFilters(
             warnings=[
-                f"{where}: userIgnoreFilters is {type(filters).__name__}, not a list of "
+                f"userIgnoreFilters is {type(filters).__name__}, not a list of "
                 "strings; no file is excluded"
             ]
         )
     warnings: list[str] = []
     if len(filters) > MAX_FILTERS:
-        warnings.append(f"{where}: more than {MAX_FILTERS} userIgnoreFilters; the rest ignored")
+        warnings.append(f"more than {MAX_FILTERS} userIgnoreFilters; the rest ignored")
         filters = filters[:MAX_FILTERS]
     prefixes: list[str] = []
     patterns: list = []
@@ -364,13 +361,11 @@ def _ignore_filters(root: Path) -> IgnoreFilters:
             try:
                 patterns.append(regex.compile(f[1:-1]))
             except (regex.error, RecursionError, OverflowError, ValueError):
-                warnings.append(
-                    f"{where}: filter {f[:80]!r} is not a valid regular expression; ignored"
-                )
+                warnings.append(f"filter {f[:80]!r} is not a valid regular expression; ignored")
         else:
             prefixes.append(f.strip())
     if odd:
-        warnings.append(f"{where}: {odd} userIgnoreFilters entr(y/ies) not a string; ignored")
+        warnings.append(f"{odd} userIgnoreFilters entr(y/ies) not a string; ignored")
     return IgnoreFilters(tuple(prefixes), patterns, warnings)
 
 
@@ -387,8 +382,7 @@ def _ignored(rel: str, filters: IgnoreFilters) -> bool:
             # dropped, with one warning.
             filters.patterns.remove(pattern)
             filters.warnings.append(
-                f".obsidian/app.json: filter /{pattern.pattern[:80]}/ takes too long to match "
-                f"{rel[:80]!r}; ignored"
+                f"filter /{pattern.pattern[:80]}/ takes too long to match {rel[:80]!r}; ignored"
             )
     return False
 
