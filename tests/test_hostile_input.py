@@ -169,14 +169,22 @@ def test_non_utf8_names_are_skipped(tmp_path: Path) -> None:
 
 def test_folders_nested_1000_deep(tmp_path: Path) -> None:
     vault = _vault(tmp_path)
-    folder = str(vault)
+    folders = [str(vault)]
     for _ in range(1000):
-        folder += "/d"
-        os.mkdir(folder)
-    Path(folder, "Deep.md").write_text("# Deep\n\nDeep links [[Beta]].\n", encoding="utf-8")
-    _index_twice(vault)
-    files = Vault(vault, vault / ".kb").scan()
-    assert "/".join(["d"] * 1000) + "/Deep.md" in files
+        folders.append(folders[-1] + "/d")
+        os.mkdir(folders[-1])
+    deep = Path(folders[-1], "Deep.md")
+    deep.write_text("# Deep\n\nDeep links [[Beta]].\n", encoding="utf-8")
+    try:
+        _index_twice(vault)
+        files = Vault(vault, vault / ".kb").scan()
+        assert "/".join(["d"] * 1000) + "/Deep.md" in files
+    finally:
+        # pytest removes old temporary folders recursively and would overflow on this one
+        # (in a later session, of anyone sharing /tmp): take it down here, bottom up.
+        deep.unlink()
+        for folder in reversed(folders[1:]):
+            os.rmdir(folder)
 
 
 # -- point 10: Obsidian's Excluded files -------------------------------------------------
