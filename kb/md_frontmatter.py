@@ -32,6 +32,8 @@ def read_front_matter(content: str, first_line: int) -> FrontMatter:
     """Parse YAML ``content`` whose first line is file line ``first_line``; never raises."""
     try:
         node, data = _load(content)
+    except FrontMatterBomb as err:
+        return FrontMatter(warning=f"front matter is not read: {err}; read as text")
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + first_line}: " if mark else ""
@@ -54,14 +56,67 @@ def read_front_matter(content: str, first_line: int) -> FrontMatter:
     return FrontMatter(_plain(data, {}), _value_lines(node, first_line))
 
 
+MAX_NODES = 10_000
+"""Front matter whose values, aliases expanded, hold more than this many YAML nodes is not
+read: a few hundred bytes of nested anchors (``b: &b [*a, *a, …]``) expand to billions of
+values, and every use of them (a string of the aliases, a copy for the store) would take
+minutes and gigabytes. Real front matter holds tens of values."""
+
+
+class FrontMatterBomb(ValueError):
+    """Front matter that expands past MAX_NODES; ``str()`` says so."""
+
+
 def _load(content: str) -> tuple[yaml.Node | None, Any]:
-    """Compose and construct one YAML document, keeping the node tree."""
+    """Compose and construct one YAML document, keeping the node tree.
+
+    Composing is cheap whatever the aliases (an alias is the anchored node again); the
+    expanded size is counted before anything is constructed.
+    """
     loader = _Loader(content)
     try:
         node = loader.get_single_node()
-        return node, (loader.construct_document(node) if node is not None else None)
+        if node is None:
+            return None, None
+        if _expanded_size(node) > MAX_NODES:
+            raise FrontMatterBomb(
+                f"its anchors and aliases expand to more than {MAX_NODES:,} values"
+            )
+        return node, loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes in the tree with every alias expanded, counted without expanding (each node's
+    size once, memoised; iterative, as the tree may be deep), stopping past MAX_NODES. A
+    recursive anchor (``&a [*a]``) counts once: it is copied once (see :func:`_plain`)."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        kids: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            kids = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            kids = [n for pair in node.value for n in pair]
+        if children_done:
+            open_.discard(key)
+            total = 1 + sum(size.get(id(k), 1) for k in kids)
+            size[key] = total
+            if total > MAX_NODES:
+                return total
+            continue
+        if key in open_:
+            continue  # a cycle: counted once
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if id(k) not in size and id(k) not in open_)
+    return size[id(root)]
 
 
 MAX_DEPTH = 50

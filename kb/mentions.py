@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
 from kb.concepts import SEPARATOR, is_word_char, mentionable, normalise
+from kb.model import MAX_NAME_CHARS
 
 
 class Matcher:
@@ -27,6 +28,10 @@ class Matcher:
         self._automaton = ahocorasick.Automaton()
         self.size = 0
         for key in keys:
+            # Too long a key is never a name, and pyahocorasick frees its trie recursively:
+            # a million-character key overflows the C stack (issue 11).
+            if len(key) > MAX_NAME_CHARS:
+                continue
             if mentionable(key) and key not in self._automaton:
                 self._automaton.add_word(key, key)
                 self.size += 1

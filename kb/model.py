@@ -13,6 +13,12 @@ LinkKind = Literal["wikilink", "markdown"]
 SectionKind = Literal["root", "heading", "item"]
 
 NOTE_SUFFIXES = (".md", ".markdown")
+
+MAX_NAME_CHARS = 200
+"""The longest title, alias or heading kb takes as a name (of a note, a topic, a pattern to
+find in text). Real titles stay well under it; a longer one, a paragraph pasted into a
+heading or a megabyte-long alias, stays text: as a name it would only slow every search
+(pyahocorasick even crashes freeing a million-character key)."""
 """File endings of a note, lower case (``Note.MD`` is a note too)."""
 
 
@@ -156,7 +162,7 @@ class Note:
             return None
         if any(s.kind == "heading" and s.level == 1 for s in secs[2:]):
             return None
-        return first.title
+        return first.title if len(first.title) <= MAX_NAME_CHARS else None
 
     @property
     def stem(self) -> str:

@@ -31,7 +31,7 @@ from kb.md_frontmatter import FrontMatter, aliases_of, read_front_matter, tags_o
 from kb.md_outline import Outline, SectionDraft, build_outline, drop_lead, trim_blank_ends
 from kb.md_tags import tags_plugin
 from kb.md_text import InlineText, Span, code_lines_plugin, one_line, read_inline
-from kb.model import Link, Note, Section, TagUse, Url, strip_note_suffix
+from kb.model import MAX_NAME_CHARS, Link, Note, Section, TagUse, Url, strip_note_suffix
 from kb.wikilinks import wikilinks_plugin
 
 # `scheme:` (https:, mailto:, obsidian:) or `//host`: not a file in the vault.
@@ -180,6 +180,7 @@ class _NoteReader:
         """Build the ``Note``."""
         title = self._read_front_matter()
         outline = build_outline(self.tokens, title, len(self.lines))
+        self._warn_long_headings(outline)
         self.content = [_Content() for _ in outline.sections]
         self.starts = [draft.line_start for draft in outline.sections]
         self._read_content(outline)
@@ -191,7 +192,7 @@ class _NoteReader:
         return Note(
             path=self.path,
             title=title,
-            aliases=aliases_of(self.matter),
+            aliases=self._aliases(),
             tags=_distinct(use.name for use in self.tag_uses),
             tag_uses=tuple(self.tag_uses),
             links=tuple(self.links),
@@ -215,7 +216,36 @@ class _NoteReader:
             self.warnings.append(
                 "front matter on line 1 is never closed by a `---` line; read as text"
             )
-        return title_of(self.matter) or _stem(self.path)
+        title = title_of(self.matter)
+        if title is not None and len(title) > MAX_NAME_CHARS:
+            self.warnings.append(
+                f"front-matter title is {len(title):,} characters long (names stop at "
+                f"{MAX_NAME_CHARS}); the file name is the note's title"
+            )
+            title = None
+        return title or _stem(self.path)
+
+    def _aliases(self) -> tuple[str, ...]:
+        """Front-matter aliases, but those too long to be a name (one warning for them all)."""
+        aliases = aliases_of(self.matter)
+        kept = tuple(a for a in aliases if len(a) <= MAX_NAME_CHARS)
+        if len(kept) < len(aliases):
+            self.warnings.append(
+                f"{len(aliases) - len(kept)} alias(es) longer than {MAX_NAME_CHARS} characters "
+                "are not names; ignored"
+            )
+        return kept
+
+    def _warn_long_headings(self, outline: Outline) -> None:
+        """One warning when headings are too long to name a topic (they stay section titles)."""
+        long = [
+            d for d in outline.sections if d.kind == "heading" and len(d.title) > MAX_NAME_CHARS
+        ]
+        if long:
+            self.warnings.append(
+                f"{len(long)} heading(s) longer than {MAX_NAME_CHARS} characters, the first on "
+                f"line {long[0].line_start}, are not names of topics; read as section titles"
+            )
 
     def _read_content(self, outline: Outline) -> None:
         """File every block's text, code, math, links and tags under its section."""

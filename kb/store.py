@@ -1,8 +1,8 @@
 """The ``.kb/`` folder: which note files were read when, and their parsed Notes.
 
-One SQLite file (``notes.sqlite``) holds, per note file, its size, mtime and
+One SQLite file (``notes.sqlite``) holds, per note file, its size, mtime, ctime, inode and
 content hash (the manifest) and the parsed :class:`~kb.model.Note` as checked JSON. A refresh
-is a stat scan: files whose size and mtime are unchanged are not read; changed
+is a stat scan: files whose stat is unchanged are not read; changed
 ones are hashed, and only those whose content changed are parsed again.
 
 Consumers (the search index, the graph) keep their own ``{path: sha1}`` of what
@@ -30,7 +30,7 @@ from kb.model import Note
 from kb.text import tag_key
 from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 7
+SCHEMA = 8
 """Bump when Note or the table changes: a store of another schema is rebuilt."""
 
 PARALLEL_MIN_FILES = 64
@@ -69,8 +69,8 @@ def _hash(raw: bytes) -> str:
     return f"{SCHEMA}-" + hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-Parsed = tuple[str, str, Note, int, int]
-"""(path, content hash, note, size, mtime_ns) of one parsed file."""
+Parsed = tuple[str, str, Note, FileStat]
+"""(path, content hash, note, stat) of one parsed file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ def _parse_chunk(vault: Vault, chunk: list[str]) -> list[Parsed | Unread]:
         note = parse_note(file.text, rel)
         if file.warning:
             note = replace(note, warnings=(file.warning, *note.warnings))
-        out.append((rel, _hash(file.raw), note, file.stat.size, file.stat.mtime_ns))
+        out.append((rel, _hash(file.raw), note, file.stat))
     return out
 
 
@@ -249,7 +249,8 @@ def write_lock(vault: Vault, wait: bool = True) -> Iterator[None]:
         yield
         return
     folder = vault.ensure_data_dir()
-    fh = datadir.open_lock(folder / "lock")  # never through a symlink; closed after the unlock
+    path = folder / "lock"
+    fh = datadir.open_lock(path)  # never through a symlink; closed after the unlock
     with fh:
         # lockf (a POSIX record lock) belongs to this process alone: the worker processes it
         # forks do not inherit it, so a killed kb cannot leave orphans holding the lock.
@@ -351,7 +352,7 @@ class Store:
                 db.execute(
                     "CREATE TABLE notes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                     " sha TEXT, note BLOB, sections INTEGER, links INTEGER, tags TEXT,"
-                    " warnings INTEGER)"
+                    " warnings INTEGER, ctime_ns INTEGER, inode INTEGER)"
                 )
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
                 db.commit()
@@ -454,8 +455,8 @@ class Store:
             if saved.get("schema") != SCHEMA:
                 return {}  # another kb decided: judge every file again
             return {
-                p: (FileStat(int(size), int(mtime)), str(why))
-                for p, (size, mtime, why) in saved["files"].items()
+                p: (FileStat(*(int(n) for n in stat)), str(why))
+                for p, (*stat, why) in saved["files"].items()
             }
         except (ValueError, TypeError, KeyError, AttributeError):
             return {}
@@ -474,8 +475,10 @@ class Store:
         db = self._connect(create=True)
         assert db is not None
         known = {
-            p: (size, mtime, sha)
-            for p, size, mtime, sha in db.execute("SELECT path, size, mtime_ns, sha FROM notes")
+            p: (FileStat(size, mtime, ctime, inode), sha)
+            for p, size, mtime, ctime, inode, sha in db.execute(
+                "SELECT path, size, mtime_ns, ctime_ns, inode, sha FROM notes"
+            )
         }
         if full:
             known_before, known = known, {}
@@ -487,7 +490,7 @@ class Store:
         for rel, st in on_disk.items():
             old = known.get(rel)
             was = before.get(rel)
-            if old is not None and (old[0], old[1]) == (st.size, st.mtime_ns):
+            if old is not None and old[0] == st:
                 changes.unchanged += 1
             elif was is not None and was[0] == st:
                 changes.skipped[rel] = was[1]  # still the same binary or unreadable file
@@ -503,7 +506,7 @@ class Store:
             p for p, why in changes.skipped.items() if p not in before or before[p][1] != why
         )
         remembered = {
-            p: [*((on_disk[p].size, on_disk[p].mtime_ns) if p in on_disk else (-1, -1)), why]
+            p: [*(_stat_row(on_disk[p]) if p in on_disk else (-1, -1, -1, -1)), why]
             for p, why in changes.skipped.items()
         }
         try:
@@ -511,8 +514,12 @@ class Store:
                 if full:
                     db.execute("DELETE FROM notes")
                 db.executemany("DELETE FROM notes WHERE path=?", [(p,) for p in changes.removed])
-                db.executemany("UPDATE notes SET size=?, mtime_ns=? WHERE path=?", restat)
-                db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?)", touched)
+                db.executemany(
+                    "UPDATE notes SET size=?, mtime_ns=?, ctime_ns=?, inode=? WHERE path=?", restat
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", touched
+                )
                 db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('skipped', ?)",
                     (json.dumps({"schema": SCHEMA, "files": remembered}),),
@@ -527,13 +534,14 @@ class Store:
     def _read_and_parse(
         self,
         todo: list[str],
-        known: dict[str, tuple[int, int, str]],
+        known: dict[str, tuple[FileStat, str]],
         changes: Changes,
         progress: Progress | None,
     ) -> tuple[list[tuple], list[tuple], list[str]]:
         """Parse files whose stat changed; one whose content did not change keeps its Note.
 
-        Returns the rows to write, the (size, mtime, path) of touched-but-unchanged files and
+        Returns the rows to write, the (size, mtime, ctime, inode, path) of touched-but-unchanged
+        files and
         the paths of files deleted since the scan. Files kb does not read go to
         ``changes.skipped``.
         """
@@ -550,8 +558,8 @@ class Store:
                 except (OSError, NotANote):
                     pending.append(rel)  # gone or unreadable: the parse below says which
                     continue
-                if _hash(file.raw) == old[2]:
-                    restat.append((file.stat.size, file.stat.mtime_ns, rel))
+                if _hash(file.raw) == old[1]:
+                    restat.append((*_stat_row(file.stat), rel))
                     changes.unchanged += 1
                     continue
             pending.append(rel)
@@ -562,7 +570,7 @@ class Store:
                 else:
                     changes.skipped[result.path] = result.reason
                 continue
-            rel, sha, note, size, mtime = result
+            rel, sha, note, stat = result
             (changes.changed if rel in known else changes.added).append(rel)
             changes.parsed[rel] = note
             blob = note_codec.encode(note)
@@ -570,19 +578,26 @@ class Store:
             rows.append(
                 (
                     rel,
-                    size,
-                    mtime,
+                    stat.size,
+                    stat.mtime_ns,
                     sha,
                     blob,
                     len(note.sections),
                     len(note.links),
                     tags,
                     len(note.warnings),
+                    stat.ctime_ns,
+                    stat.inode,
                 )
             )
         changes.added.sort()
         changes.changed.sort()
         return rows, restat, vanished
+
+
+def _stat_row(stat: FileStat) -> tuple[int, int, int, int]:
+    """A stat as the manifest stores it."""
+    return stat.size, stat.mtime_ns, stat.ctime_ns, stat.inode
 
 
 def _parse_all(

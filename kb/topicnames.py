@@ -37,6 +37,7 @@ from kb.concepts import (
     names_a_concept,
     normalise,
 )
+from kb.model import MAX_NAME_CHARS
 from kb.text import CJK_CHARS, TIMES, has_cjk, is_cjk
 
 # -- words of each language -----------------------------------------------------
@@ -319,6 +320,8 @@ class HeadingTerm:
 def heading_term(title: str) -> HeadingTerm | None:
     """The topic a heading names, or None for a sentence, step, instruction, date or
     generic title (see the module docstring)."""
+    if len(title) > MAX_NAME_CHARS:
+        return None  # a paragraph, not a name (and too long to run the patterns below on)
     t = clean_heading(title)
     if not t or is_dated(t):
         return None

@@ -9,9 +9,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR
 
@@ -29,6 +28,16 @@ class FileStat:
 
     size: int
     mtime_ns: int
+    ctime_ns: int = 0
+    """Inode change time: an edit that keeps size and mtime (``touch -d``, ``cp -p``, rsync)
+    still changes it."""
+    inode: int = 0
+    """A file replaced by another (``mv`` over it, rsync's rename) has a new inode."""
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileStat:
+        """The FileStat of an ``os.stat`` result."""
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +62,18 @@ class Vault:
         ignore = _ignore_filters(self.root)
         found: dict[str, FileStat] = {}
         bad: dict[str, str] = {}
-        for rel, entry in _walk(self.root, "", os.path.realpath(self.root), bad):
+        for rel, entry in _walk(self.root, os.path.realpath(self.root), bad):
             if ignore and _ignored(rel, ignore):
                 continue
             try:
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # vanished or unreadable between listing and stat
-            found[rel] = FileStat(st.st_size, st.st_mtime_ns)
+            found[rel] = FileStat.of(st)
         if skipped is not None:
             skipped.update((rel, why) for rel, why in bad.items() if not _ignored(rel, ignore))
+            if ignore.warnings:  # reported like a file kb does not read, once per change
+                skipped[".obsidian/app.json"] = "; ".join(ignore.warnings)
         return found
 
     def read_note(self, rel: str) -> NoteFile:
@@ -90,7 +101,7 @@ class Vault:
         except OSError as e:
             raise NotANote(f"cannot be read ({e.strerror}); skipped") from None
         text, warning = decode_note(raw)
-        return NoteFile(text, raw, FileStat(st.st_size, st.st_mtime_ns), warning)
+        return NoteFile(text, raw, FileStat.of(st), warning)
 
     def attachments(self) -> AttachmentIndex:
         """Which non-note files (images, PDFs…) the vault holds, for checking embeds."""
@@ -189,30 +200,57 @@ def decode_note(raw: bytes) -> tuple[str, str | None]:
     return text, "; ".join(problems) or None
 
 
-def _walk(
-    folder: Path, prefix: str, root: str, skipped: dict[str, str]
-) -> Iterator[tuple[str, os.DirEntry]]:
-    """Note files under folder, skipping dot-folders (.obsidian, .git, .trash, .kb), dot-files
-    and symlinks (those that need saying so go into ``skipped``)."""
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        rel = prefix + entry.name
+def _walk(root: Path, real_root: str, skipped: dict[str, str]) -> Iterator[tuple[str, os.DirEntry]]:
+    """Note files under ``root`` in path order, skipping dot-folders (.obsidian, .git, .trash,
+    .kb), dot-files and symlinks (those that need saying so go into ``skipped``).
+
+    Iterative, so folders nested thousands deep cannot overflow the stack. A file or folder
+    whose name is not valid UTF-8 is skipped with a reason: its path could not be stored,
+    printed or linked to.
+    """
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
         try:
-            if entry.is_symlink():
-                why = _symlink_problem(entry, root)
-                if why:
-                    skipped[rel] = why
-            elif entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path), rel + "/", root, skipped)
-            elif entry.is_file(follow_symlinks=False) and _is_note_name(entry.name):
-                yield rel, entry
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             continue
+        subfolders: list[tuple[str, str]] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            try:
+                if not _is_utf8(entry.name):
+                    if entry.is_dir(follow_symlinks=False) or _is_note_name(entry.name):
+                        skipped[_printable(rel)] = (
+                            "name is not valid UTF-8; skipped: rename it to have it indexed"
+                        )
+                elif entry.is_symlink():
+                    why = _symlink_problem(entry, real_root)
+                    if why:
+                        skipped[rel] = why
+                elif entry.is_dir(follow_symlinks=False):
+                    subfolders.append((entry.path, rel + "/"))
+                elif entry.is_file(follow_symlinks=False) and _is_note_name(entry.name):
+                    yield rel, entry
+            except OSError:
+                continue
+        stack.extend(reversed(subfolders))
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name with bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(rel: str) -> str:
+    """A path with undecodable bytes shown as U+FFFD, so it can be stored and printed."""
+    return os.fsencode(rel).decode("utf-8", "replace")
 
 
 def _is_note_name(name: str) -> bool:
@@ -240,36 +278,96 @@ def _symlink_problem(entry: os.DirEntry, root: str) -> str | None:
     return None
 
 
-def _ignore_filters(root: Path) -> list[str | re.Pattern[str]]:
-    """Obsidian's ``userIgnoreFilters`` (Settings › Files and links › Excluded files)."""
+MAX_FILTERS = 1000
+"""More Excluded-files filters than this in app.json are not read (Obsidian's dialog adds one
+at a time)."""
+
+REGEX_SECONDS = 0.05
+"""Time a ``/regex/`` filter may take on one path; one that takes longer is dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreFilters:
+    """Obsidian's ``userIgnoreFilters``, checked: path prefixes and regular expressions."""
+
+    prefixes: tuple[str, ...] = ()
+    patterns: list = field(default_factory=list)
+    """Compiled ``regex`` patterns; one that runs out of time is removed (a list, so it can be)."""
+    warnings: list[str] = field(default_factory=list)
+    """What was wrong with app.json and ignored, one line each."""
+
+    def __bool__(self) -> bool:
+        return bool(self.prefixes or self.patterns)
+
+
+def _ignore_filters(root: Path) -> IgnoreFilters:
+    """Obsidian's ``userIgnoreFilters`` (Settings › Files and links › Excluded files).
+
+    Whatever is wrong with them (not a list, not strings, deep JSON, a regular expression that
+    does not compile or takes too long) is ignored with a warning, never raised.
+    """
     app = root / ".obsidian" / "app.json"
     try:
-        filters = json.loads(app.read_text(encoding="utf-8")).get("userIgnoreFilters") or []
-    except (OSError, ValueError, AttributeError):
-        return []
-    out: list[str | re.Pattern[str]] = []
+        raw = app.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return IgnoreFilters()
+    try:
+        settings = json.loads(raw)
+    except (ValueError, RecursionError):
+        return IgnoreFilters(warnings=["not valid JSON; its Excluded files are not applied"])
+    if not isinstance(settings, dict) or settings.get("userIgnoreFilters") in (None, []):
+        return IgnoreFilters()
+    filters = settings["userIgnoreFilters"]
+    if not isinstance(filters, list):
+        return IgnoreFilters(
+            warnings=[
+                f"userIgnoreFilters is {type(filters).__name__}, not a list of "
+                "strings; no file is excluded"
+            ]
+        )
+    warnings: list[str] = []
+    if len(filters) > MAX_FILTERS:
+        warnings.append(f"more than {MAX_FILTERS} userIgnoreFilters; the rest ignored")
+        filters = filters[:MAX_FILTERS]
+    prefixes: list[str] = []
+    patterns: list = []
+    odd = 0
     for f in filters:
-        if not isinstance(f, str) or not f.strip():
+        if not isinstance(f, str):
+            odd += 1
+            continue
+        if not f.strip():
             continue
         # Obsidian treats "/…/" as a regular expression and anything else as a path prefix.
         if len(f) > 2 and f.startswith("/") and f.endswith("/"):
+            import regex
+
             try:
-                out.append(re.compile(f[1:-1]))
-            except re.error:
-                continue
+                patterns.append(regex.compile(f[1:-1]))
+            except (regex.error, RecursionError, OverflowError, ValueError):
+                warnings.append(f"filter {f[:80]!r} is not a valid regular expression; ignored")
         else:
-            out.append(f.strip())
-    return out
+            prefixes.append(f.strip())
+    if odd:
+        warnings.append(f"{odd} userIgnoreFilters entr(y/ies) not a string; ignored")
+    return IgnoreFilters(tuple(prefixes), patterns, warnings)
 
 
-def _ignored(rel: str, filters: list[str | re.Pattern[str]]) -> bool:
+def _ignored(rel: str, filters: IgnoreFilters) -> bool:
     """True when a vault-relative path matches an Obsidian exclusion filter."""
-    for f in filters:
-        if isinstance(f, str):
-            if rel.startswith(f):
+    if rel.startswith(filters.prefixes):
+        return True
+    for pattern in list(filters.patterns):
+        try:
+            if pattern.search(rel, timeout=REGEX_SECONDS):
                 return True
-        elif f.search(rel):
-            return True
+        except TimeoutError:
+            # Catastrophic backtracking (`/^(a+)+$/`): a filter that can hang every scan is
+            # dropped, with one warning.
+            filters.patterns.remove(pattern)
+            filters.warnings.append(
+                f"filter /{pattern.pattern[:80]}/ takes too long to match {rel[:80]!r}; ignored"
+            )
     return False
 
 
