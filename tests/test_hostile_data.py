@@ -333,9 +333,6 @@ _RUNNER = textwrap.dedent(  # raw: the runner's own "\n" stays an escape
     """
 )
 
-_GRAPH = pytest.mark.xfail(strict=True, reason="graph.pickle: issue 13 storage")
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -344,8 +341,11 @@ _GRAPH = pytest.mark.xfail(strict=True, reason="graph.pickle: issue 13 storage")
         ["search", "zzz", "--no-refresh"],  # no hits: suggestions read the vocabulary
         ["related", "A"],
         ["search", "gamma", "EDIT"],  # after an edit: the index is updated in place
-        pytest.param(["show", "A"], marks=_GRAPH),
-        pytest.param(["index", "EDIT"], marks=_GRAPH),  # the graph is updated as well
+        ["show", "A"],  # the concept graph (graph.sqlite)
+        ["path", "A", "B"],
+        ["neighbors", "A"],
+        ["doctor"],
+        ["index", "EDIT"],  # the graph is updated as well
         ["stats"],  # the store only: kb stats reads no graph
     ],
     ids=" ".join,
