@@ -553,3 +553,87 @@ def test_a_lone_top_h1_is_a_name_of_its_note():
     assert "section:panels.md#1 -[mentions]-> note:backlinking.md" in edges(kg)
     # …and a note with two H1s keeps them as sections and concepts of their own.
     assert kg.find("Shortcuts") == "concept:shortcuts"
+
+
+# -- an edit costs the change, not the vault (issue 13) --------------------------------------
+
+
+def _linked_vault(root: Path, n: int) -> None:
+    """``n`` notes, each linking the next and naming the one before in plain text."""
+    root.mkdir()
+    for i in range(n):
+        text = f"# Topic {i}\n\nSee [[Topic {(i + 1) % n}]]; it builds on topic {(i - 1) % n}.\n"
+        (root / f"Topic {i}.md").write_text(text, encoding="utf-8")
+
+
+def _rows_written(result) -> int:
+    """Rows the sync inserted, changed or deleted (its connection's own count)."""
+    return result.graph.db.db.total_changes
+
+
+def test_an_edit_writes_the_rows_of_its_note_only(tmp_path):
+    root = tmp_path / "v"
+    _linked_vault(root, 40)
+    _sync(root, tmp_path / "idx")
+    _touch(root / "Topic 5.md", "# Topic 5\n\nSee [[Topic 6]]; still about topic 4.\n")
+    one = _sync(root, tmp_path / "idx")
+    assert one.changed == ["Topic 5.md"] and one.rederived == 1 and one.rescanned == 0
+    # Its rows: the note, its text, facts and link keys, a few nodes and edges, each deleted
+    # and inserted again, and nothing of the 39 other notes.
+    assert _rows_written(one) < 40
+
+
+def test_adding_a_note_rederives_only_the_notes_that_name_or_link_it(tmp_path):
+    root = tmp_path / "v"
+    _linked_vault(root, 40)
+    (root / "Topic 3.md").write_text(
+        "# Topic 3\n\nSee [[Topic 4]] and [[Gizmo]]; it builds on topic 2.\n", encoding="utf-8"
+    )
+    (root / "Topic 7.md").write_text(
+        "# Topic 7\n\nSee [[Topic 8]]; a gizmo helps; it builds on topic 6.\n", encoding="utf-8"
+    )
+    _sync(root, tmp_path / "idx")
+    (root / "Gizmo.md").write_text("# Gizmo\n\nA small thing.\n", encoding="utf-8")
+    added = _sync(root, tmp_path / "idx")
+    assert added.added == ["Gizmo.md"]
+    # Gizmo itself, Topic 3 (its link now resolves) and Topic 7 (says "gizmo"); not the
+    # 37 other notes with links (each link's target is looked up by name, not re-resolved).
+    assert added.rederived == 3
+    kg = added.graph
+    assert kg.graph.has_edge("note:Topic 3.md", "note:Gizmo.md")
+    assert "missing:gizmo" not in kg.graph
+    assert kg.graph.has_edge("note:Topic 7.md", "note:Gizmo.md")
+    full = _sync(root, tmp_path / "full", full=True)
+    assert _snapshot(kg.graph) == _snapshot(full.graph.graph)
+    (root / "Gizmo.md").unlink()
+    gone = _sync(root, tmp_path / "idx")
+    assert gone.removed == ["Gizmo.md"] and gone.rederived == 2  # Topic 3 and Topic 7
+    assert "missing:gizmo" in gone.graph.graph
+    full = _sync(root, tmp_path / "full2", full=True)
+    assert _snapshot(gone.graph.graph) == _snapshot(full.graph.graph)
+
+
+def test_a_renamed_note_moves_its_links_and_mentions(tmp_path):
+    root = tmp_path / "v"
+    _linked_vault(root, 12)
+    _sync(root, tmp_path / "idx")
+    (root / "Topic 4.md").rename(root / "Topic Four.md")
+    moved = _sync(root, tmp_path / "idx")
+    assert moved.added == ["Topic Four.md"] and moved.removed == ["Topic 4.md"]
+    assert moved.rederived < 12
+    full = _sync(root, tmp_path / "full", full=True)
+    assert _snapshot(moved.graph.graph) == _snapshot(full.graph.graph)
+
+
+def test_an_alias_dropped_takes_its_mentions_away(tmp_path):
+    root = tmp_path / "v"
+    _linked_vault(root, 8)
+    (root / "Thing.md").write_text("---\naliases: [gizmo]\n---\n# Thing\n", encoding="utf-8")
+    (root / "Topic 2.md").write_text("# Topic 2\n\nA gizmo is used here.\n", encoding="utf-8")
+    first = _sync(root, tmp_path / "idx")
+    assert first.graph.graph.has_edge("note:Topic 2.md", "note:Thing.md")
+    _touch(root / "Thing.md", "# Thing\n\nNo other name now.\n")
+    after = _sync(root, tmp_path / "idx")
+    assert not after.graph.graph.has_edge("note:Topic 2.md", "note:Thing.md")
+    full = _sync(root, tmp_path / "full", full=True)
+    assert _snapshot(after.graph.graph) == _snapshot(full.graph.graph)

@@ -333,6 +333,7 @@ _RUNNER = textwrap.dedent(  # raw: the runner's own "\n" stays an escape
     """
 )
 
+
 @pytest.mark.parametrize(
     "args",
     [

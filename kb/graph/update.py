@@ -220,6 +220,8 @@ def update(
             if progress:
                 progress(done, steps)
         old_keys = frozenset(old_names)
+        changed_keys = {k for k in keys | old_keys if old_names.get(k) != names.target.get(k)}
+        sayers = db.paths_saying(changed_keys)  # before the hits of names now gone go
         db.drop_hits(old_keys - keys)
         rescan: set[str] = set()
         added_keys = keys - old_keys
@@ -231,7 +233,6 @@ def update(
                     if found:
                         db.put_hits(path, found)
                         rescan.add(path)
-        changed_keys = {k for k in keys | old_keys if old_names.get(k) != names.target.get(k)}
 
         for path, part in own.items():
             f = part.facts
@@ -256,7 +257,7 @@ def update(
         moved = old_signature ^ set(names.signature)
         if moved:
             relink = db.paths_linking(_signature_keys(moved))
-        again = set(notes) | rescan | relink | db.paths_saying(changed_keys)
+        again = set(notes) | rescan | relink | sayers
         if changed_keys:
             again.update(
                 p
