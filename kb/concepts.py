@@ -85,12 +85,15 @@ GENERIC = frozenset(
     其他 其它 补充 待办 笔记 复习 心得 疑问 答案 思考 图 表 结构 参数 参数量 优缺点 要点
     原因 区别 对比 比较 变体 改进 计算 流程 特征 效果 性能 复杂度 损失 模型 网络 数据 函数
     训练 测试 输入 输出 层 算法 理论 概念 基础 目标 任务 场景 局限 局限性 影响 意义 评价
+    预测 大小 速度 效率 没有 数据集 过程 性质 属性 方式 情况 部分 内容 时间 结构图 图示 形状
     overview introduction intro summary references reference see also notes note examples example
     usage definition pros cons advantages disadvantages problem problems solution solutions method
     methods implementation code exercises exercise discussion conclusion conclusions todo to do
     related links background motivation details contents table of contents appendix setup
     installation install getting started faq questions answer answers results result idea ideas
     tips misc miscellaneous other others further reading readme index inbox draft drafts
+    data model models training testing task tasks process property properties concept concepts
+    review senario scenario speech text toy example
     """.split()
     + ["see also", "to do", "table of contents", "getting started", "further reading"]
 )

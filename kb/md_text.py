@@ -46,6 +46,8 @@ class InlineText:
     spans: list[Span] = field(default_factory=list)
     code: list[str] = field(default_factory=list)
     math: list[str] = field(default_factory=list)
+    emphasis: list[str] = field(default_factory=list)
+    """The text of each ``**bold**`` and ``*italic*`` span, as read (terms a writer marks)."""
     marks: tuple[list[int], list[int]] | None = None
     """Starts and ends of the sentence-end marks in ``text``, found on first use."""
     breaks: list[tuple[int, int]] = field(default_factory=list)
@@ -120,6 +122,7 @@ class _Reader:
         self.line = line
         self.out = InlineText("")
         self.open_links: list[Span] = []
+        self.open_emphasis: list[int] = []
 
     def add(self, text: str) -> None:
         """Append visible text."""
@@ -163,6 +166,14 @@ class _Reader:
             if self.open_links:
                 self.open_links.pop().end = self.size
             self.next_line((token.meta or {}).get("newlines", 0))  # in `](url "title")`
+        elif kind in ("strong_open", "em_open"):
+            self.open_emphasis.append(self.size)
+        elif kind in ("strong_close", "em_close"):
+            if self.open_emphasis:
+                start = self.open_emphasis.pop()
+                said = " ".join("".join(self.parts)[start:].split())
+                if said and (not self.out.emphasis or self.out.emphasis[-1] != said):
+                    self.out.emphasis.append(said)  # ***x*** is one term, not two
         elif kind == "image":
             span = Span(token, self.line, self.size)
             self.walk(token.children or [])  # the alt text, which may span lines

@@ -103,6 +103,8 @@ class Section:
     """Its own fenced/indented code blocks and inline code, joined by newlines."""
     math: str = ""
     """Its own ``$…$`` / ``$$…$$`` math, joined by newlines."""
+    emphasis: str = ""
+    """The ``**bold**`` and ``*italic*`` spans of its own text, joined by newlines."""
     text_lines: tuple[int, ...] = ()
     """File line of each line of ``text``: ``text.split("\\n")[i]`` starts on line
     ``text_lines[i]``. Empty when unknown (sections built by hand): use ``line_start``."""

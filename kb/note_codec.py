@@ -44,6 +44,7 @@ def encode(note: Note) -> str:
                 s.text,
                 s.code,
                 s.math,
+                s.emphasis,
                 s.text_lines,
                 s.text_breaks,
             ]
@@ -192,9 +193,8 @@ def _url(v: Any) -> Url:
 
 
 def _section(v: Any) -> Section:
-    (title, kind, level, heading_path, start, end, parent, text, code, math, lines, breaks) = (
-        _fields(v, 12)
-    )
+    (title, kind, level, heading_path, start, end, parent, text, code, math, emphasis, lines,
+     breaks) = _fields(v, 13)  # fmt: skip
     if kind not in _SECTION_KINDS:
         raise BadNote(f"unknown section kind {kind!r}"[:80])
     return Section(
@@ -208,6 +208,7 @@ def _section(v: Any) -> Section:
         text=_str(text),
         code=_str(code),
         math=_str(math),
+        emphasis=_str(emphasis),
         text_lines=_ints(lines),
         text_breaks=tuple(_pair(b) for b in _list(breaks)),
     )

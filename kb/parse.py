@@ -128,6 +128,7 @@ class _Content:
     """Per block of ``text``: (offset in the block, file line) where it goes on to a later line."""
     code: list[str] = field(default_factory=list)
     math: list[str] = field(default_factory=list)
+    emphasis: list[str] = field(default_factory=list)
 
     def add_text(self, text: str, line: int, breaks: list[tuple[int, int]]) -> None:
         """File a block of text (one line, starting on file line ``line``)."""
@@ -291,6 +292,7 @@ class _NoteReader:
         content.code.extend(inline.code)
         content.math.extend(inline.math)
         if keep_text:
+            content.emphasis.extend(inline.emphasis)
             text, breaks = one_line(inline)  # one block, one line
             if lead is not None:
                 whole = text
@@ -372,6 +374,7 @@ def _section(draft: SectionDraft, content: _Content) -> Section:
         text=text,
         code="\n".join(content.code),
         math="\n".join(content.math),
+        emphasis="\n".join(content.emphasis),
         text_lines=text_lines,
         text_breaks=text_breaks,
     )

@@ -30,7 +30,7 @@ from kb.model import Note
 from kb.text import tag_key
 from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 8
+SCHEMA = 9
 """Bump when Note or the table changes: a store of another schema is rebuilt."""
 
 PARALLEL_MIN_FILES = 64

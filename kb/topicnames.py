@@ -12,8 +12,9 @@ sections only list things, and how much a name weighs.
 - :func:`recurring_headings` finds, from the vault's own statistics, the headings that
   recur under many unrelated parents (``小结``, ``练习``, ``Summary``, ``Training``): they
   are scoped to their note, not vault-wide topics.
-- :func:`glosses` reads the places prose says two names are one (``批量规范化（batch
-  normalization）``, ``Internal Covariate Shift (ICS)``, ``X，简称 Y``).
+- :func:`prose_terms` reads the terms prose marks: emphasised (``*过拟合*（overfitting）``),
+  glossed in the other language (``教师网络（teacher network）``, ``Internal Covariate Shift
+  (ICS)``), a label opening a line (``tqdm: …``) or a Latin phrase inside Chinese text.
 - :func:`lookup_keys` and :func:`best_match` make ``kb show`` as lenient as search.
 - :func:`is_listing` and :func:`name_weight` prepare weighted mentions.
 
@@ -61,6 +62,22 @@ INSTRUCTION_VERBS_ZH = frozenset(
     """.split()
 )
 """Verbs that open an instruction or a step (``读取数据集``, ``初始化模型参数``)."""
+
+GOAL_VERBS_ZH = frozenset(
+    """
+    降低 提高 减少 增加 减小 增大 避免 防止 解决 缓解 替代 代替 取代 加快 加速 提升 改善 保持
+    """.split()
+)
+"""Verbs that open a goal (``降低训练参数``, ``替代全连接层``): what something is for, a
+section about a use, not a topic of its own."""
+
+
+def _starts_with_goal(name: str) -> bool:
+    if not has_cjk(name):
+        return False
+    words = cut(name)
+    return len(words) > 1 and words[0] in GOAL_VERBS_ZH
+
 
 STEP_OBJECTS_ZH = frozenset("模型 数据 数据集 集 参数 模型参数 代码 网络 结果".split())
 """What ambiguous verbs (训练, 实现, 计算, 评估, 使用, 测试) act on in a step (``训练模型``);
@@ -121,6 +138,7 @@ _ASPECTS_EN = (
     r"|implementation|derivation|motivation|history|variants|details|summary"
 )
 
+
 # -- numbering ------------------------------------------------------------------------
 
 _CIRCLED = re.compile(r"^\s*[\u2460-\u2473\u2474-\u249b\u3251-\u325f\u32b1-\u32bf\u2776-\u2793]\s*")
@@ -172,7 +190,8 @@ _FORMS_EN = [
     ),
     re.compile(rf"^{_X}\s*[:：-]\s*(?:{_ASPECTS_EN})$", re.IGNORECASE),
     re.compile(
-        rf"^{_X}\s+(?:overview|introduction|basics|explained|in a nutshell|pros and cons)$",
+        rf"^{_X}\s+(?:overview|introduction|basics|explained|in a nutshell|pros and cons"
+        r"|problem|problems)$",
         re.IGNORECASE,
     ),
 ]
@@ -342,7 +361,7 @@ def heading_term(title: str) -> HeadingTerm | None:
         form = kind
         t = clean_heading(x)
     t = t.strip()
-    if not t or is_sentence(t) or not names_a_concept(t):
+    if not t or is_sentence(t) or not names_a_concept(t) or _starts_with_goal(t):
         return None
     aliases += _script_names(t)
     key = concept_key(t)
@@ -377,81 +396,184 @@ def _script_names(name: str) -> list[str]:
     return []
 
 
-# -- glosses in prose ------------------------------------------------------------------------
+# -- terms in prose ---------------------------------------------------------------------------
 
 _PROSE_GLOSS = re.compile(r"[(（]([^()（）\n]{1,60})[)）]")
+_GLOSS_AFTER = re.compile(r"\s*[(（]([^()（）\n]{1,60})[)）]")
 _LATIN_TAIL = re.compile(r"((?:[A-Za-z][A-Za-z0-9\-]*\s+){0,5}[A-Za-z][A-Za-z0-9\-]*)\s*$")
 _CJK_TAIL = re.compile(f"([{CJK_CHARS}]+)\\s*$")
-_ABBREV = re.compile(
-    f"([{CJK_CHARS}A-Za-z][{CJK_CHARS}A-Za-z0-9 \\-]{{0,30}}?)"
-    r"\s*[，,]\s*(?:简称|缩写为|简称为|下文简称)"
-    r"\s*[“\"「]?([A-Za-z][A-Za-z0-9\-]{1,10}|" + f"[{CJK_CHARS}]{{2,8}})"
+_LABEL = re.compile(r"^\s*([^\s:：，。,;；][^:：，。,;；\n]{0,40}?)\s*[:：]\s*\S")
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*(?:[ ./][A-Za-z0-9][A-Za-z0-9_\-]*)*")
+
+LEAD_WORDS_ZH = frozenset(
+    """
+    称为 称作 叫做 叫 即 就是 也就是 提出 提出了 使用 采用 利用 通过 引入 引入了 用 被 将 把 对 在
+    实现 进行 产生 形成 完成 达到 获得 加入 包含 具有 有 称 即为 给出 叫作 也叫 又叫
+    和 与 及 以及 或 或者 的 了 而 而是 是 为 作为 如 像 例如 比如 包括 得到 基于 以 由 从 这 那
+    这种 一种 一个 种 个 所谓 名为 中 上 下 后 前 里 时 等 又 也 称之为 我们 它 其 该 此 每 各
+    """.split()
 )
+"""Words that end a Chinese gloss's term when read backwards from the bracket: what the
+sentence says before a name (``称为``, ``使用``, ``的``), never a part of it."""
+
+MAX_TERM_CJK = 10
+MAX_TERM_WORDS = 5
 
 
 @dataclass(frozen=True, slots=True)
-class Gloss:
-    """A place where prose says two names are one."""
+class ProseTerm:
+    """A name that prose marks as a term: emphasised (``*过拟合*（overfitting）``), glossed in
+    the other language (``教师网络（teacher network）``, ``activation function(激励函数)``),
+    a label opening a line (``tqdm: progress bars``) or a Latin phrase inside Chinese text
+    (``用 soft target 辅助``)."""
 
-    before: tuple[str, ...]
-    """Candidate names before the bracket, longest first (the writer's term is one of them:
-    which one is decided by the names the vault already has, see :func:`pick_gloss`)."""
-    names: tuple[str, ...]
-    """The names given inside the bracket (or after ``简称``)."""
+    name: str
+    aliases: tuple[str, ...]
+    at: int
+    """Offset in the text where the term is written."""
+    source: str
+    """``emphasis``, ``gloss``, ``label`` or ``latin`` (surest first)."""
 
 
-def glosses(text: str) -> list[Gloss]:
-    """Every ``中文（English）``, ``English (中文)``, ``Words (ACR)`` and ``X，简称 Y`` in a
-    piece of plain text."""
-    out: list[Gloss] = []
+PROSE_SOURCES = ("emphasis", "gloss", "label", "latin")
+
+
+def _term_ok(name: str) -> bool:
+    """True for a short name, not a sentence, that names a concept."""
+    t = name.strip()
+    if not t or len(t) > MAX_NAME_CHARS or re.search(r"[:：=<>|\\{}^$]", t):
+        return False
+    if has_cjk(t):
+        if sum(is_cjk(ch) for ch in t) > MAX_TERM_CJK:
+            return False
+    elif len(t.split()) > MAX_TERM_WORDS:
+        return False
+    if is_sentence(t) or not names_a_concept(t) or _starts_with_goal(t):
+        return False
+    return heading_term(t) is not None
+
+
+def _cjk_term_before(run: str) -> str:
+    """The term that ends a Chinese run just before a gloss bracket: jieba's words read back
+    from the bracket, at most three, stopping at a word that leads to a name (``称为``)."""
+    words = cut(run)
+    kept: list[str] = []
+    for w in reversed(words):
+        if w in LEAD_WORDS_ZH or w in FUNCTION_WORDS_ZH or len(kept) == 3:
+            break
+        kept.insert(0, w)
+    return "".join(kept)
+
+
+def _latin_term_before(run: str) -> str:
+    words = run.split()
+    kept: list[str] = []
+    for w in reversed(words):
+        low = w.casefold()
+        if low in FUNCTION_WORDS_EN or low in ARTICLES_EN or low in _STOP_EN or len(kept) == 4:
+            break
+        kept.insert(0, w)
+    return " ".join(kept)
+
+
+_STOP_EN = frozenset("of for to in on with by from as at and or use using called named".split())
+
+
+def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
+    """The terms a section's prose marks (see :class:`ProseTerm`), in the order written.
+
+    ``text`` is the section's plain text (one block per line), ``emphasis`` its emphasised
+    spans, one per line, as :mod:`kb.parse` keeps them.
+    """
+    out: list[ProseTerm] = []
+    seen: set[str] = set()
+    taken: list[tuple[int, int]] = []
+
+    def add(name: str, aliases: list[str], at: int, source: str) -> None:
+        key = concept_key(name)
+        if key and key not in seen and _term_ok(name):
+            seen.add(key)
+            kept = tuple(dict.fromkeys(a for a in aliases if concept_key(a) != key))
+            out.append(ProseTerm(name.strip(), kept, at, source))
+
+    at = 0
+    for span in emphasis.split("\n"):
+        span = span.strip()
+        if not span:
+            continue
+        found = text.find(span, at)
+        if found < 0:
+            continue
+        at = end = found + len(span)
+        name, inside = span, ""
+        m = _HEAD_GLOSS.match(span)
+        if m and m.group(1).strip():
+            name, inside = m.group(1).strip(), m.group(2)
+        else:
+            after = _GLOSS_AFTER.match(text, end)
+            if after:
+                inside, end = after.group(1), after.end()
+        name = name.strip(" \t\"'“”‘’「」《》[]")
+        taken.append((found, end))
+        add(name, gloss_aliases(name, inside) if inside else [], found, "emphasis")
+
     for m in _PROSE_GLOSS.finditer(text):
-        head = text[: m.start()]
+        if any(a <= m.start() < b for a, b in taken):
+            continue  # an emphasised term's own gloss
+        head = text[max(0, m.start() - 80) : m.start()]
         inside = m.group(1)
         cjk = _CJK_TAIL.search(head)
         latin = _LATIN_TAIL.search(head)
         if cjk:
-            run = cjk.group(1)
-            words = cut(run)
-            cands = ["".join(words[i:]) for i in range(max(0, len(words) - 4), len(words))]
-            cands = [c for c in cands if len(c) >= 2]
-            before = tuple(cands)
-            sample = before[-1] if before else run
+            name = _cjk_term_before(cjk.group(1))
         elif latin:
-            words = latin.group(1).split()
-            before = tuple(" ".join(words[i:]) for i in range(len(words)))
-            sample = before[0] if before else ""
+            name = _latin_term_before(latin.group(1))
         else:
             continue
-        names = tuple(gloss_aliases(sample, inside)) if before else ()
-        if before and names:
-            out.append(Gloss(before, names))
-    for m in _ABBREV.finditer(text):
-        words = cut(m.group(1)) if has_cjk(m.group(1)) else m.group(1).split()
-        sep = "" if has_cjk(m.group(1)) else " "
-        before = tuple(sep.join(words[i:]) for i in range(max(0, len(words) - 4), len(words)))
-        out.append(Gloss(tuple(b for b in before if b.strip()), (m.group(2),)))
+        if len(concept_key(name)) < 2:
+            continue
+        aliases = gloss_aliases(name, inside)
+        if latin and not cjk and aliases and all(is_acronym(a) for a in aliases):
+            acr = aliases[0]
+            words = name.split()
+            if not acronym_of(acr, name):
+                continue
+            name = " ".join(words[-sum(ch.isalpha() for ch in acr) :])
+        if aliases:
+            taken.append((m.start(), m.end()))
+            add(name, aliases, m.start() - len(head) + head.rfind(name), "gloss")
+
+    line_at = 0
+    for line in text.split("\n"):
+        m = _LABEL.match(line)
+        if m and not has_cjk(line[m.end() :][:1]) or m and has_cjk(m.group(1)):
+            add(m.group(1), [], line_at + m.start(1), "label")
+        line_at += len(line) + 1
+
+    if has_cjk(text):
+        for m in _LATIN_RUN.finditer(text):
+            if any(a <= m.start() < b for a, b in taken):
+                continue  # a gloss's other name, or an emphasised term: read above
+            run = m.group(0).strip(" ./")
+            # the nearest characters on the same line
+            before = text[max(0, m.start() - 4) : m.start()].split("\n")[-1].rstrip()[-1:]
+            after = text[m.end() : m.end() + 4].split("\n")[0].lstrip()[:1]
+            if not (
+                has_cjk(before + after)
+                or before
+                and after
+                and before in "，。：（“"
+                and after in "，。）”"
+            ):
+                continue  # an English sentence, or code
+            words = run.split()
+            while words and words[0].casefold() in ARTICLES_EN:
+                words.pop(0)
+            run = " ".join(words)
+            if len(words) >= 2 or is_acronym(run) or re.search(r"[A-Z]", run):
+                add(run, [], m.start(), "latin")
+    out.sort(key=lambda t: t.at)
     return out
-
-
-def pick_gloss(
-    gloss: Gloss, known: set[str] | frozenset[str]
-) -> tuple[str, tuple[str, ...]] | None:
-    """The term a gloss is about and its new names, decided by the vault's names (concept
-    keys in ``known``): the longest candidate that is a name already, else, for an acronym
-    that spells out a candidate's initials, that candidate. None when nothing is sure."""
-    for cand in gloss.before:
-        if concept_key(cand) in known:
-            return cand, gloss.names
-    for name in gloss.names:
-        if concept_key(name) in known:
-            for cand in gloss.before:
-                if is_acronym(name) and acronym_of(name, cand):
-                    return cand, gloss.names
-    for cand in gloss.before:
-        acr = [n for n in gloss.names if is_acronym(n) and acronym_of(n, cand)]
-        if acr:
-            return cand, tuple(acr)
-    return None
 
 
 # -- headings that recur under unrelated parents ---------------------------------------------
@@ -540,6 +662,9 @@ def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bo
     that is mostly links (one per 40 characters or more).
     """
     name = stem.casefold()
+    base = re.split(r"[_\-.]", name, maxsplit=1)[0]
+    if base in ("index", "readme") and len(name) <= len(base) + 9:
+        name = base  # index_origin, README-en, readme.zh: the same page in another form
     if name in LISTING_STEMS or clean_heading(title).casefold() in {"目录", "contents", "index"}:
         return True
     lines = [ln.strip() for ln in text.split("\n") if ln.strip()]

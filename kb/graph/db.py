@@ -30,7 +30,7 @@ from kb.errors import KbError
 from kb.graph.facts import BadFacts, EdgeKey, NoteFacts, decode
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 8
+SCHEMA = 9
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt."""
 

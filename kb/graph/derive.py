@@ -60,7 +60,7 @@ def derive(f: NoteFacts, names: Names, resolver: CachedResolver) -> dict[EdgeKey
                 _evidence("contains", f.path, c.line, f"{c.parent_name} › {c.name}"),
             )
     best: dict[tuple[str, str], Hit] = {}
-    for key, hits in f.hits.items():
+    for key, hits in () if f.listing else f.hits.items():  # a listing says nothing
         dst = names.target.get(key)
         if dst is None or dst == own:
             continue

@@ -9,15 +9,23 @@ facts: every field's type is checked on the way back, nothing read is ever run.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from kb.concepts import SEPARATOR, concept_key, excerpt, normalise, sentence_spans
 from kb.model import Link, Note, Section
 from kb.nodes import note_id, section_id, tag_chain, tag_id
 from kb.text import tag_key
-from kb.topicnames import HeadingTerm, heading_term, is_textlike_math
+from kb.topicnames import (
+    PROSE_SOURCES,
+    HeadingTerm,
+    heading_term,
+    is_listing,
+    is_textlike_math,
+    prose_terms,
+)
 
 SECTION_BREAK = "\n"
 """Between sections in a note's matching-form text (normalise() turns newlines to spaces)."""
@@ -49,6 +57,9 @@ class Claim:
     heading: tuple[str, ...]
     snippet: str
     tags: tuple[str, ...]
+    source: str = "heading"
+    """What names the concept: a ``heading``, or prose (:data:`kb.topicnames.PROSE_SOURCES`:
+    an emphasised term, a gloss, a label, a Latin phrase in Chinese text)."""
 
 
 Hit = tuple[str, int, int, str]
@@ -72,6 +83,12 @@ class NoteFacts:
     links: tuple[tuple, ...]
     """(source node, *the Link's fields) of every link."""
     claims: tuple[Claim, ...]
+    terms: tuple[Claim, ...] = ()
+    """The terms its prose marks (:func:`kb.topicnames.prose_terms`), one per section and
+    name: concepts when the vault agrees (see :class:`kb.graph.names.Names`)."""
+    listing: bool = False
+    """The note lists names rather than says something (a table of contents, a sidebar, a
+    glossary): it mentions nothing and its names are not mentions."""
     hits: dict[str, list[Hit]] = field(default_factory=dict)
     """Mentions found, by concept key: what the Aho-Corasick pass saw."""
 
@@ -169,6 +186,11 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
         if chain:
             edge = (src, tag_id(chain[-1]), "tagged")
             edges.setdefault(edge, _evidence("tagged", path, use.line, f"#{use.name}"))
+    listing = _is_listing_note(note)
+    terms: list[Claim] = []
+    if not listing:
+        for i, sec in enumerate(note.sections):
+            terms += _prose_claims(note, i, claim_of.get(i))
     own_names = (note.title, note.stem, *note.aliases, note.display_title or "")
     names = [(concept_key(n), n) for n in own_names]
     facts = NoteFacts(
@@ -180,8 +202,51 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
         tags=tuple(dict.fromkeys(tag_key(t) for t in note.tags)),
         links=tuple((_section_node(note, lk.section), *_link_row(lk)) for lk in note.links),
         claims=tuple(claims),
+        terms=tuple(terms),
+        listing=listing,
     )
     return NoteGraph(facts, nodes, edges)
+
+
+def _is_listing_note(note: Note) -> bool:
+    text = "\n".join(s.text for s in note.sections)
+    return is_listing(text, len(note.links), note.stem, note.title)
+
+
+def _prose_claims(note: Note, index: int, own: Claim | None) -> list[Claim]:
+    """The terms section ``index``'s prose marks, as claims of that section (none in a
+    section that lists things). ``own`` is the section's heading claim, if any."""
+    sec = note.sections[index]
+    links = sum(1 for lk in note.links if lk.section == index)
+    if not sec.text.strip() or is_listing(sec.text, links):
+        return []
+    text = prose(sec)
+    sid = _section_node(note, index)
+    out = []
+    for term in prose_terms(text, sec.emphasis):
+        key = concept_key(term.name)
+        if own is not None and key == own.key:
+            continue
+        spans = [sp for sp in sentence_spans(text) if sp[0] <= term.at]
+        sentence = spans[-1][1] if spans else term.name
+        out.append(
+            Claim(
+                section=sid,
+                key=key,
+                name=term.name,
+                parts=tuple((concept_key(a), a) for a in term.aliases),
+                parent=None,
+                parent_note=False,
+                parent_name="",
+                path=note.path,
+                line=sec.line_of(term.at),
+                heading=tuple(sec.heading_path),
+                snippet=excerpt(sentence, key),
+                tags=(),
+                source=term.source,
+            )
+        )
+    return out
 
 
 _LINK_FIELDS = tuple(f.name for f in fields(Link))
@@ -252,7 +317,12 @@ def prose(sec: Section) -> str:
                 continue  # $1\times 1$卷积 reads as "1x1卷积": matched as text
             text = text[:found] + " " * len(piece) + text[found + len(piece) :]
             at = found + len(piece)
-    return text
+    return _ROLE.sub(lambda m: " " * len(m.group(0)), text)
+
+
+_ROLE = re.compile(r"(?<![\w:]):[A-Za-z][\w-]*:(?=\s|$)")
+"""A Sphinx or MyST role left when its code is blanked (d2l's ``:label:`sec_x```,
+``:width:`400px```): markup, not words."""
 
 
 # -- kept as JSON ------------------------------------------------------------------
@@ -264,12 +334,16 @@ class BadFacts(ValueError):
 
 def encode_light(f: NoteFacts) -> str:
     """What the name table needs of a note, as JSON text: title, aliases, names, tags, claims."""
-    claims = [
-        [c.section, c.key, c.name, c.parts, c.parent, c.parent_note, c.parent_name, c.line,
-         c.heading, c.snippet, c.tags]
-        for c in f.claims
+    claims = [_claim_row(c) for c in f.claims]
+    terms = [[*_claim_row(c), c.source] for c in f.terms]
+    return _dumps([f.title, f.aliases, f.names, f.tags, claims, terms, f.listing])
+
+
+def _claim_row(c: Claim) -> list:
+    return [
+        c.section, c.key, c.name, c.parts, c.parent, c.parent_note, c.parent_name, c.line,
+        c.heading, c.snippet, c.tags,
     ]  # fmt: skip
-    return _dumps([f.title, f.aliases, f.names, f.tags, claims])
 
 
 def encode_links(f: NoteFacts) -> str:
@@ -281,7 +355,9 @@ def decode(path: str, sha: str, light: str, links: str | None = None) -> NoteFac
     """The NoteFacts of :func:`encode_light` (and :func:`encode_links`) texts; hits are
     kept apart. :class:`BadFacts` for anything that is not what kb wrote."""
     try:
-        title, aliases, names, tags, claims = json.loads(light)
+        title, aliases, names, tags, claims, terms, listing = json.loads(light)
+        if type(listing) is not bool:
+            raise BadFacts("listing is not true or false")
         return NoteFacts(
             path=path,
             sha=sha,
@@ -291,6 +367,8 @@ def decode(path: str, sha: str, light: str, links: str | None = None) -> NoteFac
             tags=_strs(tags),
             links=() if links is None else tuple(_link(r) for r in _list(json.loads(links))),
             claims=tuple(_claim(path, c) for c in _list(claims)),
+            terms=tuple(_term(path, c) for c in _list(terms)),
+            listing=listing,
         )
     except (ValueError, TypeError, RecursionError) as e:
         raise BadFacts(f"{path}: {str(e)[:200]}") from None
@@ -314,6 +392,13 @@ def _claim(path: str, c: Any) -> Claim:
         snippet=_str(snippet),
         tags=_strs(tags),
     )
+
+
+def _term(path: str, c: Any) -> Claim:
+    *row, source = _list(c)
+    if source not in PROSE_SOURCES:
+        raise BadFacts("not a kind of term")
+    return replace(_claim(path, row), source=source)
 
 
 def _link(r: Any) -> tuple:

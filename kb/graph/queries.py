@@ -225,8 +225,9 @@ class KnowledgeGraph:
                 "heading": self.node(s)["heading"],
             }
             for s in scope
-            if (s == node and attrs["kind"] == "note") or (s != node and self.about(s) == node)
-        ]
+            if (s == node and attrs["kind"] == "note")
+            or (s != node and (attrs["kind"] == "concept" or self.about(s) == node))
+        ]  # (a concept's scope is the sections that define it: by title or by a marked term)
         incoming = self.db.in_edges(node)
         for u, _, _, d in incoming:
             if d["kind"] == "mentions" and self.about(u) == node and u not in scope:
