@@ -189,7 +189,7 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
     listing = _is_listing_note(note)
     terms: list[Claim] = []
     if not listing:
-        for i, sec in enumerate(note.sections):
+        for i in range(len(note.sections)):
             terms += _prose_claims(note, i, claim_of.get(i))
     own_names = (note.title, note.stem, *note.aliases, note.display_title or "")
     names = [(concept_key(n), n) for n in own_names]
