@@ -3,7 +3,8 @@
 Names and text are compared in their :func:`kb.concepts.normalise` form, so ``ReLU``,
 ``1×1 conv`` and ``1x1 卷积`` match however they are spelled. A Latin name must stand as
 a whole word (``elu`` does not fire inside ``relu``, ``GAP`` not inside ``GAPS``); a CJK
-name matches as a substring, since Chinese has no spaces between words. Every occurrence
+name inside a run of Chinese must begin a word as jieba cuts it (``方差`` is not in
+``协方差``; ``卷积`` is in ``卷积层``). Every occurrence
 counts, overlaps included (``Leaky ReLU`` names both ``leaky relu`` and ``relu``), so what
 a sentence mentions never depends on which other names exist.
 """
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from kb.concepts import SEPARATOR, is_word_char, mentionable, normalise
 from kb.model import MAX_NAME_CHARS
+from kb.text import is_cjk
 
 
 class Matcher:
@@ -63,6 +65,7 @@ class Matcher:
         if not self.size:
             return
         breaks: list[int] | None = None
+        starts: dict[int, frozenset[int]] = {}
         for end, key in self._automaton.iter(norm):
             start = end - len(key) + 1
             if is_word_char(key[0]) and start > 0 and is_word_char(norm[start - 1]):
@@ -71,4 +74,24 @@ class Matcher:
                 continue
             if breaks is None:
                 breaks = [m.start() for m in re.finditer(SEPARATOR, norm)]
-            yield bisect_right(breaks, start), key
+            order = bisect_right(breaks, start)
+            if start > 0 and is_cjk(key[0]) and is_cjk(norm[start - 1]):
+                # Inside a run of Chinese: the name must begin a word (方差 is not in 协方差).
+                if order not in starts:
+                    starts[order] = _word_starts(norm, breaks, order)
+                if start not in starts[order]:
+                    continue
+            yield order, key
+
+
+def _word_starts(norm: str, breaks: list[int], order: int) -> frozenset[int]:
+    """Offsets in ``norm`` where jieba starts a word, in the text number ``order``."""
+    from kb.topicnames import cut_all
+
+    begin = breaks[order - 1] + len(SEPARATOR) if order else 0
+    end = breaks[order] if order < len(breaks) else len(norm)
+    out, at = set(), begin
+    for word in cut_all(norm[begin:end]):
+        out.add(at)
+        at += len(word)
+    return frozenset(out)

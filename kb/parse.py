@@ -28,6 +28,7 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from kb.md_comments import comments_plugin
 from kb.md_depth import DEEP_LINE, MAX_DEPTH, depth_limit_plugin
 from kb.md_frontmatter import FrontMatter, aliases_of, read_front_matter, tags_of, title_of
+from kb.md_html import html_heading_plugin
 from kb.md_outline import Outline, SectionDraft, build_outline, drop_lead, trim_blank_ends
 from kb.md_tags import tags_plugin
 from kb.md_text import InlineText, Span, code_lines_plugin, one_line, read_inline
@@ -53,6 +54,7 @@ def _build_markdown() -> MarkdownIt:
     md.core.ruler.disable("footnote_tail")
     md.inline.ruler.disable("footnote_inline")
     md.use(comments_plugin)
+    md.use(html_heading_plugin)
     md.use(wikilinks_plugin)
     md.use(tags_plugin)
     md.use(code_lines_plugin)

@@ -225,6 +225,11 @@ def _cut(run: str) -> tuple[str, ...]:
     return tuple(rjieba.cut(run))
 
 
+def cut_all(text: str) -> tuple[str, ...]:
+    """jieba's words of a text, spaces included: they add up to the text."""
+    return _cut(text)
+
+
 def cut(text: str) -> tuple[str, ...]:
     """jieba's words of a text (Latin words and numbers come out whole)."""
     return tuple(w for w in _cut(text) if w.strip())
@@ -416,6 +421,8 @@ LEAD_WORDS_ZH = frozenset(
 """Words that end a Chinese gloss's term when read backwards from the bracket: what the
 sentence says before a name (``称为``, ``使用``, ``的``), never a part of it."""
 
+LABELS_LISTED = 2
+"""Lines opening with ``name:`` a section needs before its labels are read as terms."""
 MAX_TERM_CJK = 10
 MAX_TERM_WORDS = 5
 
@@ -543,12 +550,17 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             taken.append((m.start(), m.end()))
             add(name, aliases, m.start() - len(head) + head.rfind(name), "gloss")
 
-    line_at = 0
+    # Lines that open with a label (``tqdm: progress bars``): a term when several lines of
+    # the section do, a list of definitions.
+    labels, line_at = [], 0
     for line in text.split("\n"):
         m = _LABEL.match(line)
-        if m and not has_cjk(line[m.end() :][:1]) or m and has_cjk(m.group(1)):
-            add(m.group(1), [], line_at + m.start(1), "label")
+        if m:
+            labels.append((m.group(1), line_at + m.start(1)))
         line_at += len(line) + 1
+    if len(labels) >= LABELS_LISTED:
+        for name, offset in labels:
+            add(name, [], offset, "label")
 
     if has_cjk(text):
         for m in _LATIN_RUN.finditer(text):

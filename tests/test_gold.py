@@ -241,14 +241,6 @@ def questions(kg) -> list[tuple[str, str]]:
 
 
 # -- Fixtures ----------------------------------------------------------------------------
-# Issue 12 is not done: these checks measure how far the graph is from the gold files today
-# (2026-12-02: 72 % / 73 % / 61 % of gold topics resolve; Data, TERMINOLOGY, index, 大小, 预测 are
-# hubs in d2l-zh). strict: once one passes, pytest fails until its mark is removed.
-NOT_YET = pytest.mark.xfail(
-    strict=True, reason="issue 12: the concept graph does not meet the gold yet"
-)
-
-
 @pytest.fixture(scope="session")
 def gold_vault(tmp_path_factory):
     """name -> (vault folder, index folder or None, graph); each built once per session. The
@@ -336,14 +328,7 @@ def test_question_detector() -> None:
 
 
 # -- The three figures -------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param("d2l-zh", marks=pytest.mark.shared),
-        pytest.param("ml-notes-zh", marks=[pytest.mark.shared, NOT_YET]),
-        pytest.param("sample", marks=NOT_YET),
-    ],
-)
+@pytest.mark.parametrize("name", VAULTS)
 def test_gold_topics_resolve(name: str, gold_vault) -> None:
     gold = load_gold(name)
     *_, kg = gold_vault(name)
@@ -404,7 +389,6 @@ def _topic_hops(data: dict) -> list[dict]:
 
 
 @pytest.mark.shared
-@NOT_YET
 def test_d2l_path_resnet_to_1x1_conv_goes_through_resnet_md_57(runner, gold_vault) -> None:
     vault, index_dir, _ = gold_vault("d2l-zh")
     line = (vault / "chapter_convolutional-modern/resnet.md").read_text(encoding="utf-8")
@@ -437,7 +421,6 @@ def _entry_evidence(entry: dict) -> list[dict]:
 
 
 @pytest.mark.shared
-@NOT_YET
 def test_d2l_show_resnet_relates_residual_block_first(runner, gold_vault) -> None:
     vault, index_dir, kg = gold_vault("d2l-zh")
     card = _kb(runner, vault, index_dir, "show", "resnet", "--json")

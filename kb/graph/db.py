@@ -232,6 +232,15 @@ class GraphDB:
         """Notes whose text says one of ``keys``."""
         return self._paths_by("hits", keys)
 
+    def notes_saying(self, keys: Iterable[str]) -> int:
+        """How many notes' text says one of ``keys``."""
+        keys = list(set(keys))
+        if not keys:
+            return 0
+        marks = ", ".join("?" * len(keys))
+        q = f"SELECT COUNT(DISTINCT path) FROM hits WHERE key IN ({marks})"
+        return self.db.execute(q, keys).fetchone()[0]
+
     def paths_linking(self, keys: Iterable[str]) -> set[str]:
         """Notes with a link that looks up one of ``keys`` (folded names)."""
         return self._paths_by("link_keys", keys)

@@ -14,13 +14,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from kb.concepts import SEPARATOR, concept_key, excerpt, normalise, sentence_spans
+from kb.concepts import SEPARATOR, concept_key, excerpt, is_dated, normalise, sentence_spans
 from kb.model import Link, Note, Section
 from kb.nodes import note_id, section_id, tag_chain, tag_id
 from kb.text import tag_key
 from kb.topicnames import (
     PROSE_SOURCES,
     HeadingTerm,
+    clean_heading,
     heading_term,
     is_listing,
     is_textlike_math,
@@ -267,8 +268,8 @@ def _names_concept(note: Note, index: int) -> HeadingTerm | None:
         return None
     if sec.kind == "heading" and not sec.text.strip():
         children = [s for s in note.sections if s.parent == index]
-        if children and all(heading_term(c.title) is None for c in children):
-            return None
+        if children and all(is_dated(clean_heading(c.title)) for c in children):
+            return None  # (children that are questions or steps leave it a topic)
     return term
 
 

@@ -76,23 +76,39 @@ class Names:
                 owners = sorted(target[k] for c in cl for k, _ in c.parts if k in notes_named)
                 target[key] = owners[0] if owners else concept_id(key)
         weak: dict[str, set[str]] = defaultdict(set)
+        same: list[tuple[str, str]] = []
         for key, cl in claims.items():
             for c in cl:
-                display[target[key]].setdefault(key, c.name)
+                node = target[key]
+                display[node].setdefault(key, c.name)
                 for k, name in c.parts:
                     if k not in target:
-                        weak[k].add(target[key])
-                    display[target[key]].setdefault(k, name)
+                        weak[k].add(node)
+                    elif _concepts(node, target[k]):
+                        same.append((node, target[k]))  # 激活函数(Activation function)
+                    display[node].setdefault(k, name)
         for k, owners in weak.items():
             target[k] = min(owners)
-        prose = _prose_terms(facts, target, scoped, display)
+        prose = _prose_terms(facts, target, scoped, display, same)
+        rep = _merged(same)
+        for k, node in target.items():
+            target[k] = rep.get(node, node)
+        for node in rep:
+            for k, name in display.pop(node, {}).items():
+                display[rep[node]].setdefault(k, name)
+        concepts: dict[str, list[Claim]] = defaultdict(list)
+        for k, cl in sorted(claims.items(), key=lambda kv: target[kv[0]] != concept_id(kv[0])):
+            own = concept_id(k)
+            if target[k] == rep.get(own, own):
+                concepts[target[k]] += cl  # its own concept's first: that one names it
+        for node, cl in prose.items():
+            node = rep.get(node, node)
+            if node.startswith("concept:"):
+                concepts[node] += cl
         t.target = target
         t.notes_named = dict(notes_named)
         t.display = dict(display)
-        t.concepts = {concept_id(k): cl for k, cl in claims.items() if target[k] == concept_id(k)}
-        for node, cl in prose.items():
-            if node.startswith("concept:"):
-                t.concepts[node] = t.concepts.get(node, []) + cl
+        t.concepts = dict(concepts)
         t.about = {c.section: target[k] for k, cl in claims.items() for c in cl}
         t.signature = frozenset(sig)
         return t
@@ -116,11 +132,14 @@ def _prose_terms(
     target: dict[str, str],
     scoped: frozenset[str],
     display: dict[str, dict[str, str]],
+    same: list[tuple[str, str]],
 ) -> dict[str, list[Claim]]:
     """Read the terms notes' prose marks into the name table (``target`` and ``display`` are
     extended in place). A term whose name or gloss is already a topic gives it more names; a
     new one becomes a concept when it is surely a term or the vault marks it in
-    :data:`SPREAD` sections or more. Returns node → the prose claims naming it."""
+    :data:`SPREAD` sections or more. A gloss joining two concepts (``残差块（residual
+    blocks）`` where both are headings) is added to ``same``. Returns node → the prose claims
+    naming it."""
     terms = sorted(
         (c for f in facts if not f.listing for c in f.terms),
         key=lambda c: (SOURCE_RANK.get(c.source, 9), c.path, c.line, c.section),
@@ -141,17 +160,52 @@ def _prose_terms(
         names.setdefault(c.key, c.name)
         target.setdefault(c.key, node)
         for k, name in c.parts:
-            if k not in scoped and target.setdefault(k, node) == node:
+            if k in scoped:
+                continue
+            other = target.setdefault(k, node)
+            if other == node:
                 names.setdefault(k, name)
+            elif _concepts(node, other):
+                same.append((node, other))
         out[node].append(c)
     return dict(out)
 
 
 def _surely_a_term(c: Claim) -> bool:
-    """A prose term that is a topic on its own: emphasised or glossed with another name, or
-    an emphasised name of several words or capitals (``Kernel PCA``, ``LLE``)."""
+    """A prose term that is a topic on its own: emphasised or glossed with another name; an
+    emphasised name of several words or capitals (``Kernel PCA``, ``LLE``); a Latin label in
+    a list of definitions (``tqdm: …``); a proper name of several words in Chinese text
+    (``Fast R-CNN``, ``Extreme Inception module``)."""
     if c.source == "gloss" or (c.source == "emphasis" and c.parts):
         return True
-    if c.source != "emphasis" or has_cjk(c.name):
+    if has_cjk(c.name):
         return False
-    return len(c.name.split()) >= 2 or any(ch.isupper() for ch in c.name)
+    words = c.name.split()
+    capital = any(ch.isupper() for ch in c.name)
+    if c.source == "emphasis":
+        return len(words) >= 2 or capital
+    if c.source == "label":
+        return True
+    return c.source == "latin" and len(words) >= 2 and capital
+
+
+def _concepts(a: str, b: str) -> bool:
+    """True for two different concept nodes (a gloss between them makes them one)."""
+    return a != b and a.startswith("concept:") and b.startswith("concept:")
+
+
+def _merged(same: list[tuple[str, str]]) -> dict[str, str]:
+    """Concept node → the node it is one with (the first of each group said to be the same),
+    for the nodes that are not their group's first."""
+    parent: dict[str, str] = {}
+
+    def find(n: str) -> str:
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    for a, b in same:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+    return {n: find(n) for n in parent if find(n) != n}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,9 +20,17 @@ from typing import TYPE_CHECKING
 from kb.concepts import concept_key
 from kb.errors import TopicNotFound
 from kb.nodes import missing_id, note_id, tag_chain, tag_id
-from kb.topicnames import best_match, compact, lookup_keys
+from kb.text import has_cjk
+from kb.topicnames import best_match, compact, lookup_keys, name_weight
 
 _INF = float("inf")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(node: str) -> tuple:
+    """A node id's sort key with its numbers as numbers (``#57`` before ``#249``)."""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(node))
+
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -32,6 +41,32 @@ if TYPE_CHECKING:
 PATH_WEIGHT = {"links_to": 1.0, "embeds": 1.0, "mentions": 1.5, "contains": 1.0, "tagged": 4.0}
 """Cost of a hop for ``kb path``: a link the user wrote is cheapest, a mention kb found a little
 dearer (it is inferred), a tag hub dear."""
+HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制")
+"""Words a Chinese name may end with or not (``1×1卷积`` finds ``1×1卷积层``, ``温度参数``
+finds ``温度``)."""
+
+
+def _with_or_without_head(key: str) -> list[str]:
+    """``key`` with each head word of :data:`HEAD_WORDS_ZH` added, or without the one it ends
+    with (for a Chinese name only)."""
+    if not has_cjk(key):
+        return []
+    out = [key + head for head in HEAD_WORDS_ZH]
+    out += [key[: -len(h)] for h in HEAD_WORDS_ZH if key.endswith(h) and len(key) > len(h) + 1]
+    return out
+
+
+RELATED_SHOWN = 15
+"""How many related topics a card lists."""
+RELATED_EVIDENCE = 3
+"""Places quoted for each related topic."""
+LINK_FACTOR = 2.0
+"""A link the user wrote counts this many times a mention kb found."""
+INCOMING_FACTOR = 0.5
+"""What another topic says of this one counts this much of what this one says of it."""
+RELATED_PLACES = 5
+"""Places beyond this many add nothing more (a long note is not more related for length)."""
+"""A link the user wrote counts this many times a mention kb found."""
 OUTLINE_WEIGHT = 0.25
 """A hop inside one note's outline (note → section): the same place, so cheaper than a link."""
 
@@ -144,7 +179,9 @@ class KnowledgeGraph:
                 if len(named) > 1:
                     raise TopicNotFound(topic, named, ambiguous=True)
                 return node
-        for key in lookup_keys(t):
+        keys = lookup_keys(t)
+        # then the same name with a head word (1×1卷积 → 1×1卷积层, ReLU → ReLU函数)
+        for key in keys + _with_or_without_head(keys[0] if keys else ""):
             found = sorted({n for n in self.db.by_compact(compact(key)) if self.has(n)})
             if found:
                 return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
@@ -285,9 +322,70 @@ class KnowledgeGraph:
             "unlinked_mentions": sorted(mentions_in, key=by_place),
             "mentions_out": sorted(mentions_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
         }
+        card["related"] = self._related(node, card)
         if attrs["kind"] == "tag":
             card["notes"] = sorted({d["path"] for _, _, _, d in incoming if d["kind"] == "tagged"})
         return card
+
+    def _related(self, node: str, card: dict, limit: int = RELATED_SHOWN) -> list[dict]:
+        """The topics most related to ``node``, most related first: each topic its card joins
+        (a child, a link or mention either way) scores, per distinct place that says them
+        together, the weight of its name (:func:`kb.topicnames.name_weight`: rare and specific
+        names weigh more than common ones); links count :data:`LINK_FACTOR` times."""
+        places: dict[str, dict[tuple, dict]] = defaultdict(dict)
+        factor: dict[str, float] = defaultdict(float)
+
+        def add(other: str | None, e: dict, text: str, weight: float) -> None:
+            if not other or other == node or not self.has(other):
+                return
+            if self.node(other)["kind"] in ("section", "tag"):
+                return
+            where = (e.get("path") or e.get("source") or "", e.get("line") or 0)
+            places[other].setdefault(where, {"path": where[0], "line": where[1], "text": text})
+            factor[other] = max(factor[other], weight)
+
+        for e in card["mentions_out"]:
+            add(e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0)
+        for e in card["links_out"]:
+            add(e["id"], {"path": e["source"], "line": e["line"]}, e["context"], LINK_FACTOR)
+        # What others say of it tells less than what it says: half weight.
+        for e in card["unlinked_mentions"]:
+            add(self._topic_of(e["source"]), e, e["context"], INCOMING_FACTOR)
+        for e in card["backlinks"]:
+            add(self._topic_of(e["source"]), e, e["context"], LINK_FACTOR * INCOMING_FACTOR)
+        for c in card["children"]:
+            n = self.node(c["id"])
+            add(c["id"], {"path": n["path"], "line": n["line"]}, n["snippet"], 1.0)
+        if not places:
+            return []
+        notes = max(1, self.db.count())
+        out = []
+        for other, where in places.items():
+            label = self.label(other)
+            df = self.db.notes_saying(self.db.display(other).keys() | {concept_key(label)})
+            weight = name_weight(df, notes, label) * factor[other] * min(len(where), RELATED_PLACES)
+            evidence = sorted(where.values(), key=lambda e: (e["path"], e["line"]))
+            out.append(
+                {
+                    "id": other,
+                    "label": label,
+                    "kind": self.node(other)["kind"],
+                    "weight": round(weight, 4),
+                    "evidence": evidence[:RELATED_EVIDENCE],
+                }
+            )
+        out.sort(key=lambda e: (-e["weight"], e["label"].casefold(), e["id"]))
+        return out[:limit] if limit else out
+
+    def _topic_of(self, node: str) -> str | None:
+        """The topic a node stands for: a section's subject, else its note."""
+        if not node.startswith("section:"):
+            return node
+        about = self.about(node)
+        if about:
+            return about
+        path = self.node(node)["path"]
+        return note_id(path) if path else None
 
     def _relatives(self, node: str, edges: Iterable, end: int) -> list[dict]:
         """Parents (end=0) or children (end=1) along contains edges. Between notes and
@@ -349,20 +447,21 @@ class KnowledgeGraph:
             return []
         dist = {a: 0.0}
         prev: dict[str, str] = {}
-        heap = [(0.0, a)]
+        heap = [(0.0, _natural(a), a)]
         done: set[str] = set()
         while heap:
-            d, n = heapq.heappop(heap)
+            d, _, n = heapq.heappop(heap)
             if n in done:
                 continue
             done.add(n)
             if n == b:
                 break
-            for m, w in sorted(self._costs(n).items()):
+            # Between equal paths the first place wins: sections in line order (#57 before #249).
+            for m, w in sorted(self._costs(n).items(), key=lambda mw: _natural(mw[0])):
                 if m not in done and d + w < dist.get(m, _INF) - 1e-9:
                     dist[m] = d + w
                     prev[m] = n
-                    heapq.heappush(heap, (d + w, m))
+                    heapq.heappush(heap, (d + w, _natural(m), m))
         if b not in prev:
             return None
         nodes = [b]
