@@ -75,6 +75,13 @@ _EDGE_STYLE: dict[str, dict[str, Any]] = {
         "dashes": False,
         "arrows": "to",
     },
+    "about": {
+        "label": "is about",
+        "color": "#d4b86a",
+        "width": 1.2,
+        "dashes": False,
+        "arrows": "to",
+    },
     "mentions": {
         "label": "mentions",
         "color": "#b59f5b",

@@ -9,7 +9,7 @@ from kb.resolve import fold
 from kb.text import tag_key
 
 NODE_KINDS = ("note", "section", "concept", "tag", "missing")
-EDGE_KINDS = ("contains", "links_to", "embeds", "mentions", "tagged")
+EDGE_KINDS = ("contains", "links_to", "embeds", "about", "mentions", "tagged")
 
 
 def note_id(path: str) -> str:

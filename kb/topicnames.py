@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kb.concepts import (
+    STOPWORDS,
     clean_title,
     concept_key,
     is_dated,
@@ -321,8 +322,16 @@ def gloss_aliases(name: str, inside: str) -> list[str]:
         if is_acronym(piece) and (has_cjk(name) or acronym_of(piece, name) or is_acronym(name)):
             out.append(piece)
         elif _cross(name, piece) and not is_sentence(piece) and names_a_concept(piece):
-            out.append(piece)
+            if has_cjk(piece) or not _stop_ended(piece):
+                out.append(piece)
     return out
+
+
+def _stop_ended(latin: str) -> bool:
+    """True for English words that open or close with a function word (``in place``,
+    ``each``): a phrase cut from a sentence, not a name."""
+    words = [w.casefold() for w in latin.split()]
+    return not words or words[0] in STOPWORDS or words[-1] in STOPWORDS or words[0] in _STOP_EN
 
 
 _HEAD_GLOSS = re.compile(r"^(.*?)\s*[(（]([^()（）]+)[)）]\s*$")
@@ -414,6 +423,7 @@ LEAD_WORDS_ZH = frozenset(
     """
     称为 称作 叫做 叫 即 就是 也就是 提出 提出了 使用 采用 利用 通过 引入 引入了 用 被 将 把 对 在
     实现 进行 产生 形成 完成 达到 获得 加入 包含 具有 有 称 即为 给出 叫作 也叫 又叫
+    希望 想要 能够 用于 用来 表示 代表 描述 处理 选择 需要 要 让 使 使得 导致 超过 约 大约
     和 与 及 以及 或 或者 的 了 而 而是 是 为 作为 如 像 例如 比如 包括 得到 基于 以 由 从 这 那
     这种 一种 一个 种 个 所谓 名为 中 上 下 后 前 里 时 等 又 也 称之为 我们 它 其 该 此 每 各
     """.split()
@@ -457,7 +467,17 @@ def _term_ok(name: str) -> bool:
         return False
     if is_sentence(t) or not names_a_concept(t) or _starts_with_goal(t):
         return False
+    if has_cjk(t):
+        words = cut(t)
+        if "的" in words or "地" in words or t[0] in _COUNTING_ZH:
+            return False  # 深度学习的发展, 200万个锚框: a phrase, not a name
+    elif _stop_ended(t):
+        return False  # in deep learning, each, in place
     return heading_term(t) is not None
+
+
+_COUNTING_ZH = frozenset("万亿千百十个几两些每各该此这那其另某")
+"""Characters that open a count or a pointer (``万个锚框``, ``每个样本``), never a name."""
 
 
 def _cjk_term_before(run: str) -> str:
@@ -466,7 +486,7 @@ def _cjk_term_before(run: str) -> str:
     words = cut(run)
     kept: list[str] = []
     for w in reversed(words):
-        if w in LEAD_WORDS_ZH or w in FUNCTION_WORDS_ZH or len(kept) == 3:
+        if w in FUNCTION_WORDS_ZH or len(kept) == 3 or (kept and w in LEAD_WORDS_ZH):
             break
         kept.insert(0, w)
     return "".join(kept)

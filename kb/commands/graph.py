@@ -111,6 +111,15 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
 
     lists = [
         (
+            "related",
+            "related",
+            lambda e: [
+                f"{e['label']}  ({e['kind']})  "
+                + (f"{_where(ev['path'], ev['line'])}  {_quote(ev['text'])}" if ev else "")
+                for ev in [e["evidence"][0] if e["evidence"] else None]
+            ],
+        ),
+        (
             "defined in",
             "defined_in",
             lambda e: [f"{_where(e['path'], e['line'])}  {' › '.join(e['heading'])}"],

@@ -62,6 +62,7 @@ _TABLES = (
     "CREATE INDEX names_compact ON names (compact)",
     "CREATE TABLE display (node TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL,"
     " PRIMARY KEY (node, key)) STRICT, WITHOUT ROWID",
+    "CREATE INDEX display_key ON display (key)",
     "CREATE TABLE about (section TEXT PRIMARY KEY, node TEXT NOT NULL) STRICT",
     "CREATE TABLE defines (concept TEXT NOT NULL, ord INTEGER NOT NULL,"
     " section TEXT NOT NULL, PRIMARY KEY (concept, ord)) STRICT, WITHOUT ROWID",
@@ -443,6 +444,10 @@ class GraphDB:
 
     def by_compact(self, key: str) -> list[str]:
         return [n for (n,) in self.db.execute("SELECT node FROM names WHERE compact = ?", (key,))]
+
+    def by_display(self, key: str) -> list[str]:
+        """Nodes that show a name of this key (names for lookup only, not in the name table)."""
+        return [n for (n,) in self.db.execute("SELECT node FROM display WHERE key = ?", (key,))]
 
     def display(self, node: str) -> dict[str, str]:
         rows = self.db.execute("SELECT key, name FROM display WHERE node = ?", (node,))

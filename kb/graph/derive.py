@@ -50,9 +50,8 @@ def derive(f: NoteFacts, names: Names, resolver: CachedResolver) -> dict[EdgeKey
         dst = names.target.get(c.key)
         about[c.section] = dst
         if dst and dst != own and (c.section, dst) not in linked:
-            out.setdefault(
-                (c.section, dst, "mentions"), _evidence("mentions", f.path, c.line, c.name)
-            )
+            # the section's heading names it: the section is about it (not a mention in prose)
+            out.setdefault((c.section, dst, "about"), _evidence("about", f.path, c.line, c.name))
         up = own if c.parent_note else names.target.get(c.parent) if c.parent else None
         if up and dst and up != dst:
             out.setdefault(

@@ -6,6 +6,8 @@ aliases, claims), so the answer never depends on the order notes were read.
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,11 +66,13 @@ class Names:
                     claims[c.key].append(c)
         for paths in notes_named.values():
             paths.sort(key=lambda p: (p.count("/"), len(p), p))  # Obsidian's preference
-        # A table of contents or a glossary is reached by links, never by its name in text.
+        # A table of contents or a glossary is reached by links, never by its name in text;
+        # so is a note by a file name that is only a slug (sequence.md titled 序列模型).
+        slugs = {(f.path, k) for f in facts if (k := _slug_key(f))}
         target = {
             key: note_id(named[0])
             for key, paths in notes_named.items()
-            if (named := [p for p in paths if p not in listing])
+            if (named := [p for p in paths if p not in listing and (p, key) not in slugs])
         }
         for key, cl in claims.items():
             cl.sort(key=lambda c: (c.path, c.line))
@@ -162,6 +166,9 @@ def _prose_terms(
         for k, name in c.parts:
             if k in scoped:
                 continue
+            if _loose_alias(c.name, name):
+                names.setdefault(k, name)  # shown on the card, never matched in text
+                continue
             other = target.setdefault(k, node)
             if other == node:
                 names.setdefault(k, name)
@@ -209,3 +216,23 @@ def _merged(same: list[tuple[str, str]]) -> dict[str, str]:
         if ra != rb:
             parent[rb] = ra
     return {n: find(n) for n in parent if find(n) != n}
+
+
+_SLUG = re.compile(r"[a-z0-9]+")
+
+
+def _slug_key(f: NoteFacts) -> str | None:
+    """The key of a note's file name when it is one lower-case word that its title does not
+    say (``sequence`` for 序列模型): a web slug, too common a word to be the note's name in
+    text. None otherwise."""
+    stem = posixpath.basename(f.path).rsplit(".", 1)[0]
+    if not _SLUG.fullmatch(stem) or stem.isdigit():
+        return None
+    key = concept_key(stem)
+    return key if f.title and key not in concept_key(f.title) else None
+
+
+def _loose_alias(name: str, alias: str) -> bool:
+    """True when a gloss gives a Chinese name one lower-case English word (``比特（bit）``,
+    ``智能体（agent）``): a name for lookup and the card, but a common word in English text."""
+    return has_cjk(name) and not has_cjk(alias) and " " not in alias.strip() and alias.islower()

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from kb.checks import CachedResolver
     from kb.graph.db import GraphDB
 
-PATH_WEIGHT = {"links_to": 1.0, "embeds": 1.0, "mentions": 1.5, "contains": 1.0, "tagged": 4.0}
+PATH_WEIGHT = {
+    "links_to": 1.0, "embeds": 1.0, "about": 1.0, "mentions": 1.5, "contains": 1.0, "tagged": 4.0,
+}  # fmt: skip
 """Cost of a hop for ``kb path``: a link the user wrote is cheapest, a mention kb found a little
 dearer (it is inferred), a tag hub dear."""
 HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制")
@@ -96,7 +98,9 @@ class TagCount:
     """0 for ``ml``, 1 for ``ml/cnn``…"""
 
 
-_KIND_ORDER = {k: i for i, k in enumerate(("links_to", "embeds", "mentions", "contains", "tagged"))}
+_KIND_ORDER = {
+    k: i for i, k in enumerate(("links_to", "embeds", "about", "mentions", "contains", "tagged"))
+}
 
 
 def _as_vault_path(topic: str) -> str:
@@ -185,6 +189,10 @@ class KnowledgeGraph:
             found = sorted({n for n in self.db.by_compact(compact(key)) if self.has(n)})
             if found:
                 return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
+        for key in keys:  # a name shown on a card but not matched in text (比特（bit）)
+            found = sorted({n for n in self.db.by_display(key) if self.has(n)})
+            if found:
+                return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
         for node in (missing_id(t), tag_id(t)):
             if self.has(node):
                 return node
@@ -267,7 +275,7 @@ class KnowledgeGraph:
         ]  # (a concept's scope is the sections that define it: by title or by a marked term)
         incoming = self.db.in_edges(node)
         for u, _, _, d in incoming:
-            if d["kind"] == "mentions" and self.about(u) == node and u not in scope:
+            if d["kind"] in ("about", "mentions") and self.about(u) == node and u not in scope:
                 n = self.node(u)
                 defined.append({"path": n["path"], "line": n["line"], "heading": n["heading"]})
         links_out, mentions_out = [], []
@@ -541,7 +549,7 @@ class KnowledgeGraph:
     def link_suggestions(self) -> list[dict]:
         """Plain-text mentions of existing notes: places a ``[[link]]`` could go."""
         out = []
-        for _, v, _, d in self.db.edges_of_kind("mentions"):
+        for _, v, _, d in self.db.edges_of_kind("about", "mentions"):
             if v.startswith("note:"):
                 target = self.node(v)
                 out.append(
