@@ -129,14 +129,14 @@ def _schema() -> fields.Schema:
 
 def _tag_terms(tags: Iterable[str]) -> list[str]:
     """Tags with their parents (``ml/cnn`` -> ``ml``, ``ml/cnn``), folded, no ``#``."""
-    out: list[str] = []
+    out: dict[str, None] = {}
     for tag in tags:
         parts = tag_key(tag).split("/")
         for i in range(1, len(parts) + 1):
             term = "/".join(parts[:i])
-            if term and term not in out:
-                out.append(term)
-    return out
+            if term:
+                out.setdefault(term)
+    return list(out)
 
 
 def _name_keys(name: str) -> list[str]:

@@ -80,7 +80,7 @@ def _load(content: str) -> tuple[yaml.Node | None, Any]:
             return None, None
         if _expanded_size(node) > MAX_NODES:
             raise FrontMatterBomb(
-                f"its anchors and aliases expand to more than {MAX_NODES:,} values"
+                f"it holds more than {MAX_NODES:,} values (anchors and aliases expanded)"
             )
         return node, loader.construct_document(node)
     finally:

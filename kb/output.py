@@ -52,13 +52,24 @@ def clean(text: str, keep_style: bool = False) -> str:
 
 
 def echo(text: str = "", err: bool = False) -> None:
-    """Print one line of a command's output (stderr with ``err``), cleaned by :func:`clean`.
+    """Print one line of a command's output (stderr with ``err``), cleaned by :func:`clean`,
+    with a newline or carriage return in it shown as ``\\n``/``\\r`` and cut at
+    :data:`MAX_LINE` characters.
 
     The one way commands print text, so that nothing from a note reaches the terminal raw;
     kb's own colours survive only when the stream is a terminal that gets colour.
     """
     stream = sys.stderr if err else sys.stdout
+    if "\n" in text or "\r" in text:
+        # one line stays one line: a file name with a newline must not forge a second result
+        text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) > MAX_LINE:
+        text = text[:MAX_LINE] + f"… ({len(text) - MAX_LINE:,} more characters)"
     click.echo(clean(text, keep_style=use_color(stream)), err=err)
+
+
+MAX_LINE = 2000
+"""Characters of one output line; a longer one (a megabyte-long heading) is cut, saying so."""
 
 
 def use_color(stream: Any = None) -> bool:

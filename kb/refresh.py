@@ -45,6 +45,7 @@ def update(
     load_graph: bool = False,
     full: bool = False,
     full_index: bool = False,
+    full_graph: bool = False,
     wait: bool = True,
     progress: ProgressFactory = _quiet,
 ) -> Updated:
@@ -53,7 +54,8 @@ def update(
     ``load_graph`` also returns the graph (loading it even when nothing changed); without it a
     current graph is left on disk unread. ``wait=False`` raises :class:`kb.store.Busy` when
     another kb process holds the lock. ``full_index`` rebuilds the search index alone (one
-    found damaged while searching).
+    found damaged while searching), ``full_graph`` the graph alone (one found damaged by a
+    query).
     """
     store = Store(vault)
     with write_lock(vault, wait=wait):
@@ -89,9 +91,9 @@ def update(
         elif graph or load_graph:
             from kb import graph as kb_graph
 
-            if full or not kb_graph.is_current(vault, store):
+            if full or full_graph or not kb_graph.is_current(vault, store):
                 with progress("Linking concepts") as cb:
-                    kg = kb_graph.sync(vault, store, full=full, progress=cb).graph
+                    kg = kb_graph.sync(vault, store, full=full or full_graph, progress=cb).graph
     if load_graph and kg is None:
         # Current on disk: read it after letting go of the lock, so a query does not keep
         # other kb processes waiting while a large graph loads.

@@ -323,6 +323,11 @@ class Store:
             if not create:
                 return None
             self.vault.ensure_data_dir()
+        elif not self.path.is_file():
+            raise KbError(
+                f"{self.path} is not a file kb wrote (it is a folder or a device); "
+                "move it out of the way and run kb again"
+            )
         try:
             db = self._open()
         except sqlite3.OperationalError:
@@ -342,6 +347,13 @@ class Store:
         """Connect, making the tables of this SCHEMA (a store of another schema is emptied)."""
         db = sqlite3.connect(self.path, timeout=30)
         try:
+            # kb writes tables only: a trigger or a view would run or stand in for someone
+            # else's SQL (a planted trigger fires on every note kb writes).
+            planted = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type IN ('trigger', 'view') LIMIT 1"
+            ).fetchone()
+            if planted:
+                raise sqlite3.DatabaseError("it holds triggers or views, which kb never writes")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()

@@ -474,3 +474,86 @@ def test_search_index_code_has_no_pickle() -> None:
     source = (kb_dir / "index.py").read_text(encoding="utf-8")
     for call in ("whoosh_index.open_dir", "whoosh_index.create_in", "whoosh_index.exists_in"):
         assert call not in source, call
+
+
+# -- rows of kb's SQLite files changed by hand (issue 11, found by a hostile trial) ----------
+def _sql(db: Path, *statements: str) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    for s in statements:
+        con.execute(s)
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE nodes SET tags = '{{' WHERE kind = 'note'",
+        "UPDATE nodes SET heading = '[[['",
+    ],
+)
+def test_a_damaged_graph_row_is_rebuilt_by_the_command_that_meets_it(
+    indexed: Path, statement: str
+) -> None:
+    _sql(indexed / ".kb" / "graph.sqlite", statement)
+    shown = _kb(indexed, "show", "A")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("A  (note)  A.md")
+    assert any("rebuilding it" in line for line in _notices(shown)), shown.stderr
+    again = _kb(indexed, "path", "A", "B")
+    assert again.returncode == 0 and not _notices(again), again.stderr
+
+
+def test_nodes_deleted_by_hand_are_rebuilt_by_index_and_doctor(indexed: Path) -> None:
+    _sql(indexed / ".kb" / "graph.sqlite", "DELETE FROM nodes")
+    doctor = _kb(indexed, "doctor")
+    assert doctor.returncode == 0 and "Traceback" not in doctor.stderr, doctor.stderr
+    assert "rebuilding it" in doctor.stderr
+    _sql(indexed / ".kb" / "graph.sqlite", "DELETE FROM nodes WHERE kind = 'note'")
+    assert "rebuilding it" in _kb(indexed, "index").stderr
+    assert _kb(indexed, "show", "B").stdout.startswith("B  (note)")
+
+
+def test_a_trigger_planted_in_the_store_never_fires(indexed: Path) -> None:
+    store = indexed / ".kb" / "notes.sqlite"
+    _sql(
+        store,
+        "CREATE TABLE evil (x)",
+        "CREATE TRIGGER t AFTER INSERT ON notes BEGIN INSERT INTO evil VALUES (1); END",
+    )
+    (indexed / "C.md").write_text("# C\n", encoding="utf-8")
+    done = _kb(indexed, "index")
+    assert done.returncode == 0, done.stderr
+    assert "triggers or views" in done.stderr
+    import sqlite3
+
+    con = sqlite3.connect(store)
+    assert not con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    con.close()
+
+
+def test_a_folder_where_the_store_goes_is_one_line_and_kept(indexed: Path) -> None:
+    store = indexed / ".kb" / "notes.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        store.with_name(store.name + suffix).unlink(missing_ok=True)
+    store.mkdir()
+    (store / "mine.txt").write_text("mine", encoding="utf-8")
+    done = _kb(indexed, "index")
+    assert done.returncode != 0
+    assert "is not a file kb wrote" in done.stderr and "Traceback" not in done.stderr
+    assert (store / "mine.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_file_name_with_a_newline_prints_on_one_line(tmp_path: Path) -> None:
+    vault = tmp_path / "v"
+    vault.mkdir()
+    (vault / "two\nlines.md").write_text("# Odd\n\nzebra here\n", encoding="utf-8")
+    (vault / "long.md").write_text("# " + "zebra " * 2000 + "\n\nzebra too\n", encoding="utf-8")
+    found = _kb(vault, "search", "zebra")
+    assert found.returncode == 0, found.stderr
+    assert "two\\nlines.md" in found.stdout
+    assert not any(line.startswith("lines.md") for line in found.stdout.splitlines())
+    assert max(len(line) for line in found.stdout.splitlines()) < 2100
+    assert "more characters)" in found.stdout

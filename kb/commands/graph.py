@@ -6,6 +6,7 @@ question; the work is in :mod:`kb.graph` (its queries) and :mod:`kb.checks`.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kb.errors import notice
 from kb.output import echo, emit_json, json_option, limit_option, progress, style, use_color
 
 if TYPE_CHECKING:
@@ -27,6 +29,26 @@ def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:
     done = refreshed(ctx.obj.vault, as_is=True, load_graph=True, progress=progress)
     assert done.graph is not None
     return done.graph, done.store
+
+
+def repairing(command):
+    """Run a graph command; when it meets a damaged or planted row of the graph file, say so,
+    rebuild the graph from kb's record of the notes and run the command again (once)."""
+
+    @functools.wraps(command)
+    def run(ctx: click.Context, *args, **kwargs):
+        from kb.graph.db import Damaged
+
+        try:
+            return command(ctx, *args, **kwargs)
+        except Damaged as e:
+            from kb.refresh import update
+
+            notice(f"the concept graph in {ctx.obj.vault.data_dir} {e.problem}; rebuilding it")
+            update(ctx.obj.vault, graph=True, full_graph=True, progress=progress)
+        return command(ctx, *args, **kwargs)
+
+    return run
 
 
 def _where(path: str | None, line: int | None) -> str:
@@ -70,6 +92,7 @@ def _more(items: list, limit: int, hint: str) -> None:
 @limit_option("entries of each list", 10, zero_means_all=True)
 @json_option
 @click.pass_context
+@repairing
 def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
     """A card for a concept, note or tag: names, where it is defined, parents and children,
     links, backlinks, and plain-text mentions with their sentences.
@@ -169,6 +192,7 @@ def _section(title: str, items: list, color: bool) -> None:
 @click.argument("b", callback=_non_empty)
 @json_option
 @click.pass_context
+@repairing
 def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     """The shortest path between two topics, with the evidence for each hop.
 
@@ -263,6 +287,7 @@ def _hop_text(kg: KnowledgeGraph, h: Hop, color: bool) -> str:
 @depth_option(1, "How many hops out.")
 @json_option
 @click.pass_context
+@repairing
 def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None:
     """Topics within N hops of a topic (edges taken both ways).
 
@@ -309,6 +334,7 @@ def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None
 @click.command()
 @json_option
 @click.pass_context
+@repairing
 def tags(ctx: click.Context, as_json: bool) -> None:
     """Every tag with its number of notes; nested tags under their parent.
 
@@ -333,6 +359,7 @@ def tags(ctx: click.Context, as_json: bool) -> None:
 @click.command()
 @json_option
 @click.pass_context
+@repairing
 def orphans(ctx: click.Context, as_json: bool) -> None:
     """Notes with no links in or out (links to missing notes do not count).
 
@@ -355,6 +382,7 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 @limit_option("items of each kind", 20, zero_means_all=True)
 @json_option
 @click.pass_context
+@repairing
 def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Broken and ambiguous links, embeds of missing files, front matter that did not
     parse (and other notes read around a problem), files kb did not read, and plain-text
@@ -455,6 +483,7 @@ def slug(text: str) -> str:
     help="Most nodes an HTML graph shows.",
 )
 @click.pass_context
+@repairing
 def graph(
     ctx: click.Context,
     topic: str | None,

@@ -75,7 +75,8 @@ class Damaged(KbError):
     """The graph file is not one this kb wrote (damaged, foreign or another version).
 
     ``problem`` ends a sentence ("the concept graph in <dir> <problem>"): an update rebuilds
-    the file and says so; a query that meets a damaged row stops with the advice to rebuild.
+    the file and says so; a graph command that meets a damaged row rebuilds the graph and
+    answers again (:func:`kb.commands.graph.repairing`).
     """
 
     def __init__(self, problem: str):
@@ -113,7 +114,10 @@ def edge_attrs(row: tuple) -> dict:
 
 
 def _strs(text: str) -> list[str]:
-    value = json.loads(text)
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise Damaged("is damaged (a list of names is not JSON)") from None
     if type(value) is not list or any(type(v) is not str for v in value):
         raise Damaged("is damaged (a list of names is not one)")
     return value
@@ -194,6 +198,11 @@ class GraphDB:
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM notes").fetchone()[0]
+
+    def whole(self) -> bool:
+        """True when every note kb holds has its node (a cheap check for rows deleted by hand)."""
+        nodes = self.db.execute("SELECT COUNT(*) FROM nodes WHERE kind = 'note'").fetchone()[0]
+        return nodes == self.count()
 
     def facts(
         self, paths: Iterable[str] | None = None, links: bool = False

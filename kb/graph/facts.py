@@ -125,10 +125,10 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
     """What ``note`` alone contributes to the graph (mentions are found later)."""
     path = note.path
     me = note_id(path)
-    section_tags: dict[int, list[str]] = defaultdict(list)
+    by_section: dict[int, dict[str, None]] = defaultdict(dict)
     for use in note.tag_uses:
-        if use.name not in section_tags[use.section]:
-            section_tags[use.section].append(use.name)
+        by_section[use.section].setdefault(use.name)
+    section_tags = {i: list(names) for i, names in by_section.items()}
     root_text = next((s.text for s in note.sections if s.text.strip()), "")
     nodes: dict[str, dict] = {
         me: {

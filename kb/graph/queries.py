@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from kb.concepts import concept_key
 from kb.errors import TopicNotFound
+from kb.graph.db import Damaged
 from kb.nodes import missing_id, note_id, tag_chain, tag_id
 from kb.text import has_cjk
 from kb.topicnames import best_match, compact, lookup_keys, name_weight
@@ -127,7 +128,8 @@ class KnowledgeGraph:
         if attrs is None:
             attrs = self._attrs[node] = self.db.node(node)
             if attrs is None:
-                raise KeyError(node)
+                # every node a query reaches comes from a row that names it
+                raise Damaged(f"is damaged (it names {node[:80]!r} but does not hold it)")
         return attrs
 
     def has(self, node: str) -> bool:

@@ -98,7 +98,7 @@ def is_current(vault: Vault, store: Store) -> bool:
     except (FileNotFoundError, Damaged):
         return False
     try:
-        return store.diff(db.held()) == ([], [])
+        return store.diff(db.held()) == ([], []) and db.whole()
     finally:
         db.close()
 
@@ -121,6 +121,8 @@ def sync(
 def _sync(
     db: GraphDB, store: Store, full: bool, start: float, progress: Progress | None
 ) -> SyncResult:
+    if not full and not db.whole():
+        raise Damaged("is damaged (some notes have lost their nodes)")
     held = db.held()
     stale, gone = store.diff(held)
     result = SyncResult(KnowledgeGraph(db), full=full)
