@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 CJK_CHARS = (
     "\u2e80-\u2fdf"  # CJK radicals supplement, Kangxi radicals
@@ -46,3 +47,18 @@ def tag_key(name: str) -> str:
     """The one form a tag is compared in (Obsidian treats #ML and #ml as one tag): NFKC,
     case-folded, without ``#`` and outer slashes; used by the store, the graph and the index."""
     return unicodedata.normalize("NFKC", name).casefold().lstrip("#").strip("/")
+
+
+def placed(pieces: str, text: str) -> Iterator[tuple[int, str]]:
+    """(offset in ``text``, piece) of each non-empty line of ``pieces`` (emphasised spans,
+    inline code or math that kb.parse lists apart), found in order: each at its first place
+    after the previous one; a piece not in ``text`` is skipped."""
+    at = 0
+    for piece in pieces.split("\n"):
+        piece = piece.strip()
+        if not piece:
+            continue
+        found = text.find(piece, at)
+        if found >= 0:
+            at = found + len(piece)
+            yield found, piece

@@ -40,7 +40,7 @@ from kb.concepts import (
     normalise,
 )
 from kb.model import MAX_NAME_CHARS
-from kb.text import CJK_CHARS, TIMES, has_cjk, is_cjk
+from kb.text import CJK_CHARS, TIMES, has_cjk, is_cjk, placed
 
 # -- words of each language -----------------------------------------------------
 
@@ -523,15 +523,8 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             kept = tuple(dict.fromkeys(a for a in aliases if concept_key(a) != key))
             out.append(ProseTerm(name.strip(), kept, at, source))
 
-    at = 0
-    for span in emphasis.split("\n"):
-        span = span.strip()
-        if not span:
-            continue
-        found = text.find(span, at)
-        if found < 0:
-            continue
-        at = end = found + len(span)
+    for found, span in placed(emphasis, text):
+        end = found + len(span)
         name, inside = span, ""
         m = _HEAD_GLOSS.match(span)
         if m and m.group(1).strip():

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from kb.concepts import SEPARATOR, concept_key, excerpt, is_dated, normalise, sentence_spans
 from kb.model import Link, Note, Section
 from kb.nodes import note_id, section_id, tag_chain, tag_id
-from kb.text import tag_key
+from kb.text import placed, tag_key
 from kb.topicnames import (
     PROSE_SOURCES,
     HeadingTerm,
@@ -190,8 +190,9 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
     listing = _is_listing_note(note)
     terms: list[Claim] = []
     if not listing:
+        links = Counter(lk.section for lk in note.links)
         for i in range(len(note.sections)):
-            terms += _prose_claims(note, i, claim_of.get(i))
+            terms += _prose_claims(note, i, claim_of.get(i), links[i])
     own_names = (note.title, note.stem, *note.aliases, note.display_title or "")
     names = [(concept_key(n), n) for n in own_names]
     facts = NoteFacts(
@@ -214,11 +215,11 @@ def _is_listing_note(note: Note) -> bool:
     return is_listing(text, len(note.links), note.stem, note.title)
 
 
-def _prose_claims(note: Note, index: int, own: Claim | None) -> list[Claim]:
+def _prose_claims(note: Note, index: int, own: Claim | None, links: int) -> list[Claim]:
     """The terms section ``index``'s prose marks, as claims of that section (none in a
-    section that lists things). ``own`` is the section's heading claim, if any."""
+    section that lists things). ``own`` is the section's heading claim, if any; ``links``
+    how many links the section holds."""
     sec = note.sections[index]
-    links = sum(1 for lk in note.links if lk.section == index)
     if not sec.text.strip() or is_listing(sec.text, links):
         return []
     text = prose(sec)
@@ -305,19 +306,11 @@ def prose(sec: Section) -> str:
     """
     text = sec.text
     for pieces in (sec.code, sec.math):
-        at = 0
-        for piece in pieces.split("\n"):
-            piece = piece.strip()
-            if not piece:
-                continue
-            found = text.find(piece, at)
-            if found < 0:
-                continue  # a fenced block: not in the text at all
+        # (a fenced block is not in the text at all: placed() skips it)
+        for found, piece in placed(pieces, text):
             if pieces is sec.math and is_textlike_math(piece):
-                at = found + len(piece)
                 continue  # $1\times 1$卷积 reads as "1x1卷积": matched as text
             text = text[:found] + " " * len(piece) + text[found + len(piece) :]
-            at = found + len(piece)
     return _ROLE.sub(lambda m: " " * len(m.group(0)), text)
 
 
