@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from kb.text import CJK_CHARS, TIMES, is_cjk
 
@@ -51,6 +52,17 @@ def normalise(text: str) -> str:
 
 def concept_key(name: str) -> str:
     """The key under which every spelling of a concept name merges."""
+    if len(name) > _KEYS_KEPT_CHARS:
+        return normalise(clean_title(name))
+    return _concept_key(name)
+
+
+_KEYS_KEPT_CHARS = 200
+"""Names up to this long have their keys remembered (a vault says the same names often)."""
+
+
+@lru_cache(maxsize=1 << 17)
+def _concept_key(name: str) -> str:
     return normalise(clean_title(name))
 
 

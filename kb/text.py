@@ -58,7 +58,28 @@ def placed(pieces: str, text: str) -> Iterator[tuple[int, str]]:
         piece = piece.strip()
         if not piece:
             continue
-        found = text.find(piece, at)
+        found = _find_whole(text, piece, at)
         if found >= 0:
             at = found + len(piece)
             yield found, piece
+
+
+def _find_whole(text: str, piece: str, at: int) -> int:
+    """The first place of ``piece`` in ``text`` from ``at`` that does not cut a word: ``$n$``
+    is the lone n, not the one in "NVLink" before it. Without such a place, the first place."""
+    first = found = text.find(piece, at)
+    head, tail = _is_alnum(piece[0]), _is_alnum(piece[-1])
+    if not (head or tail):
+        return found
+    while found >= 0:
+        end = found + len(piece)
+        if not (head and found and _is_alnum(text[found - 1])) and not (
+            tail and end < len(text) and _is_alnum(text[end])
+        ):
+            return found
+        found = text.find(piece, found + 1)
+    return first
+
+
+def _is_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()

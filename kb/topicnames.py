@@ -350,6 +350,7 @@ class HeadingTerm:
     (``X 的优缺点``): either way the section is one of the term's definitions."""
 
 
+@lru_cache(maxsize=1 << 16)
 def heading_term(title: str) -> HeadingTerm | None:
     """The topic a heading names, or None for a sentence, step, instruction, date or
     generic title (see the module docstring)."""
@@ -455,6 +456,7 @@ class ProseTerm:
 PROSE_SOURCES = ("emphasis", "gloss", "label", "latin")
 
 
+@lru_cache(maxsize=1 << 16)
 def _term_ok(name: str) -> bool:
     """True for a short name, not a sentence, that names a concept."""
     t = name.strip()
@@ -707,6 +709,7 @@ def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bo
     return False
 
 
+@lru_cache(maxsize=1 << 16)
 def specificity(name: str) -> float:
     """How specific a name is, from 0.5 to 1: more words, more characters, capitals and digits
     say more (``1x1 卷积`` > ``卷积``; ``ResNet`` > ``model``)."""

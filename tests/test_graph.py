@@ -12,6 +12,7 @@ from kb import graph
 from kb.checks import check_links
 from kb.concepts import concept_key, is_dated, names_a_concept
 from kb.errors import TopicNotFound
+from kb.graph.facts import prose
 from kb.mentions import Matcher
 from kb.model import Link, Note, Section, TagUse
 from kb.nodes import EDGE_KINDS, NODE_KINDS
@@ -262,6 +263,16 @@ def test_no_mentions_inside_code_or_math():
     assert not G.has_edge("note:log.md", "note:relu.md")
     assert not G.has_edge("note:log.md", "note:elu.md")
     assert not G.has_edge("note:log.md", "note:resnet.md")
+
+
+def test_blanked_math_never_cuts_a_word():
+    """``$n$`` blanks the lone n, not the n of "NVLink" written before it (d2l-zh's
+    parameterserver.md gave the topic "NVLi k" and evidence "net ork")."""
+    n = parse_note("# Ring\n\nEach NVLink link, for $n$ GPUs and a network.\n", "ring.md")
+    (sec,) = [s for s in n.sections if "NVLink" in s.text]
+    text = prose(sec)
+    assert "NVLink link" in text and "network" in text
+    assert "for   GPUs" in text
 
 
 def test_mentions_skip_self_and_linked_targets():

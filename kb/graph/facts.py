@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kb.concepts import SEPARATOR, concept_key, excerpt, is_dated, normalise, sentence_spans
@@ -225,12 +226,15 @@ def _prose_claims(note: Note, index: int, own: Claim | None, links: int) -> list
     text = prose(sec)
     sid = _section_node(note, index)
     out = []
+    spans: list[tuple[int, str]] | None = None
     for term in prose_terms(text, sec.emphasis):
         key = concept_key(term.name)
         if own is not None and key == own.key:
             continue
-        spans = [sp for sp in sentence_spans(text) if sp[0] <= term.at]
-        sentence = spans[-1][1] if spans else term.name
+        if spans is None:
+            spans = sentence_spans(text)
+        at = bisect_right(spans, term.at, key=lambda sp: sp[0]) - 1
+        sentence = spans[at][1] if at >= 0 else term.name
         out.append(
             Claim(
                 section=sid,
@@ -368,7 +372,7 @@ def decode(path: str, sha: str, light: str, links: str | None = None) -> NoteFac
         raise BadFacts(f"{path}: {str(e)[:200]}") from None
 
 
-def _claim(path: str, c: Any) -> Claim:
+def _claim(path: str, c: Any, source: str = "heading") -> Claim:
     section, key, name, parts, parent, parent_note, parent_name, line, heading, snippet, tags = c
     if type(parent_note) is not bool:
         raise BadFacts("parent_note is not true or false")
@@ -385,6 +389,7 @@ def _claim(path: str, c: Any) -> Claim:
         heading=_strs(heading),
         snippet=_str(snippet),
         tags=_strs(tags),
+        source=source,
     )
 
 
@@ -392,7 +397,7 @@ def _term(path: str, c: Any) -> Claim:
     *row, source = _list(c)
     if source not in PROSE_SOURCES:
         raise BadFacts("not a kind of term")
-    return replace(_claim(path, row), source=source)
+    return _claim(path, row, source)
 
 
 def _link(r: Any) -> tuple:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import heapq
 import re
+from bisect import insort
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from kb.errors import TopicNotFound
 from kb.graph.db import Damaged
 from kb.nodes import missing_id, note_id, tag_chain, tag_id
 from kb.text import has_cjk
-from kb.topicnames import best_match, compact, lookup_keys, name_weight
+from kb.topicnames import best_match, compact, lookup_keys, name_weight, specificity
 
 _INF = float("inf")
 _DIGITS = re.compile(r"(\d+)")
@@ -369,22 +370,30 @@ class KnowledgeGraph:
         if not places:
             return []
         notes = max(1, self.db.count())
-        out = []
+        # A name's rarity is at most 1, so specificity × factor × places bounds its weight:
+        # candidates are weighed, by one count of notes each, best bound first, until the
+        # ``limit``-th weight found beats every bound left (a busy topic has thousands).
+        bounds = []
         for other, where in places.items():
             label = self.label(other)
+            scale = factor[other] * min(len(where), RELATED_PLACES)
+            bounds.append((specificity(label) * scale + 1e-3, other, label, scale))  # (rounding)
+        bounds.sort(key=lambda b: (-b[0], b[1]))
+        out: list[dict] = []
+        order = lambda e: (-e["weight"], e["label"].casefold(), e["id"])  # noqa: E731
+        for bound, other, label, scale in bounds:
+            if limit and len(out) >= limit and out[limit - 1]["weight"] > bound:
+                break
             df = self.db.notes_saying(self.db.display(other).keys() | {concept_key(label)})
-            weight = name_weight(df, notes, label) * factor[other] * min(len(where), RELATED_PLACES)
-            evidence = sorted(where.values(), key=lambda e: (e["path"], e["line"]))
-            out.append(
-                {
-                    "id": other,
-                    "label": label,
-                    "kind": self.node(other)["kind"],
-                    "weight": round(weight, 4),
-                    "evidence": evidence[:RELATED_EVIDENCE],
-                }
-            )
-        out.sort(key=lambda e: (-e["weight"], e["label"].casefold(), e["id"]))
+            evidence = sorted(places[other].values(), key=lambda e: (e["path"], e["line"]))
+            item = {
+                "id": other,
+                "label": label,
+                "kind": self.node(other)["kind"],
+                "weight": round(name_weight(df, notes, label) * scale, 4),
+                "evidence": evidence[:RELATED_EVIDENCE],
+            }
+            insort(out, item, key=order)
         return out[:limit] if limit else out
 
     def _topic_of(self, node: str) -> str | None:
