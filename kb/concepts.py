@@ -106,6 +106,9 @@ GENERIC = frozenset(
     tips misc miscellaneous other others further reading readme index inbox draft drafts
     data model models training testing task tasks process property properties concept concepts
     review senario scenario speech text toy example
+    input inputs output outputs function functions network networks paper papers value values
+    step steps case cases parameter parameters number numbers
+    出现 由于 乘上 得到 得到的结果 因为 所以 然后 首先 其次 最后 此时 这时
     """.split()
     + ["see also", "to do", "table of contents", "getting started", "further reading"]
 )

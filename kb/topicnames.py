@@ -415,6 +415,10 @@ def _script_names(name: str) -> list[str]:
 
 _PROSE_GLOSS = re.compile(r"[(（]([^()（）\n]{1,60})[)）]")
 _GLOSS_AFTER = re.compile(r"\s*[(（]([^()（）\n]{1,60})[)）]")
+_SAID_AFTER = re.compile(
+    f"\\s*[，,]\\s*(?:即|也就是|也叫|又称|又叫|也称|简称|亦称)\\s*([{CJK_CHARS}]{{2,8}})(?=[，。,.;；：）)\\s])"
+)
+"""An emphasised term's other name said after it: ``==learning rate==，即学习率，``."""
 _LATIN_TAIL = re.compile(r"((?:[A-Za-z][A-Za-z0-9\-]*\s+){0,5}[A-Za-z][A-Za-z0-9\-]*)\s*$")
 _CJK_TAIL = re.compile(f"([{CJK_CHARS}]+)\\s*$")
 _LABEL = re.compile(r"^\s*([^\s:：，。,;；][^:：，。,;；\n]{0,40}?)\s*[:：]\s*\S")
@@ -427,6 +431,7 @@ LEAD_WORDS_ZH = frozenset(
     希望 想要 能够 用于 用来 表示 代表 描述 处理 选择 需要 要 让 使 使得 导致 超过 约 大约
     和 与 及 以及 或 或者 的 了 而 而是 是 为 作为 如 像 例如 比如 包括 得到 基于 以 由 从 这 那
     这种 一种 一个 种 个 所谓 名为 中 上 下 后 前 里 时 等 又 也 称之为 我们 它 其 该 此 每 各
+    出现 发生 造成 引起 遇到 解决 避免 防止 会 可能 可以 能 就 都 还 并 再 才 已经 没有 不是
     """.split()
 )
 """Words that end a Chinese gloss's term when read backwards from the bracket: what the
@@ -532,7 +537,7 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
         if m and m.group(1).strip():
             name, inside = m.group(1).strip(), m.group(2)
         else:
-            after = _GLOSS_AFTER.match(text, end)
+            after = _GLOSS_AFTER.match(text, end) or _SAID_AFTER.match(text, end)
             if after:
                 inside, end = after.group(1), after.end()
         name = name.strip(" \t\"'“”‘’「」《》[]")
@@ -707,6 +712,24 @@ def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bo
         if median <= 30 and ends <= 0.2 * len(lines):
             return True
     return False
+
+
+COMMON_ZIPF = 4.3
+"""A word used more often than this in English (Zipf scale: 4.3 is about once in 20,000
+words: ``input``, ``network``, ``paper``, ``each``) is a common word, not a term, when prose
+alone marks it; rarer words (``momentum`` 4.1, ``dropout`` 3.1, ``softmax`` 1.3) may be."""
+
+
+@lru_cache(maxsize=1 << 14)
+def is_common_word(name: str) -> bool:
+    """True for one English word (lower-case or capitalised) that is common in English at
+    large, after :mod:`wordfreq`'s frequencies."""
+    t = name.strip()
+    if not re.fullmatch(r"[A-Za-z][a-z]+", t):
+        return False
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(t.casefold(), "en") >= COMMON_ZIPF
 
 
 @lru_cache(maxsize=1 << 16)

@@ -19,7 +19,7 @@ from kb.model import Note
 from kb.nodes import concept_id, note_id
 from kb.resolve import Resolver
 from kb.text import has_cjk
-from kb.topicnames import recurring_headings
+from kb.topicnames import compact, is_common_word, recurring_headings
 
 
 @dataclass
@@ -94,6 +94,7 @@ class Names:
         for k, owners in weak.items():
             target[k] = min(owners)
         prose = _prose_terms(facts, target, scoped, display, same)
+        same += _spellings(target)
         rep = _merged(same)
         for k, node in target.items():
             target[k] = rep.get(node, node)
@@ -105,10 +106,13 @@ class Names:
             own = concept_id(k)
             if target[k] == rep.get(own, own):
                 concepts[target[k]] += cl  # its own concept's first: that one names it
+        # Of a term a heading defines, prose that glosses it (学习率（learning rate）) defines it
+        # too; prose that only marks it (emphasis, a label, a Latin phrase) mentions it.
+        headed = {node for node, cl in concepts.items() if cl}
         for node, cl in prose.items():
             node = rep.get(node, node)
             if node.startswith("concept:"):
-                concepts[node] += cl
+                concepts[node] += [c for c in cl if node not in headed or _glossed(c)]
         t.target = target
         t.notes_named = dict(notes_named)
         t.display = dict(display)
@@ -159,6 +163,8 @@ def _prose_terms(
         if node is None:
             if not _surely_a_term(c) and len(spread[c.key]) < SPREAD:
                 continue
+            if not _glossed(c) and is_common_word(c.name):
+                continue  # *each*, *same*, input: stressed or common words, not terms
             node = target[c.key] = concept_id(c.key)
         names = display[node]
         names.setdefault(c.key, c.name)
@@ -183,7 +189,7 @@ def _surely_a_term(c: Claim) -> bool:
     emphasised name of several words or capitals (``Kernel PCA``, ``LLE``); a Latin label in
     a list of definitions (``tqdm: …``); a proper name of several words in Chinese text
     (``Fast R-CNN``, ``Extreme Inception module``)."""
-    if c.source == "gloss" or (c.source == "emphasis" and c.parts):
+    if _glossed(c):
         return True
     if has_cjk(c.name):
         return False
@@ -194,6 +200,31 @@ def _surely_a_term(c: Claim) -> bool:
     if c.source == "label":
         return True
     return c.source == "latin" and len(words) >= 2 and capital
+
+
+def _spellings(target: dict[str, str]) -> list[tuple[str, str]]:
+    """Pairs of concepts whose Latin names differ only by spaces or hyphens (``auto-encoder``
+    and ``autoencoder``, ``YOLO v3`` and ``YOLOv3``): one concept spelled two ways."""
+    by_form: dict[str, set[str]] = defaultdict(set)
+    for key, node in target.items():
+        form = compact(key)
+        if node.startswith("concept:") and key.isascii() and len(form) >= SPELLING_MIN:
+            by_form[form].add(node)
+    pairs = []
+    for nodes in by_form.values():
+        first, *others = sorted(nodes)
+        pairs += [(first, other) for other in others]
+    return pairs
+
+
+SPELLING_MIN = 5
+"""Names shorter than this, without spaces, stay apart: two short words run together are too
+often another word."""
+
+
+def _glossed(c: Claim) -> bool:
+    """A prose term written with its other name beside it: where a text defines a term."""
+    return c.source == "gloss" or (c.source == "emphasis" and bool(c.parts))
 
 
 def _concepts(a: str, b: str) -> bool:
