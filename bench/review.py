@@ -6,6 +6,7 @@ sentence? This script draws the sample and scores the judgements.
 
     python -m bench.review draw  ../shared/vaults/d2l-zh  > tests/fixtures/review/d2l-zh.json
     python -m bench.review score tests/fixtures/review/*.json
+    python -m bench.review draw  ../shared/vaults/d2l-zh --keep old.json > new.json  # redraw
 
 ``draw`` builds the vault's graph with its index in a temporary folder (nothing is written
 into the vault) and prints JSON: each edge with the section's place, its heading path, the
@@ -84,6 +85,27 @@ def draw(vault: Path, seed: int = SEED, edges: int = EDGES, topics: int = TOPICS
     }
 
 
+def keep_judgements(sample: dict, judged: dict) -> int:
+    """Copy ``meaningful``/``why`` from ``judged`` onto the items of ``sample`` that are the
+    same (every field equal); returns how many were carried over."""
+    carried = 0
+    for part in ("edges", "topics"):
+        seen = {_item_key(i): i for i in judged.get(part, []) if "meaningful" in i}
+        for item in sample[part]:
+            old = seen.get(_item_key(item))
+            if old is not None:
+                item["meaningful"] = old["meaningful"]
+                if "why" in old:
+                    item["why"] = old["why"]
+                carried += 1
+    return carried
+
+
+def _item_key(item: dict) -> str:
+    fields = {k: v for k, v in item.items() if k not in ("meaningful", "why")}
+    return json.dumps(fields, sort_keys=True)
+
+
 def score(path: Path) -> tuple[float, float, list[str]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     missing = [
@@ -106,11 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("draw", help="print a sample of a vault's graph as JSON")
     d.add_argument("vault", type=Path)
     d.add_argument("--seed", type=int, default=SEED)
+    d.add_argument(
+        "--keep", type=Path, help="a judged sample: its judgements of items drawn again carry over"
+    )
     s = sub.add_parser("score", help="the share judged meaningful in judged sample files")
     s.add_argument("files", type=Path, nargs="+")
     args = p.parse_args(argv)
     if args.cmd == "draw":
-        json.dump(draw(args.vault, args.seed), sys.stdout, ensure_ascii=False, indent=1)
+        sample = draw(args.vault, args.seed)
+        if args.keep:
+            carried = keep_judgements(sample, json.loads(args.keep.read_text(encoding="utf-8")))
+            print(f"{carried} judgements carried over from {args.keep}", file=sys.stderr)
+        json.dump(sample, sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
     bad = False

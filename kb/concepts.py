@@ -109,6 +109,7 @@ GENERIC = frozenset(
     input inputs output outputs function functions network networks paper papers value values
     step steps case cases parameter parameters number numbers
     出现 由于 乘上 得到 得到的结果 因为 所以 然后 首先 其次 最后 此时 这时
+    价格 范围 研究 文件 文件中
     """.split()
     + ["see also", "to do", "table of contents", "getting started", "further reading"]
 )
@@ -172,6 +173,24 @@ def names_a_concept(title: str) -> bool:
     if not any(ch.isalpha() for ch in key):
         return False  # "1-2", "3.5": numbers are not concepts
     return len(key) > 1
+
+
+COMMON_ZIPF = 4.3
+"""A word used more often than this in English (Zipf scale: 4.3 is about once in 20,000
+words: ``input``, ``network``, ``paper``, ``each``) is a common word, not a term, when prose
+alone marks it; rarer words (``momentum`` 4.1, ``dropout`` 3.1, ``softmax`` 1.3) may be."""
+
+
+@lru_cache(maxsize=1 << 14)
+def is_common_word(name: str) -> bool:
+    """True for one English word (lower-case or capitalised) that is common in English at
+    large, after :mod:`wordfreq`'s frequencies."""
+    t = name.strip()
+    if not re.fullmatch(r"[A-Za-z][a-z]+", t):
+        return False
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(t.casefold(), "en") >= COMMON_ZIPF
 
 
 def mentionable(key: str) -> bool:

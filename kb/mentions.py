@@ -4,9 +4,11 @@ Names and text are compared in their :func:`kb.concepts.normalise` form, so ``Re
 ``1×1 conv`` and ``1x1 卷积`` match however they are spelled. A Latin name must stand as
 a whole word (``elu`` does not fire inside ``relu``, ``GAP`` not inside ``GAPS``); a CJK
 name inside a run of Chinese must begin a word as jieba cuts it (``方差`` is not in
-``协方差``; ``卷积`` is in ``卷积层``). Every occurrence
-counts, overlaps included (``Leaky ReLU`` names both ``leaky relu`` and ``relu``), so what
-a sentence mentions never depends on which other names exist.
+``协方差``; ``卷积`` is in ``卷积层``). A name written inside a longer name is part of it,
+not a mention of its own: ``Leaky ReLU`` names ``leaky relu``, not ``relu``; ``转置卷积``
+not ``卷积`` (names that only overlap both count). So what a sentence mentions depends on
+the longer names that exist: kb.graph.update finds again the names of a note that says a
+name added or removed.
 """
 
 from __future__ import annotations
@@ -64,6 +66,17 @@ class Matcher:
         """Like :meth:`find_in`, for texts already normalised and joined by SEPARATOR."""
         if not self.size:
             return
+        found = sorted(self._found(norm), key=lambda m: (m[1], -len(m[2])))
+        reach = -1
+        for order, start, key in found:
+            end = start + len(key)
+            if end <= reach:
+                continue  # inside a longer name found at or before its start
+            reach = end
+            yield order, key
+
+    def _found(self, norm: str) -> Iterator[tuple[int, int, str]]:
+        """(text number, offset, name) of every name standing as a word in ``norm``."""
         breaks: list[int] | None = None
         starts: dict[int, frozenset[int]] = {}
         for end, key in self._automaton.iter(norm):
@@ -81,7 +94,7 @@ class Matcher:
                     starts[order] = _word_starts(norm, breaks, order)
                 if start not in starts[order]:
                     continue
-            yield order, key
+            yield order, start, key
 
 
 def _word_starts(norm: str, breaks: list[int], order: int) -> frozenset[int]:

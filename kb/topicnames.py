@@ -60,6 +60,7 @@ INSTRUCTION_VERBS_ZH = frozenset(
     """
     读取 读取数据 定义 初始化 加载 下载 安装 运行 创建 构造 构建 编写 扫码 点击 查看 准备 设置
     获取 导入 保存 选择 整合 绘制 调用 修改 搭建 配置 启动 打开 添加 删除 回顾 整理
+    关闭 将 把 复制 输入 登录 注册 上传 提交 连接 停止 更新 检查 切换 处理 针对 对于 关于
     """.split()
 )
 """Verbs that open an instruction or a step (``读取数据集``, ``初始化模型参数``)."""
@@ -111,6 +112,9 @@ INSTRUCTION_VERBS_EN = frozenset(
     implementing use using put putting get getting make making generate generating compute
     computing train training evaluate evaluating plot plotting visualize visualizing prepare
     preparing write writing set setting check checking add adding
+    copy copying choose choosing pick picking select selecting click clicking open opening
+    close closing launch launching start starting stop stopping save saving find finding
+    try trying apply applying call calling break breaking keep keeping take taking
     """.split()
 )
 """Verbs that open a step (``Reading the Dataset``, ``Defining the Model``)."""
@@ -129,7 +133,7 @@ ASPECTS_ZH = """
     优缺点 优点 缺点 优势 劣势 不足 作用 原理 算法流程 流程 步骤 定义 特点 特性 性质 应用
     实现 代码实现 结构 思想 思路 直观理解 理解 意义 缺陷 局限 局限性 推导 公式 由来 动机
     改进 变体 简介 介绍 概述 总结 系列问题 相关问题 面试题 细节 原理介绍 基本原理 工作原理
-    核心思想 基本思想 区别 用法
+    核心思想 基本思想 区别 用法 具体过程 理论基础 主要思想 具体实现 实现过程 计算过程 推导过程
 """.split()
 """What a Chinese heading says *about* X (``X 的优缺点``, ``X原理``): the topic is X."""
 
@@ -269,6 +273,8 @@ def is_sentence(name: str) -> bool:
         return True
     if words[0] in INSTRUCTION_VERBS_EN and len(words) > 1:
         return True
+    if len(words) > 2 and words[0].endswith("ing") and words[1] in ARTICLES_EN:
+        return True  # Organizing the Dataset, Breaking the Symmetry: a step
     return len(words) > 6
 
 
@@ -375,13 +381,22 @@ def heading_term(title: str) -> HeadingTerm | None:
             return None  # 简洁实现, Concise Implementation: about the note, not a topic
         form = kind
         t = clean_heading(x)
-    t = t.strip()
+    t = _MODIFIER_TAIL.sub("", t.strip()).strip()
     if not t or is_sentence(t) or not names_a_concept(t) or _starts_with_goal(t):
         return None
+    if _NOT_A_NAME.search(t):
+        return None  # A + B？ (a comparison), x_{hp} or \overline{x} (math)
     aliases += _script_names(t)
     key = concept_key(t)
     kept = tuple(dict.fromkeys(a for a in aliases if concept_key(a) != key))
     return HeadingTerm(t, kept, form)
+
+
+_NOT_A_NAME = re.compile(r"\s\+\s|\\[A-Za-z]|_\{|\^\{|\w\(\)|用于")
+
+
+_MODIFIER_TAIL = re.compile("的(?:" + "|".join(sorted(STEP_MODIFIERS_ZH, key=len)[::-1]) + ")$")
+"""``线性回归的简洁`` (from ``线性回归的简洁实现``): a modifier left after the aspect."""
 
 
 def _only_modifiers(x: str) -> bool:
@@ -422,7 +437,10 @@ _SAID_AFTER = re.compile(
 _LATIN_TAIL = re.compile(r"((?:[A-Za-z][A-Za-z0-9\-]*\s+){0,5}[A-Za-z][A-Za-z0-9\-]*)\s*$")
 _CJK_TAIL = re.compile(f"([{CJK_CHARS}]+)\\s*$")
 _LABEL = re.compile(r"^\s*([^\s:：，。,;；][^:：，。,;；\n]{0,40}?)\s*[:：]\s*\S")
-_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*(?:[ ./][A-Za-z0-9][A-Za-z0-9_\-]*)*")
+_LATIN_RUN = re.compile(
+    r"(?<![A-Za-z0-9_\-])[A-Za-z][A-Za-z0-9_\-]*(?:[ ./][A-Za-z0-9][A-Za-z0-9_\-]*)*"
+)
+"""A run of Latin words in Chinese text (not the tail of ``1-of-N``)."""
 
 LEAD_WORDS_ZH = frozenset(
     """
@@ -432,6 +450,7 @@ LEAD_WORDS_ZH = frozenset(
     和 与 及 以及 或 或者 的 了 而 而是 是 为 作为 如 像 例如 比如 包括 得到 基于 以 由 从 这 那
     这种 一种 一个 种 个 所谓 名为 中 上 下 后 前 里 时 等 又 也 称之为 我们 它 其 该 此 每 各
     出现 发生 造成 引起 遇到 解决 避免 防止 会 可能 可以 能 就 都 还 并 再 才 已经 没有 不是
+    许多 很多 大量 多个 一些 所有 各种 不同 几个 两个 这些 那些
     """.split()
 )
 """Words that end a Chinese gloss's term when read backwards from the bracket: what the
@@ -509,6 +528,8 @@ def _latin_term_before(run: str) -> str:
         kept.insert(0, w)
     return " ".join(kept)
 
+
+_VARIABLE = re.compile(r"[a-z]|\d+")
 
 _STOP_EN = frozenset("of for to in on with by from as at and or use using called named".split())
 
@@ -601,6 +622,8 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             words = run.split()
             while words and words[0].casefold() in ARTICLES_EN:
                 words.pop(0)
+            while len(words) > 1 and _VARIABLE.fullmatch(words[-1]):
+                words.pop()  # bias b, class 2: a name and the letter or number of an example
             run = " ".join(words)
             if len(words) >= 2 or is_acronym(run) or re.search(r"[A-Z]", run):
                 add(run, [], m.start(), "latin")
@@ -712,24 +735,6 @@ def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bo
         if median <= 30 and ends <= 0.2 * len(lines):
             return True
     return False
-
-
-COMMON_ZIPF = 4.3
-"""A word used more often than this in English (Zipf scale: 4.3 is about once in 20,000
-words: ``input``, ``network``, ``paper``, ``each``) is a common word, not a term, when prose
-alone marks it; rarer words (``momentum`` 4.1, ``dropout`` 3.1, ``softmax`` 1.3) may be."""
-
-
-@lru_cache(maxsize=1 << 14)
-def is_common_word(name: str) -> bool:
-    """True for one English word (lower-case or capitalised) that is common in English at
-    large, after :mod:`wordfreq`'s frequencies."""
-    t = name.strip()
-    if not re.fullmatch(r"[A-Za-z][a-z]+", t):
-        return False
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(t.casefold(), "en") >= COMMON_ZIPF
 
 
 @lru_cache(maxsize=1 << 16)

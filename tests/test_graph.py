@@ -238,13 +238,16 @@ def test_latin_names_match_whole_words_only():
     assert list(m.find("GAPS between layers")) == []
     assert list(m.find("GAP层代替FC")) == ["gap"]  # CJK next to a Latin name is a boundary
     assert list(m.find("ResNet的BottNeck结构")) == ["resnet"]
-    assert sorted(m.find("Leaky ReLU = max(λx, x)")) == ["leaky relu", "relu"]
+    # A name inside a longer name is part of it (Leaky ReLU is not a mention of ReLU).
+    assert sorted(m.find("Leaky ReLU = max(λx, x)")) == ["leaky relu"]
+    assert sorted(m.find("Leaky ReLU or ReLU")) == ["leaky relu", "relu"]
     assert sorted(m.find("elu, relu")) == ["elu", "relu"]
 
 
 def test_cjk_names_match_inside_words_and_x_is_unified():
     m = Matcher([concept_key(n) for n in ("1x1 卷积", "卷积", "1x1 conv")])
-    assert sorted(m.find("用1×1卷积核降维")) == ["1x1卷积", "卷积"]
+    assert sorted(m.find("用1×1卷积核降维")) == ["1x1卷积"]  # (卷积 is inside it)
+    assert sorted(m.find("1×1卷积不是普通卷积")) == ["1x1卷积", "卷积"]
     assert list(m.find("a 1 x 1 conv layer")) == ["1x1 conv"]
 
 
@@ -273,6 +276,18 @@ def test_blanked_math_never_cuts_a_word():
     text = prose(sec)
     assert "NVLink link" in text and "network" in text
     assert "for   GPUs" in text
+
+
+def test_mention_evidence_shows_inline_math_and_code_as_written():
+    """Evidence reads as the note: ``$T$`` and `` `relu` `` kept (they are only left out of
+    matching), a Sphinx role with its code left out."""
+    kd = parse_note("# 知识蒸馏\n\n蒸馏用到温度。\n", "kd.md")
+    log = parse_note(
+        "# Log\n\n见 :numref:`fig_x`，加入温度 $T$ 做知识蒸馏，再用 `relu`。\n", "log.md"
+    )
+    G = graph.build([kd, log]).graph
+    (text,) = [d["text"] for d in G.get_edge_data("note:log.md", "note:kd.md").values()]
+    assert text == "见 ，加入温度 $T$ 做知识蒸馏，再用 `relu`。"
 
 
 def test_mentions_skip_self_and_linked_targets():
@@ -412,6 +427,29 @@ def test_incremental_update_equals_full_rebuild(tmp_path):
             assert inc.graph.graph.has_edge("section:Beta.md#7", "concept:second definition")
         full = _sync(root, tmp_path / f"full-{name}", full=True)
         assert _snapshot(inc.graph.graph) == _snapshot(full.graph.graph), name
+
+
+def test_a_longer_name_added_or_removed_changes_mentions_inside_it(tmp_path):
+    """Log says "Leaky ReLU": a mention of ReLU until a note names Leaky ReLU, then of it
+    alone, and of ReLU again when that note goes; each step as a full rebuild gives."""
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "ReLU.md").write_text("# ReLU\n\nmax(0, x).\n", encoding="utf-8")
+    (root / "Log.md").write_text("# Log\n\nTried Leaky ReLU today.\n", encoding="utf-8")
+    first = _sync(root, tmp_path / "inc").graph.graph
+    assert first.has_edge("note:Log.md", "note:ReLU.md")
+    for step, text in enumerate(["# Leaky ReLU\n\nA small slope.\n", None]):
+        if text is None:
+            (root / "Leaky ReLU.md").unlink()
+        else:
+            _touch(root / "Leaky ReLU.md", text)
+        inc = _sync(root, tmp_path / "inc")
+        assert not inc.full
+        G = inc.graph.graph
+        assert G.has_edge("note:Log.md", "note:ReLU.md") == (text is None)
+        assert G.has_edge("note:Log.md", "note:Leaky ReLU.md") == (text is not None)
+        full = _sync(root, tmp_path / f"full-{step}", full=True)
+        assert _snapshot(G) == _snapshot(full.graph.graph), step
 
 
 def test_an_edit_touches_only_its_own_note(tmp_path):

@@ -97,4 +97,71 @@ def test_common_words_stressed_in_prose_are_not_topics(tmp_path: Path) -> None:
     assert _defined(_card(root, "dropout")) == ["a.md#a", "b.md#b"]  # (a root: its file name)
     for word in ("each", "same"):
         result = CliRunner().invoke(cli, ["--vault", str(root), "show", word])
-        assert result.exit_code != 0 and "no topic" in result.output.casefold(), result.output
+        assert "(not a topic yet: found in 2 sections)" in result.output, result.output
+
+
+def test_a_name_notes_say_but_no_topic_gets_a_card_of_where_it_is_said(tmp_path: Path) -> None:
+    root = _vault(tmp_path, {"a.md": "# A\n\n## 日志\n\n今天又调了 widget 的参数。\n"})
+    result = CliRunner().invoke(cli, ["--vault", str(root), "show", "widget"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "widget  (not a topic yet: found in 1 section)"
+    assert "a.md:3  a › 日志" in result.output  # (as kb search shows the section)
+    card = json.loads(
+        CliRunner().invoke(cli, ["--vault", str(root), "show", "--json", "widget"]).stdout
+    )
+    assert card["kind"] == "not a topic"
+    assert [(h["path"], h["line"]) for h in card["found_in"]] == [("a.md", 3)]
+    result = CliRunner().invoke(cli, ["--vault", str(root), "show", "gizmo"])
+    assert result.exit_code == 1 and "no topic 'gizmo'" in result.output
+
+
+def test_a_topic_named_by_a_common_word_is_not_looked_for_in_text(tmp_path: Path) -> None:
+    """A heading "Image" is a topic, but "image" in a sentence says too little to be a
+    mention of it; an acronym written in capitals (GAP) is looked for."""
+    root = _vault(
+        tmp_path,
+        {
+            "a.md": "# A\n\n## Image\n\nPixels.\n\n## GAP\n\nGlobal average pooling.\n",
+            "b.md": "# B\n\nEach image goes through GAP at the end.\n",
+        },
+    )
+    assert _card(root, "image")["unlinked_mentions"] == []
+    assert [e["path"] for e in _card(root, "GAP")["unlinked_mentions"]] == ["b.md"]
+
+
+@pytest.mark.parametrize(
+    ("heading", "topic"),
+    [
+        ("线性回归的简洁实现", "线性回归"),  # an aspect of linear regression
+        ("Gradient Descent的理论基础", "Gradient Descent"),
+        ("Organizing the Dataset", None),  # a step
+        ("copy Link address", None),
+        ("关闭未使用的实例", None),
+        ("处理缺失值", None),
+        ("针对testing data上的performance", None),
+        ("x.detach_()用于切断计算图", None),  # code and a sentence
+        ("Logistic Regression + Square error？", None),  # a comparison
+        ("用样本均值\\overline{x}估测总体期望u", None),  # math
+        ("Learning Rate", "Learning Rate"),
+        ("处理器", "处理器"),
+        ("C++", "C++"),
+    ],
+)
+def test_heading_topics(heading: str, topic: str | None) -> None:
+    from kb.topicnames import heading_term
+
+    term = heading_term(heading)
+    assert (term.name if term else None) == topic
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("用1-of-N编码表示", []),  # not the tail of 1-of-N
+        ("加上bias b得到", []),  # bias, and the letter of the example: one common word
+        ("用 soft target 辅助", [("soft target", ())]),
+        ("有许多缩放比（scale）可选", [("缩放比", ("scale",))]),
+    ],
+)
+def test_prose_terms_in_chinese_text(text: str, names: list) -> None:
+    assert [(t.name, t.aliases) for t in prose_terms(text, "")] == names

@@ -105,8 +105,18 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
       kb show "1x1 conv"
       kb show '#cnn' --json
     """
+    from kb.errors import TopicNotFound
+
     kg, _ = _open(ctx)
-    card = kg.card(kg.find(topic))
+    try:
+        node = kg.find(topic)
+    except TopicNotFound as missing:
+        found = None if missing.ambiguous else _found_in(ctx, topic, limit)
+        if not found:
+            raise
+        _not_a_topic(topic, found, missing.suggestions, limit, as_json)
+        return
+    card = kg.card(node)
     if as_json:
         emit_json(card)
         return
@@ -171,6 +181,54 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
     ]
     for title, key, lines in lists:
         _listing(title, card[key], limit, color, lines)
+
+
+FOUND_MAX = 1000
+"""Sections at most that a card of a name that is no topic counts."""
+
+
+def _found_in(ctx: click.Context, topic: str, limit: int) -> list:
+    """The sections whose text says ``topic`` (a phrase search), for a name that is no topic."""
+    from kb import index
+    from kb.commands.search import _rebuilding, _refresh
+    from kb.errors import QueryError
+
+    _refresh(ctx.obj.vault)
+    phrase = '"' + " ".join(topic.replace('"', " ").split()) + '"'
+    try:
+        return _rebuilding(
+            ctx.obj.vault, False, lambda: index.search(ctx.obj.vault, phrase, limit=FOUND_MAX)
+        )
+    except QueryError:
+        return []
+
+
+def _not_a_topic(topic: str, hits: list, suggestions: list[str], limit: int, as_json: bool) -> None:
+    """The card of a name that is no topic but that notes say: where they say it."""
+    from kb.commands.search import _hit_json, breadcrumb
+    from kb.output import highlight
+
+    if as_json:
+        emit_json(
+            {
+                "label": topic,
+                "kind": "not a topic",
+                "found_in": [_hit_json(h) for h in hits],
+                "did_you_mean": suggestions,
+            }
+        )
+        return
+    color = use_color()
+    places = f"{'at least ' * (len(hits) >= FOUND_MAX)}{len(hits)} section{'s' * (len(hits) != 1)}"
+    echo(f"{style(topic, color, bold=True)}  (not a topic yet: found in {places})")
+    if suggestions:
+        echo(f"  did you mean: {', '.join(suggestions)}")
+    _section("found in", hits, color)
+    for h in _first(hits, limit):
+        echo(f"    {_where(h.path, h.line)}  {' › '.join(breadcrumb(h.heading))}")
+        if h.snippet:
+            echo("        " + highlight(h.snippet, color))
+    _more(hits, limit, "kb show")
 
 
 def _listing(title: str, items: list, limit: int, color: bool, lines) -> None:

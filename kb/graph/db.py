@@ -310,6 +310,11 @@ class GraphDB:
             [(path, key, *h) for key, hs in hits.items() for h in hs],
         )
 
+    def replace_hits(self, path: str, hits: dict[str, list[tuple[str, int, int, str]]]) -> None:
+        """The note's hits, all found again."""
+        self.db.execute("DELETE FROM hits WHERE path = ?", (path,))
+        self.put_hits(path, hits)
+
     def drop_hits(self, keys: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM hits WHERE key = ?", [(k,) for k in keys])
 

@@ -227,6 +227,7 @@ def _prose_claims(note: Note, index: int, own: Claim | None, links: int) -> list
     sid = _section_node(note, index)
     out = []
     spans: list[tuple[int, str]] | None = None
+    pieces: list[Piece] | None = None
     for term in prose_terms(text, sec.emphasis):
         key = concept_key(term.name)
         if own is not None and key == own.key:
@@ -234,7 +235,12 @@ def _prose_claims(note: Note, index: int, own: Claim | None, links: int) -> list
         if spans is None:
             spans = sentence_spans(text)
         at = bisect_right(spans, term.at, key=lambda sp: sp[0]) - 1
-        sentence = spans[at][1] if at >= 0 else term.name
+        if at >= 0:
+            start, said = spans[at]
+            pieces = _pieces(sec) if pieces is None else pieces
+            sentence = as_read(sec.text, start, start + len(said), pieces)
+        else:
+            sentence = term.name
         out.append(
             Claim(
                 section=sid,
@@ -291,13 +297,60 @@ def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
         norm = normalise(SEPARATOR.join(texts))
         norms.append(norm)
         seen: set[str] = set()
+        pieces = None
         for order, key in matcher.find_normalised(norm):
             if key not in seen:
                 seen.add(key)
                 # The title is on the section's first line; a sentence on its own line.
-                line = sec.line_of(spans[order - 1][0]) if order else sec.line_start
-                hits[key].append((src, line, order, excerpt(texts[order], key)))
+                if order:
+                    at, sentence = spans[order - 1]
+                    if pieces is None:
+                        pieces = _pieces(sec)
+                    line = sec.line_of(at)
+                    said = as_read(sec.text, at, at + len(sentence), pieces)
+                else:
+                    line, said = sec.line_start, texts[0]
+                hits[key].append((src, line, order, excerpt(said, key)))
     return dict(hits), SECTION_BREAK.join(norms)
+
+
+Piece = tuple[int, int, str, str]
+"""Where kb.parse's inline code or math is in a section's text: (start, end, kind, piece)."""
+
+
+def _pieces(sec: Section) -> list[Piece]:
+    out = [
+        (found, found + len(piece), kind, piece)
+        for kind, pieces in (("code", sec.code), ("math", sec.math))
+        for found, piece in placed(pieces, sec.text)
+    ]
+    return sorted(out)
+
+
+def as_read(text: str, start: int, end: int, pieces: list[Piece]) -> str:
+    """``text[start:end]`` as a reader reads it in the note: inline math in ``$…$``, inline
+    code in backticks, a Sphinx or MyST role left out with its code (``:numref:`fig_x```).
+    The matching form blanks these (:func:`prose`); evidence shows them."""
+    out: list[str] = []
+    at = start
+    for found, stop, kind, piece in pieces:
+        if found < at or stop > end:
+            continue  # outside, or cut by the span's ends
+        before = text[at:found]
+        if kind == "code":
+            role = _ROLE_TAIL.search(before)
+            if role:
+                out.append(before[: role.start()])
+            else:
+                out.append(f"{before}`{piece}`")
+        else:
+            out.append(f"{before}${piece}$")
+        at = stop
+    out.append(text[at:end])
+    return "".join(out)
+
+
+_ROLE_TAIL = re.compile(r"(?<![\w:]):[A-Za-z][\w-]*:$")
 
 
 def prose(sec: Section) -> str:

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kb.checks import CachedResolver
-from kb.concepts import concept_key
+from kb.concepts import concept_key, is_common_word
 from kb.graph.facts import Claim, NoteFacts
 from kb.model import Note
 from kb.nodes import concept_id, note_id
 from kb.resolve import Resolver
 from kb.text import has_cjk
-from kb.topicnames import compact, is_common_word, recurring_headings
+from kb.topicnames import compact, recurring_headings
 
 
 @dataclass
@@ -120,6 +120,16 @@ class Names:
         t.about = {c.section: target[k] for k, cl in claims.items() for c in cl}
         t.signature = frozenset(sig)
         return t
+
+    def matched_keys(self) -> frozenset[str]:
+        """The names looked for in running text: all but those written as a common English
+        word (``image``, ``feature``: :func:`kb.concepts.is_common_word`; ``GAP`` is kept),
+        which say too little where they stand to be a mention of the topic."""
+        return frozenset(
+            k
+            for k, node in self.target.items()
+            if not is_common_word(self.display.get(node, {}).get(k, k))
+        )
 
     def resolver(self) -> CachedResolver:
         """kb.resolve's resolver over the notes' paths and aliases (remembering answers)."""

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 Others = Callable[[frozenset, set], dict]
 """others(names, skip) → the notes, other than ``skip``, whose text may hold one of ``names``."""
+Reader = Callable[[Iterable[str]], dict]
+"""read(paths) → path → Note, for notes held unchanged whose names are found again."""
 
 
 @dataclass(slots=True)
@@ -139,7 +141,8 @@ def _sync(
             return store.notes(hits)
 
         with gc_paused():
-            stats = update(db, {p: (n, shas[p]) for p, n in notes.items()}, gone, others, progress)
+            changed = {p: (n, shas[p]) for p, n in notes.items()}
+            stats = update(db, changed, gone, others, progress, read=store.notes)
         result.added = sorted(p for p in notes if p not in held)
         result.changed = sorted(p for p in notes if p in held)
         result.removed = gone
@@ -189,6 +192,7 @@ def update(
     gone: Iterable[str],
     others: Others,
     progress: Progress | None = None,
+    read: Reader = lambda paths: {},
 ) -> tuple[int, int]:
     """Apply changed, added (``notes``: path → (note, sha)) and removed notes to the graph,
     in one transaction. Returns (notes searched again for new names, notes derived again)."""
@@ -214,7 +218,7 @@ def update(
         names = Names.build(facts[p] for p in sorted(facts))
         resolver = names.resolver()
 
-        keys = frozenset(names.target)
+        keys = names.matched_keys()
         matcher = Matcher(keys)
         texts: dict[str, str] = {}
         for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
@@ -224,17 +228,19 @@ def update(
         old_keys = frozenset(old_names)
         changed_keys = {k for k in keys | old_keys if old_names.get(k) != names.target.get(k)}
         sayers = db.paths_saying(changed_keys)  # before the hits of names now gone go
+        # A name inside a longer one is no mention of its own (kb.mentions): a note that
+        # says a name gone or added has all its names found again.
+        rescan = db.paths_saying(old_keys - keys) - set(notes)
         db.drop_hits(old_keys - keys)
-        rescan: set[str] = set()
         added_keys = keys - old_keys
         if added_keys:
             small = Matcher(added_keys)
             if small.size:
-                for path, note in others(added_keys, set(notes)).items():
-                    found, _ = find_hits(note, small)
-                    if found:
-                        db.put_hits(path, found)
+                for path, note in others(added_keys, set(notes) | rescan).items():
+                    if find_hits(note, small)[0]:
                         rescan.add(path)
+        for path, note in read(sorted(rescan)).items():
+            db.replace_hits(path, find_hits(note, matcher)[0])
 
         for path, part in own.items():
             f = part.facts
