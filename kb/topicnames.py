@@ -60,7 +60,7 @@ INSTRUCTION_VERBS_ZH = frozenset(
     """
     读取 读取数据 定义 初始化 加载 下载 安装 运行 创建 构造 构建 编写 扫码 点击 查看 准备 设置
     获取 导入 保存 选择 整合 绘制 调用 修改 搭建 配置 启动 打开 添加 删除 回顾 整理
-    关闭 将 把 复制 输入 登录 注册 上传 提交 连接 停止 更新 检查 切换 处理 针对 对于 关于
+    关闭 将 把 复制 输入 登录 注册 上传 提交 连接 停止 更新 检查 切换 处理 针对 对于 关于 回到 访问
     """.split()
 )
 """Verbs that open an instruction or a step (``读取数据集``, ``初始化模型参数``)."""
@@ -134,6 +134,7 @@ ASPECTS_ZH = """
     实现 代码实现 结构 思想 思路 直观理解 理解 意义 缺陷 局限 局限性 推导 公式 由来 动机
     改进 变体 简介 介绍 概述 总结 系列问题 相关问题 面试题 细节 原理介绍 基本原理 工作原理
     核心思想 基本思想 区别 用法 具体过程 理论基础 主要思想 具体实现 实现过程 计算过程 推导过程
+    限制 弱点
 """.split()
 """What a Chinese heading says *about* X (``X 的优缺点``, ``X原理``): the topic is X."""
 
@@ -141,6 +142,7 @@ _ASPECTS_EN = (
     r"advantages|disadvantages|pros and cons|pros|cons|benefits|drawbacks|limitations|problems"
     r"|issues|intuition|introduction|overview|basics|definition|properties|applications"
     r"|implementation|derivation|motivation|history|variants|details|summary"
+    r"|weakness|weaknesses|strengths|limitation|limits"
 )
 
 
@@ -246,7 +248,7 @@ def is_sentence(name: str) -> bool:
     t = name.strip()
     if not t:
         return True
-    if _SENTENCE_PUNCT.search(t) or t.endswith(("?", "？", "。")):
+    if _SENTENCE_PUNCT.search(t) or t.endswith(("?", "？", "。")) or _STEP_LABEL.match(t):
         return True
     if has_cjk(t):
         words = cut(t)
@@ -255,6 +257,10 @@ def is_sentence(name: str) -> bool:
         first = words[0] if words else ""
         if first in INSTRUCTION_VERBS_ZH and len(words) > 1:
             return True
+        if any(w in GOAL_VERBS_ZH for w in words[1:-1]):
+            return True  # regularization解决overfitting: a claim
+        if _POINTER_ZH.match(t) or "的" in re.split("[:：]", t)[0] and re.search("[:：]", t):
+            return True  # 两个架构, 这些方法 (a count or pointer); 缺少的成分：数据 (a phrase)
         if first in AMBIGUOUS_VERBS_ZH and len(words) > 1 and set(words[1:]) <= STEP_OBJECTS_ZH:
             return True
         if len(words) >= 2 and words[-1] in _GENERIC_HEADS_ZH:
@@ -275,8 +281,17 @@ def is_sentence(name: str) -> bool:
         return True
     if len(words) > 2 and words[0].endswith("ing") and words[1] in ARTICLES_EN:
         return True  # Organizing the Dataset, Breaking the Symmetry: a step
+    if any(w in ("the", "a", "an", "without") for w in words[1:]):
+        return True  # Storage on the GPU, Layers without Parameters: a phrase
     return len(words) > 6
 
+
+_STEP_LABEL = re.compile(
+    r"^(?:step|stage|phase|part|case|lesson|lecture|chapter)\s*\d+\b|^第\s*\S{1,3}\s*[步章节课部]",
+    re.IGNORECASE,
+)
+"""``Step 1：Model``, ``Case 2``, ``第三步``: a numbered step or part, never a topic."""
+_POINTER_ZH = re.compile("^[两几每各该此这那其另某][个种些类]")
 
 _GENERIC_HEADS_ZH = frozenset("实现 代码 方法 训练 模型 代码实现 示例 例子".split())
 

@@ -142,6 +142,14 @@ def test_a_topic_named_by_a_common_word_is_not_looked_for_in_text(tmp_path: Path
         ("x.detach_()用于切断计算图", None),  # code and a sentence
         ("Logistic Regression + Square error？", None),  # a comparison
         ("用样本均值\\overline{x}估测总体期望u", None),  # math
+        ("Weakness of PCA", "PCA"),  # an aspect
+        ("Gradient Descent的限制", "Gradient Descent"),
+        ("Storage on the GPU", None),  # a phrase
+        ("regularization解决overfitting", None),  # a claim
+        ("两个架构", None),  # a count
+        ("缺少的成分：数据", None),
+        ("Step 3：pick the best function", None),  # a numbered step
+        ("Stepwise Regression", "Stepwise Regression"),
         ("Learning Rate", "Learning Rate"),
         ("处理器", "处理器"),
         ("C++", "C++"),
