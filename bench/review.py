@@ -24,8 +24,8 @@ a step or a generic word.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
@@ -51,9 +51,8 @@ def draw(vault: Path, seed: int = SEED, edges: int = EDGES, topics: int = TOPICS
             (u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if d["kind"] == "mentions"
         )
         nodes = sorted(n for n, d in G.nodes(data=True) if d["kind"] in ("concept", "note"))
-        rng = random.Random(seed)
         out_edges = []
-        for u, v, k in rng.sample(mentions, min(edges, len(mentions))):
+        for u, v, k in _drawn(mentions, edges, seed):
             d = G.edges[u, v, k]
             src = G.nodes[u]
             out_edges.append(
@@ -65,7 +64,7 @@ def draw(vault: Path, seed: int = SEED, edges: int = EDGES, topics: int = TOPICS
                 }
             )
         out_topics = []
-        for n in rng.sample(nodes, min(topics, len(nodes))):
+        for n in _drawn(nodes, topics, seed):
             a = G.nodes[n]
             out_topics.append(
                 {
@@ -85,6 +84,17 @@ def draw(vault: Path, seed: int = SEED, edges: int = EDGES, topics: int = TOPICS
     }
 
 
+def _drawn(items: list, n: int, seed: int) -> list:
+    """``n`` items drawn at random, seeded, and stable as the graph changes: each item's place
+    in the draw is a hash of the seed and the item, so an item drawn before stays drawn
+    unless new items hash lower (its judgement carries over with ``--keep``)."""
+
+    def rank(item) -> str:
+        return hashlib.sha256(f"{seed}:{item!r}".encode()).hexdigest()
+
+    return sorted(items, key=rank)[:n]
+
+
 def keep_judgements(sample: dict, judged: dict) -> int:
     """Copy ``meaningful``/``why`` from ``judged`` onto the items of ``sample`` that are the
     same (every field equal); returns how many were carried over."""
@@ -93,7 +103,7 @@ def keep_judgements(sample: dict, judged: dict) -> int:
         seen = {_item_key(i): i for i in judged.get(part, []) if "meaningful" in i}
         for item in sample[part]:
             old = seen.get(_item_key(item))
-            if old is not None:
+            if old is not None and "meaningful" not in item:
                 item["meaningful"] = old["meaningful"]
                 if "why" in old:
                     item["why"] = old["why"]
@@ -129,16 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("vault", type=Path)
     d.add_argument("--seed", type=int, default=SEED)
     d.add_argument(
-        "--keep", type=Path, help="a judged sample: its judgements of items drawn again carry over"
+        "--keep",
+        type=Path,
+        action="append",
+        help="a judged sample (repeatable): its judgements of items drawn again carry over",
     )
     s = sub.add_parser("score", help="the share judged meaningful in judged sample files")
     s.add_argument("files", type=Path, nargs="+")
     args = p.parse_args(argv)
     if args.cmd == "draw":
         sample = draw(args.vault, args.seed)
-        if args.keep:
-            carried = keep_judgements(sample, json.loads(args.keep.read_text(encoding="utf-8")))
-            print(f"{carried} judgements carried over from {args.keep}", file=sys.stderr)
+        for kept in args.keep or []:
+            carried = keep_judgements(sample, json.loads(kept.read_text(encoding="utf-8")))
+            print(f"{carried} judgements carried over from {kept}", file=sys.stderr)
         json.dump(sample, sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
