@@ -90,6 +90,7 @@ class Matcher:
             order = bisect_right(breaks, start)
             if start > 0 and is_cjk(key[0]) and is_cjk(norm[start - 1]):
                 # Inside a run of Chinese: the name must begin a word (方差 is not in 协方差).
+                # (Where it ends is not checked: jieba cuts 1x1卷积层来 as 卷积/层来.)
                 if order not in starts:
                     starts[order] = _word_starts(norm, breaks, order)
                 if start not in starts[order]:

@@ -34,6 +34,7 @@ from kb.concepts import (
     STOPWORDS,
     clean_title,
     concept_key,
+    is_common_word,
     is_dated,
     is_generic,
     names_a_concept,
@@ -61,6 +62,7 @@ INSTRUCTION_VERBS_ZH = frozenset(
     读取 读取数据 定义 初始化 加载 下载 安装 运行 创建 构造 构建 编写 扫码 点击 查看 准备 设置
     获取 导入 保存 选择 整合 绘制 调用 修改 搭建 配置 启动 打开 添加 删除 回顾 整理
     关闭 将 把 复制 输入 登录 注册 上传 提交 连接 停止 更新 检查 切换 处理 针对 对于 关于 回到 访问
+    在 考虑
     """.split()
 )
 """Verbs that open an instruction or a step (``读取数据集``, ``初始化模型参数``)."""
@@ -81,10 +83,12 @@ def _starts_with_goal(name: str) -> bool:
     return len(words) > 1 and words[0] in GOAL_VERBS_ZH
 
 
-STEP_OBJECTS_ZH = frozenset("模型 数据 数据集 集 参数 模型参数 代码 网络 结果".split())
+STEP_OBJECTS_ZH = frozenset(
+    "模型 数据 数据集 集 参数 模型参数 代码 网络 结果 预训练模型 预训练".split()
+)
 """What ambiguous verbs (训练, 实现, 计算, 评估, 使用, 测试) act on in a step (``训练模型``);
 with another object they may name a thing (``训练误差``, ``计算图``)."""
-AMBIGUOUS_VERBS_ZH = frozenset("训练 实现 计算 评估 使用 测试 预测 生成 应用".split())
+AMBIGUOUS_VERBS_ZH = frozenset("训练 实现 计算 评估 使用 测试 预测 生成 应用 微调".split())
 
 STEP_MODIFIERS_ZH = frozenset(
     "简洁 从零开始 简单 基本 基础 进一步 更多 具体 完整 主要 常见".split()
@@ -242,6 +246,17 @@ def cut(text: str) -> tuple[str, ...]:
     return tuple(w for w in _cut(text) if w.strip())
 
 
+_LEAD_PREPOSITIONS_EN = frozenset("from towards toward beyond into without".split())
+"""A heading opening with one of these is a phrase (``From ResNet to DenseNet``)."""
+_NUMBERED = re.compile(r"^([A-Za-z]+)\s*\d+$")
+
+
+def _numbered_label(t: str) -> bool:
+    """``Property 2``, ``Case1``: a common word and a number, a label in a list."""
+    m = _NUMBERED.match(t)
+    return bool(m) and is_common_word(m.group(1))
+
+
 def is_sentence(name: str) -> bool:
     """True when a heading is a sentence, a question, a step or an instruction, or joins two
     things (``A 和 B``, ``A vs B``): a section, never a topic."""
@@ -249,6 +264,8 @@ def is_sentence(name: str) -> bool:
     if not t:
         return True
     if _SENTENCE_PUNCT.search(t) or t.endswith(("?", "？", "。")) or _STEP_LABEL.match(t):
+        return True
+    if _numbered_label(t):
         return True
     if has_cjk(t):
         words = cut(t)
@@ -275,7 +292,7 @@ def is_sentence(name: str) -> bool:
         return True
     if any(w in FUNCTION_WORDS_EN for w in words) or _PAIR_EN.search(t):
         return True
-    if words[0] in ARTICLES_EN:
+    if words[0] in ARTICLES_EN or (words[0] in _LEAD_PREPOSITIONS_EN and len(words) > 1):
         return True
     if words[0] in INSTRUCTION_VERBS_EN and len(words) > 1:
         return True
@@ -291,7 +308,7 @@ _STEP_LABEL = re.compile(
     re.IGNORECASE,
 )
 """``Step 1：Model``, ``Case 2``, ``第三步``: a numbered step or part, never a topic."""
-_POINTER_ZH = re.compile("^[两几每各该此这那其另某][个种些类]")
+_POINTER_ZH = re.compile("^(?:[两几每各该此这那其另某][个种些类]|本(?:章节|章|节|文|篇))")
 
 _GENERIC_HEADS_ZH = frozenset("实现 代码 方法 训练 模型 代码实现 示例 例子".split())
 
@@ -380,6 +397,7 @@ def heading_term(title: str) -> HeadingTerm | None:
     t = clean_heading(title)
     if not t or is_dated(t):
         return None
+    asked = bool(_QUESTION_MARK.search(title))
     aliases: list[str] = []
     form = "name"
     for _ in range(2):
@@ -391,7 +409,11 @@ def heading_term(title: str) -> HeadingTerm | None:
         x, kind = subject(t)
         if kind == "name":
             t = clean_heading(t)
+            if asked and len(t.split()) >= 3:
+                return None  # Good Results on Training Data？: a question, about no one thing
             break
+        if is_common_word(x):
+            return None  # Why Deep?: about a common word, not a topic
         if _only_modifiers(x):
             return None  # 简洁实现, Concise Implementation: about the note, not a topic
         form = kind
@@ -640,6 +662,8 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             while len(words) > 1 and _VARIABLE.fullmatch(words[-1]):
                 words.pop()  # bias b, class 2: a name and the letter or number of an example
             run = " ".join(words)
+            if len(words) >= 2 and words[0].islower() and any(w[0].isupper() for w in words[1:]):
+                continue  # cite Hinton, input Long, call GPU: a verb or a word before a name
             if len(words) >= 2 or is_acronym(run) or re.search(r"[A-Z]", run):
                 add(run, [], m.start(), "latin")
     out.sort(key=lambda t: t.at)

@@ -150,6 +150,14 @@ def test_a_topic_named_by_a_common_word_is_not_looked_for_in_text(tmp_path: Path
         ("缺少的成分：数据", None),
         ("Step 3：pick the best function", None),  # a numbered step
         ("Stepwise Regression", "Stepwise Regression"),
+        ("Good Results on Training Data？", None),  # a question about no one thing
+        ("Dropout？", "Dropout"),
+        ("Why Deep?", None),  # about a common word
+        ("Property 2", None),  # a numbered label
+        ("From ResNet to DenseNet", None),
+        ("在import torchverison的时候报错", None),
+        ("本章节", None),
+        ("微调模型", None),
         ("Learning Rate", "Learning Rate"),
         ("处理器", "处理器"),
         ("C++", "C++"),
@@ -168,6 +176,7 @@ def test_heading_topics(heading: str, topic: str | None) -> None:
         ("用1-of-N编码表示", []),  # not the tail of 1-of-N
         ("加上bias b得到", []),  # bias, and the letter of the example: one common word
         ("用 soft target 辅助", [("soft target", ())]),
+        ("所以cite Hinton的论文", []),  # a verb before a name
         ("有许多缩放比（scale）可选", [("缩放比", ("scale",))]),
     ],
 )
