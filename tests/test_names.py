@@ -121,11 +121,14 @@ def test_a_topic_named_by_a_common_word_is_not_looked_for_in_text(tmp_path: Path
     root = _vault(
         tmp_path,
         {
-            "a.md": "# A\n\n## Image\n\nPixels.\n\n## GAP\n\nGlobal average pooling.\n",
-            "b.md": "# B\n\nEach image goes through GAP at the end.\n",
+            "a.md": "# A\n\n## Image\n\nPixels.\n\n## GAP\n\nGlobal average pooling.\n\n"
+            "## 数字\n\n0 到 9。\n\n## 矩阵\n\n二维数组。\n",
+            "b.md": "# B\n\nEach image goes through GAP at the end.\n\n识别手写数字要用矩阵运算。\n",
         },
     )
     assert _card(root, "image")["unlinked_mentions"] == []
+    assert _card(root, "数字")["unlinked_mentions"] == []  # a common Chinese word
+    assert [e["path"] for e in _card(root, "矩阵")["unlinked_mentions"]] == ["b.md"]
     assert [e["path"] for e in _card(root, "GAP")["unlinked_mentions"]] == ["b.md"]
 
 
