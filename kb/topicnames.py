@@ -276,6 +276,10 @@ def is_sentence(name: str) -> bool:
             return True
         if any(w in GOAL_VERBS_ZH for w in words[1:-1]):
             return True  # regularization解决overfitting: a claim
+        if any(w in ORGANISING_ZH for w in words) and all(
+            w in ORGANISING_ZH or is_generic(normalise(w)) for w in words
+        ):
+            return True  # 复习内容, 知识储备, 训练要点: how a plan is organised
         if _POINTER_ZH.match(t) or "的" in re.split("[:：]", t)[0] and re.search("[:：]", t):
             return True  # 两个架构, 这些方法 (a count or pointer); 缺少的成分：数据 (a phrase)
         if first in AMBIGUOUS_VERBS_ZH and len(words) > 1 and set(words[1:]) <= STEP_OBJECTS_ZH:
@@ -304,10 +308,16 @@ def is_sentence(name: str) -> bool:
 
 
 _STEP_LABEL = re.compile(
-    r"^(?:step|stage|phase|part|case|lesson|lecture|chapter)\s*\d+\b|^第\s*\S{1,3}\s*[步章节课部]",
+    r"^(?:step|stage|phase|part|case|lesson|lecture|chapter)\s*\d+\b|^第\s*\S{1,3}\s*[步章节课部]"
+    r"|^(?:appendix|附录|附)\s*[:：]|^\d+\s+[A-Za-z]+s$",
     re.IGNORECASE,
 )
-"""``Step 1：Model``, ``Case 2``, ``第三步``: a numbered step or part, never a topic."""
+"""``Step 1：Model``, ``Case 2``, ``第三步``, ``附：…``, ``4 GPUs``: a numbered step or part, an
+appendix, a count; never a topic."""
+ORGANISING_ZH = frozenset(
+    "复习 内容 复习内容 要点 储备 知识 基础 书籍 经典 资料 笔记 实习 计划 安排 准备".split()
+)
+"""Words of a heading that organises a plan or a course (``复习内容``, ``经典书籍``)."""
 _POINTER_ZH = re.compile("^(?:[两几每各该此这那其另某][个种些类]|本(?:章节|章|节|文|篇))")
 
 _GENERIC_HEADS_ZH = frozenset("实现 代码 方法 训练 模型 代码实现 示例 例子".split())

@@ -161,6 +161,11 @@ def test_a_topic_named_by_a_common_word_is_not_looked_for_in_text(tmp_path: Path
         ("在import torchverison的时候报错", None),
         ("本章节", None),
         ("微调模型", None),
+        ("知识储备", None),  # how a plan is organised
+        ("训练要点", None),
+        ("损失函数", "损失函数"),
+        ("Appendix：CNN in Keras2.0", None),
+        ("4 GPUs", None),
         ("Learning Rate", "Learning Rate"),
         ("处理器", "处理器"),
         ("C++", "C++"),
