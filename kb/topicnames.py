@@ -365,8 +365,8 @@ def gloss_aliases(name: str, inside: str) -> list[str]:
         return out
     for piece in _SPLIT_INSIDE.split(inside.strip()):
         piece = _GLOSS_LEAD.sub("", piece.strip()).strip()
-        if not piece or len(piece) > 40:
-            continue
+        if not piece or len(piece) > 40 or piece.endswith(("的", "地", "得")):
+            continue  # (特别的) explains with an adjective: not a name
         if is_acronym(piece) and (has_cjk(name) or acronym_of(piece, name) or is_acronym(name)):
             out.append(piece)
         elif _cross(name, piece) and not is_sentence(piece) and names_a_concept(piece):
