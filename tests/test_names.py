@@ -191,3 +191,16 @@ def test_heading_topics(heading: str, topic: str | None) -> None:
 )
 def test_prose_terms_in_chinese_text(text: str, names: list) -> None:
     assert [(t.name, t.aliases) for t in prose_terms(text, "")] == names
+
+
+def test_numbered_sibling_headings_are_placeholders(tmp_path: Path) -> None:
+    root = _vault(
+        tmp_path,
+        {
+            "a.md": "# A\n\n## Example\n\n### Classifier1\n\nLong hair.\n\n### Classifier2\n\n"
+            "Short hair.\n\n## ResNet50\n\nFifty layers.\n"
+        },
+    )
+    assert _defined(_card(root, "ResNet50")) == ["a.md#ResNet50"]
+    result = CliRunner().invoke(cli, ["--vault", str(root), "show", "--json", "Classifier1"])
+    assert json.loads(result.stdout)["kind"] == "not a topic"

@@ -275,13 +275,33 @@ def _names_concept(note: Note, index: int) -> HeadingTerm | None:
     entries (``## Daily Report``)."""
     sec = note.sections[index]
     term = heading_term(sec.title)
-    if term is None:
+    if term is None or _numbered_sibling(note, index):
         return None
     if sec.kind == "heading" and not sec.text.strip():
         children = [s for s in note.sections if s.parent == index]
         if children and all(is_dated(clean_heading(c.title)) for c in children):
             return None  # (children that are questions or steps leave it a topic)
     return term
+
+
+_NUMBERED_TITLE = re.compile(r"^(.*?)\s*\d+$")
+
+
+def _numbered_sibling(note: Note, index: int) -> bool:
+    """True for ``Classifier1`` beside ``Classifier2`` under one heading: numbered
+    placeholders of an example, not topics (``ResNet50`` alone stays one)."""
+    m = _NUMBERED_TITLE.match(note.sections[index].title.strip())
+    if not m or not m.group(1):
+        return False
+    parent = note.sections[index].parent
+    stem = m.group(1)
+    return any(
+        i != index
+        and s.parent == parent
+        and (o := _NUMBERED_TITLE.match(s.title.strip()))
+        and o.group(1) == stem
+        for i, s in enumerate(note.sections)
+    )
 
 
 def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
