@@ -465,7 +465,8 @@ def _script_names(name: str) -> list[str]:
     if m:
         a, b = m.group(1).strip(), m.group(2).strip()
         latin, cjk = (b, a) if has_cjk(a) else (a, b)
-        if len(latin.split()) >= 2 and len(concept_key(cjk)) >= 2 and not is_sentence(latin):
+        words = re.findall(r"[A-Za-z]{3,}", latin)  # (L1 L2正规化: symbols, not a translation)
+        if len(words) >= 2 and len(concept_key(cjk)) >= 2 and not is_sentence(latin):
             return [a, b]
     m = _GENERIC_SUFFIX.match(name)
     if m and is_generic(normalise(m.group(2))) and names_a_concept(m.group(1)):
