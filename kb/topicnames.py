@@ -675,6 +675,8 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             run = " ".join(words)
             if len(words) >= 2 and words[0].islower() and any(w[0].isupper() for w in words[1:]):
                 continue  # cite Hinton, input Long, call GPU: a verb or a word before a name
+            if len(words) >= 2 and not any(re.fullmatch(r"[A-Za-z]{3,}\w*", w) for w in words):
+                continue  # L1 L2: symbols listed, not a name
             if len(words) >= 2 or is_acronym(run) or re.search(r"[A-Z]", run):
                 add(run, [], m.start(), "latin")
     out.sort(key=lambda t: t.at)

@@ -186,6 +186,7 @@ def test_heading_topics(heading: str, topic: str | None) -> None:
         ("加上bias b得到", []),  # bias, and the letter of the example: one common word
         ("用 soft target 辅助", [("soft target", ())]),
         ("所以cite Hinton的论文", []),  # a verb before a name
+        ("这就是 L1 L2 正规化出现的原因", []),  # symbols listed
         ("有许多缩放比（scale）可选", [("缩放比", ("scale",))]),
     ],
 )
