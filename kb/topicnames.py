@@ -365,8 +365,8 @@ def gloss_aliases(name: str, inside: str) -> list[str]:
         return out
     for piece in _SPLIT_INSIDE.split(inside.strip()):
         piece = _GLOSS_LEAD.sub("", piece.strip()).strip()
-        if not piece or len(piece) > 40 or piece.endswith(("的", "地", "得")):
-            continue  # (特别的) explains with an adjective: not a name
+        if not piece or len(piece) > 40 or piece.endswith(("的", "地", "得")) or "\\" in piece:
+            continue  # (特别的) explains with an adjective; (即$2 \times 2$) is math
         if is_acronym(piece) and (has_cjk(name) or acronym_of(piece, name) or is_acronym(name)):
             out.append(piece)
         elif _cross(name, piece) and not is_sentence(piece) and names_a_concept(piece):
@@ -498,6 +498,7 @@ LEAD_WORDS_ZH = frozenset(
     和 与 及 以及 或 或者 的 了 而 而是 是 为 作为 如 像 例如 比如 包括 得到 基于 以 由 从 这 那
     这种 一种 一个 种 个 所谓 名为 中 上 下 后 前 里 时 等 又 也 称之为 我们 它 其 该 此 每 各
     出现 发生 造成 引起 遇到 解决 避免 防止 会 可能 可以 能 就 都 还 并 再 才 已经 没有 不是
+    介绍 定义 决定 讨论 说明 理解 考虑 正式 严格
     许多 很多 大量 多个 一些 所有 各种 不同 几个 两个 这些 那些
     """.split()
 )
@@ -622,6 +623,8 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
         latin = _LATIN_TAIL.search(head)
         if cjk:
             name = _cjk_term_before(cjk.group(1))
+            if name == cjk.group(1) and cjk.start() and head[cjk.start() - 1].isdigit():
+                continue  # 16位浮点训练（…）: cut from a count
         elif latin:
             name = _latin_term_before(latin.group(1))
         else:
@@ -677,7 +680,10 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
                 continue  # cite Hinton, input Long, call GPU: a verb or a word before a name
             if len(words) >= 2 and not any(re.fullmatch(r"[A-Za-z]{3,}\w*", w) for w in words):
                 continue  # L1 L2: symbols listed, not a name
-            if len(words) >= 2 or is_acronym(run) or re.search(r"[A-Z]", run):
+            said = _SAID_AFTER.match(text, m.end())  # learning rate，即学习率
+            if said and gloss_aliases(run, said.group(1)):
+                add(run, gloss_aliases(run, said.group(1)), m.start(), "gloss")
+            elif len(words) >= 2 or is_acronym(run) or re.search(r"[A-Z]", run):
                 add(run, [], m.start(), "latin")
     out.sort(key=lambda t: t.at)
     return out

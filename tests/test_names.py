@@ -80,7 +80,7 @@ def test_short_names_run_together_stay_apart(tmp_path: Path) -> None:
         ("这会导致过拟合（overfitting）。", "", [("过拟合", ("overfitting",))]),
         ("称为教师网络（teacher network）", "", [("教师网络", ("teacher network",))]),
         ("*Kernel PCA* is used", "Kernel PCA", [("Kernel PCA", ())]),
-        ("有200万个锚框（anchor boxes）", "", []),
+        ("有200万个锚框（anchor boxes）", "", [("anchor boxes", ())]),  # not 万个锚框
         ("就是learning rate，即学习率，它决定", "learning rate", [("learning rate", ("学习率",))]),
         ("模型会出现过拟合（overfitting）", "", [("过拟合", ("overfitting",))]),
     ],
@@ -187,6 +187,9 @@ def test_heading_topics(heading: str, topic: str | None) -> None:
         ("用 soft target 辅助", [("soft target", ())]),
         ("所以cite Hinton的论文", []),  # a verb before a name
         ("这就是 L1 L2 正规化出现的原因", []),  # symbols listed
+        ("正式介绍长度（length）的概念", [("长度", ("length",))]),  # not 正式介绍长度
+        ("宽度决定（即$2 \\times 2$）", []),  # math is no alias
+        ("用16位浮点训练（FP16 training）可以", [("FP16 training", ())]),  # not 位浮点训练
         ("有许多缩放比（scale）可选", [("缩放比", ("scale",))]),
     ],
 )
@@ -205,3 +208,15 @@ def test_numbered_sibling_headings_are_placeholders(tmp_path: Path) -> None:
     assert _defined(_card(root, "ResNet50")) == ["a.md#ResNet50"]
     result = CliRunner().invoke(cli, ["--vault", str(root), "show", "--json", "Classifier1"])
     assert json.loads(result.stdout)["kind"] == "not a topic"
+
+
+def test_a_plural_spelling_is_the_same_topic(tmp_path: Path) -> None:
+    root = _vault(
+        tmp_path,
+        {
+            "a.md": "# A\n\n## Vanishing Gradients\n\nDeep nets.\n",
+            "b.md": "# B\n\n## vanishing gradient\n\nSigmoid saturates.\n\n## Loss\n\nx\n",
+        },
+    )
+    card = _card(root, "vanishing gradient")
+    assert _defined(card) == ["a.md#Vanishing Gradients", "b.md#vanishing gradient"]

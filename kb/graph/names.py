@@ -173,8 +173,8 @@ def _prose_terms(
         if node is None:
             if not _surely_a_term(c) and len(spread[c.key]) < SPREAD:
                 continue
-            if not _glossed(c) and is_common_word(c.name):
-                continue  # *each*, *same*, input: stressed or common words, not terms
+            if is_common_word(c.name) and all(is_common_word(n) for _, n in c.parts):
+                continue  # *each*, input, 长度（length）: stressed or common words, not terms
             node = target[c.key] = concept_id(c.key)
         names = display[node]
         names.setdefault(c.key, c.name)
@@ -213,11 +213,14 @@ def _surely_a_term(c: Claim) -> bool:
 
 
 def _spellings(target: dict[str, str]) -> list[tuple[str, str]]:
-    """Pairs of concepts whose Latin names differ only by spaces or hyphens (``auto-encoder``
-    and ``autoencoder``, ``YOLO v3`` and ``YOLOv3``): one concept spelled two ways."""
+    """Pairs of concepts whose Latin names differ only by spaces, hyphens or a plural ``s``
+    (``auto-encoder`` and ``autoencoder``, ``YOLO v3`` and ``YOLOv3``, ``Vanishing
+    Gradients``): one concept spelled two ways."""
     by_form: dict[str, set[str]] = defaultdict(set)
     for key, node in target.items():
         form = compact(key)
+        if form.endswith("s") and not form.endswith("ss"):
+            form = form[:-1]  # Vanishing Gradients = vanishing gradient
         if node.startswith("concept:") and key.isascii() and len(form) >= SPELLING_MIN:
             by_form[form].add(node)
     pairs = []

@@ -325,13 +325,16 @@ class KnowledgeGraph:
             "snippet": attrs["snippet"],
             "aliases": aliases,
             "tags": attrs["tags"],
-            "defined_in": sorted(defined, key=lambda e: (e["path"], e["line"])),
+            "defined_in": _distinct(sorted(defined, key=lambda e: (e["path"], e["line"]))),
             "parents": parents,
             "children": children,
             "links_out": sorted(links_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
             "backlinks": sorted(backlinks, key=by_place),
             "unlinked_mentions": sorted(mentions_in, key=by_place),
-            "mentions_out": sorted(mentions_out, key=lambda e: (e["source"] or "", e["line"] or 0)),
+            "mentions_out": _distinct(
+                sorted(mentions_out, key=lambda e: (e["source"] or "", e["line"] or 0, e["id"])),
+                lambda e: (e["id"], e["source"], e["line"]),
+            ),
         }
         card["related"] = self._related(node, card)
         if attrs["kind"] == "tag":
@@ -573,3 +576,16 @@ class KnowledgeGraph:
                     }
                 )
         return sorted(out, key=lambda e: (e["path"], e["line"], e["target"]))
+
+
+def _distinct(entries: list[dict], key=lambda e: (e["path"], e["line"])) -> list[dict]:
+    """The entries without repeats of one place (a note's line 1 is the note and its title
+    heading; a sentence under two sections of one line)."""
+    seen: set = set()
+    out = []
+    for e in entries:
+        k = key(e)
+        if k not in seen:
+            seen.add(k)
+            out.append(e)
+    return out
