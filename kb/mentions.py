@@ -66,17 +66,18 @@ class Matcher:
         """Like :meth:`find_in`, for texts already normalised and joined by SEPARATOR."""
         if not self.size:
             return
-        found = sorted(self._found(norm), key=lambda m: (m[1], -len(m[2])))
+        found = sorted(self._found(norm))  # by start, the longest name first
         reach = -1
-        for order, start, key in found:
-            end = start + len(key)
+        for start, size, order, key in found:
+            end = start - size
             if end <= reach:
                 continue  # inside a longer name found at or before its start
             reach = end
             yield order, key
 
-    def _found(self, norm: str) -> Iterator[tuple[int, int, str]]:
-        """(text number, offset, name) of every name standing as a word in ``norm``."""
+    def _found(self, norm: str) -> Iterator[tuple[int, int, int, str]]:
+        """(offset, minus length, text number, name) of every name standing as a word in
+        ``norm``."""
         breaks: list[int] | None = None
         starts: dict[int, frozenset[int]] = {}
         for end, key in self._automaton.iter(norm):
@@ -95,7 +96,7 @@ class Matcher:
                     starts[order] = _word_starts(norm, breaks, order)
                 if start not in starts[order]:
                     continue
-            yield order, start, key
+            yield start, -len(key), order, key
 
 
 def _word_starts(norm: str, breaks: list[int], order: int) -> frozenset[int]:
