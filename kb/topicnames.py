@@ -367,6 +367,8 @@ def gloss_aliases(name: str, inside: str) -> list[str]:
         piece = _GLOSS_LEAD.sub("", piece.strip()).strip()
         if not piece or len(piece) > 40 or piece.endswith(("的", "地", "得")) or "\\" in piece:
             continue  # (特别的) explains with an adjective; (即$2 \times 2$) is math
+        if "→" in piece or "->" in piece:
+            continue  # (1x1 降维 → 3x3 → 1x1 升维) describes steps
         if is_acronym(piece) and (has_cjk(name) or acronym_of(piece, name) or is_acronym(name)):
             out.append(piece)
         elif _cross(name, piece) and not is_sentence(piece) and names_a_concept(piece):

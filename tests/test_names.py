@@ -189,6 +189,7 @@ def test_heading_topics(heading: str, topic: str | None) -> None:
         ("这就是 L1 L2 正规化出现的原因", []),  # symbols listed
         ("正式介绍长度（length）的概念", [("长度", ("length",))]),  # not 正式介绍长度
         ("宽度决定（即$2 \\times 2$）", []),  # math is no alias
+        ("使用 Bottleneck（1x1 降维 → 3x3 → 1x1 升维）", [("Bottleneck", ())]),  # steps
         ("用16位浮点训练（FP16 training）可以", [("FP16 training", ())]),  # not 位浮点训练
         ("有许多缩放比（scale）可选", [("缩放比", ("scale",))]),
     ],
