@@ -221,3 +221,18 @@ def test_a_plural_spelling_is_the_same_topic(tmp_path: Path) -> None:
     )
     card = _card(root, "vanishing gradient")
     assert _defined(card) == ["a.md#Vanishing Gradients", "b.md#vanishing gradient"]
+
+
+def test_a_chinese_term_and_its_gloss_marked_elsewhere_are_one_topic(tmp_path: Path) -> None:
+    """过拟合（overfitting） in a Chinese note, *overfitting* marked in two English ones (a
+    book and its translation): one topic, either name finds it."""
+    en = "# Fit\n\nA model may suffer *overfitting* on small data.\n"
+    root = _vault(
+        tmp_path,
+        {
+            "zh.md": "# 拟合\n\n这会导致过拟合（overfitting）。\n",
+            "en1.md": en,
+            "en2.md": en.replace("Fit", "Fitting"),
+        },
+    )
+    assert _card(root, "overfitting")["id"] == _card(root, "过拟合")["id"]

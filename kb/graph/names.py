@@ -166,10 +166,13 @@ def _prose_terms(
     for c in terms:
         spread[c.key].add(c.section)
     out: dict[str, list[Claim]] = defaultdict(list)
+    loose: dict[str, str] = {}  # a loose alias's key → the node it names (not matched)
     for c in terms:
         if c.key in scoped:
             continue
         node = target.get(c.key) or next((target[k] for k, _ in c.parts if k in target), None)
+        if node is None and c.key in loose:
+            node = target[c.key] = loose[c.key]  # *overfitting* marked where 过拟合 glossed it
         if node is None:
             if not _surely_a_term(c) and len(spread[c.key]) < SPREAD:
                 continue
@@ -184,6 +187,9 @@ def _prose_terms(
                 continue
             if _loose_alias(c.name, name):
                 names.setdefault(k, name)  # shown on the card, never matched in text
+                loose.setdefault(k, node)
+                if _concepts(node, target.get(k, node)):
+                    same.append((node, target[k]))  # 过拟合（overfitting） = ## Overfitting
                 continue
             other = target.setdefault(k, node)
             if other == node:
