@@ -172,7 +172,10 @@ def _prose_terms(
             continue
         node = target.get(c.key) or next((target[k] for k, _ in c.parts if k in target), None)
         if node is None and c.key in loose:
-            node = target[c.key] = loose[c.key]  # *overfitting* marked where 过拟合 glossed it
+            # *overfitting* marked where 过拟合（overfitting） glossed it: a claim of that
+            # topic, its name still not looked for in text (a common word in English)
+            out[loose[c.key]].append(c)
+            continue
         if node is None:
             if not _surely_a_term(c) and len(spread[c.key]) < SPREAD:
                 continue
