@@ -236,9 +236,8 @@ def _prose_claims(note: Note, index: int, own: Claim | None, links: int) -> list
             spans = sentence_spans(text)
         at = bisect_right(spans, term.at, key=lambda sp: sp[0]) - 1
         if at >= 0:
-            start, said = spans[at]
             pieces = _pieces(sec) if pieces is None else pieces
-            sentence = as_read(sec.text, start, start + len(said), pieces)
+            sentence = _as_read_span(sec, spans[at], pieces)
         else:
             sentence = term.name
         out.append(
@@ -323,11 +322,9 @@ def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
                 seen.add(key)
                 # The title is on the section's first line; a sentence on its own line.
                 if order:
-                    at, sentence = spans[order - 1]
-                    if pieces is None:
-                        pieces = _pieces(sec)
-                    line = sec.line_of(at)
-                    said = as_read(sec.text, at, at + len(sentence), pieces)
+                    pieces = _pieces(sec) if pieces is None else pieces
+                    line = sec.line_of(spans[order - 1][0])
+                    said = _as_read_span(sec, spans[order - 1], pieces)
                 else:
                     line, said = sec.line_start, texts[0]
                 hits[key].append((src, line, order, excerpt(said, key)))
@@ -368,6 +365,12 @@ def as_read(text: str, start: int, end: int, pieces: list[Piece]) -> str:
         at = stop
     out.append(text[at:end])
     return "".join(out)
+
+
+def _as_read_span(sec: Section, span: tuple[int, str], pieces: list[Piece]) -> str:
+    """A sentence of :func:`prose` (its offset, its text) as the note shows it."""
+    start, sentence = span
+    return as_read(sec.text, start, start + len(sentence), pieces)
 
 
 _ROLE_TAIL = re.compile(r"(?<![\w:]):[A-Za-z][\w-]*:$")
