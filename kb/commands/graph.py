@@ -278,9 +278,8 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         echo(f"{kg.label(src)} and {kg.label(dst)} are not connected.", err=True)
         ctx.exit(1)
     assert hops is not None
-    also = kg.common_neighbours(
-        src, dst, exclude={h.source for h in hops} | {h.target for h in hops}
-    )
+    on_path = {h.source for h in hops} | {h.target for h in hops}
+    also = kg.common_neighbours(src, dst, exclude=on_path | {f"{h.path}:{h.line}" for h in hops})
     if as_json:
         emit_json(
             {
@@ -330,6 +329,8 @@ def _hop_json(kg: KnowledgeGraph, h: Hop) -> dict:
         "target_label": kg.label(h.target),
         "kind": h.kind,
         "evidence": {"path": h.path, "line": h.line, "text": h.text},
+        # the edge itself: the section (or note) holding the sentence, and what it names
+        "via": {"source": h.via_source or h.source, "target": h.via_target or h.target},
     }
 
 
@@ -571,7 +572,7 @@ def graph(
     vault = ctx.obj.vault
     kg, _ = _open(ctx)
     if all_:
-        G, focus, name = kg.graph, None, vault.name
+        G, focus, name = kg.topic_graph(), None, vault.name
     else:
         focus = kg.find(topic or "")
         G, name = kg.subgraph(kg.neighbourhood(focus, depth)), topic or ""
