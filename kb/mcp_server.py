@@ -23,7 +23,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from kb import api
-from kb.errors import IndexDamaged, KbError, notice
+from kb.errors import IndexDamaged, KbError, TopicNotFound, notice
 from kb.output import clean
 
 if TYPE_CHECKING:
@@ -493,6 +493,11 @@ def _answer(session: Session, call: Callable[[], CallToolResult]) -> CallToolRes
             return call()
     except ToolError:
         raise
+    except TopicNotFound as e:
+        message = str(e)
+        if not e.suggestions:  # not "try `kb search X`": the assistant has a tool for that
+            message = f"no topic {e.topic[:80]!r} in this vault; look for it with the search tool"
+        raise ToolError(clean(message)) from None
     except KbError as e:
         raise ToolError(clean(str(e))) from None
     except (OSError, sqlite3.Error) as e:
