@@ -49,6 +49,8 @@ class Session:
         """The files' stats when kb's data was last brought up to date (None: not yet)."""
         self._store: Store | None = None
         self._kg: KnowledgeGraph | None = None
+        self._reports: dict[str, Any] = {}
+        """Whole-vault answers (tags, the doctor's report) for the vault as it is now."""
 
     def fresh(self) -> tuple[KnowledgeGraph, Store]:
         """The graph and the store, caught up with the vault (an incremental refresh, and
@@ -72,6 +74,14 @@ class Session:
         self._kg, self._store, self._seen = done.graph, done.store, seen
         return self._kg, self._store
 
+    def report(self, name: str, make: Callable[[KnowledgeGraph, Store], Any]) -> Any:
+        """``make(graph, store)``, a whole-vault answer, made once for each state of the vault
+        (it reads every note: seconds on a large vault, the same answer until a note changes)."""
+        kg, store = self.fresh()
+        if name not in self._reports:
+            self._reports[name] = make(kg, store)
+        return self._reports[name]
+
     def forget(self) -> None:
         """Refresh on the next call (after kb's data was found damaged and rebuilt)."""
         self.close()
@@ -83,6 +93,7 @@ class Session:
         if self._store is not None:
             self._store.close()
         self._kg = self._store = None
+        self._reports = {}
 
 
 def _check(name: str, value: int, low: int, high: int) -> int:
@@ -391,7 +402,6 @@ def build(vault: Vault) -> MCPServer:
         """The notes most like a given note (the words they share, weighted by how rare they
         are in the vault), best first, each with its path and a snippet."""
         _check("limit", limit, 1, MAX_LIMIT)
-        session.fresh()
         hits = _rebuilding(session, lambda: api.related(vault, note, limit))
         return _result(_hits_text(hits, "No related notes found."), hits, "notes")
 
@@ -430,8 +440,9 @@ def build(vault: Vault) -> MCPServer:
         """Every tag of the vault with its number of notes, nested tags (#a/b) under their
         parent. Use a tag as `tag:NAME` in `search` or `#NAME` in `show_topic`."""
         _check("limit", limit, 1, 1000)
-        kg, _ = session.fresh()
-        found = _more({"tags": api.tags(kg)}, ("tags",), limit)
+        found = _more(
+            {"tags": session.report("tags", lambda kg, _: api.tags(kg))}, ("tags",), limit
+        )
         lines = [f"{t['notes']:>5}  {'  ' * t['depth']}#{t['tag']}" for t in found["tags"]]
         if found.get("more"):
             lines.append(f"… and {found['more']['tags']} more")
@@ -447,7 +458,6 @@ def build(vault: Vault) -> MCPServer:
         embeds of missing files, notes whose front matter did not parse, files not read,
         orphan notes and plain-text mentions of notes that could be links, with `path:line`."""
         _check("limit", limit, 1, MAX_LIMIT)
-        kg, store = session.fresh()
         keys = (
             "broken",
             "ambiguous",
@@ -457,7 +467,7 @@ def build(vault: Vault) -> MCPServer:
             "orphans",
             "suggestions",
         )
-        report = _more(api.doctor(vault, kg, store), keys, limit)
+        report = _more(session.report("doctor", functools.partial(api.doctor, vault)), keys, limit)
         return _result(_doctor_text(report), report)
 
     @server.resource(

@@ -15,7 +15,8 @@ def mcp(app) -> None:
     The server never writes the vault. Run by an MCP client, not by hand.
 
     \b
-    Example (an MCP client's configuration):
+    Examples:
+      kb --vault ~/Notes mcp       # what an MCP client runs; in its configuration:
       {"mcpServers": {"kb": {"command": "kb",
                              "args": ["--vault", "/path/to/vault", "mcp"]}}}
     """
