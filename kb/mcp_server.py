@@ -35,6 +35,8 @@ MAX_LIMIT = 200
 """The most results of one kind a tool returns: more would flood the assistant's context."""
 MAX_DEPTH = 3
 """The most hops ``neighbors`` walks: at 4 a well-linked vault is all neighbours."""
+NODE_KINDS = frozenset({"note", "section", "concept", "tag", "missing"})
+"""The kinds of node a ``neighbors`` call can keep (see :mod:`kb.graph`)."""
 MAX_READ_CHARS = 100_000
 """The most characters ``read_note`` returns in one call."""
 
@@ -389,6 +391,9 @@ def build(vault: Vault) -> MCPServer:
         """The topics within `depth` hops of a topic (links, mentions, nesting and tags, taken
         both ways), nearest first, each with its kind and `path:line`."""
         _check("depth", depth, 1, MAX_DEPTH)
+        unknown = sorted(set(kinds or ()) - NODE_KINDS)
+        if unknown:
+            raise KbError(f"no node kind {unknown[0]!r}; kinds are {', '.join(sorted(NODE_KINDS))}")
         _check("limit", limit, 1, MAX_LIMIT)
         kg, _ = session.fresh()
         found = _more(api.neighbors(kg, topic, depth, kinds), ("neighbors",), limit)

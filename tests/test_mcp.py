@@ -163,6 +163,7 @@ def test_bad_arguments_are_one_line_tool_errors(vault_copy: Path, errlog: Path, 
             "heading": ("read_note", {"path": "topics/ReLU.md", "heading": "No such heading"}),
             "limit": ("search", {"query": "relu", "limit": 10**9}),
             "depth": ("neighbors", {"topic": "relu", "depth": 50}),
+            "kind": ("neighbors", {"topic": "relu", "kinds": ["notes"]}),
             "query": ("search", {"query": '"unclosed'}),
         }
         out = {key: await s.call_tool(name, args) for key, (name, args) in calls.items()}
@@ -174,17 +175,7 @@ def test_bad_arguments_are_one_line_tool_errors(vault_copy: Path, errlog: Path, 
         return out
 
     got = talk(vault_copy, errlog, conversation)
-    for key in (
-        "topic",
-        "unknown",
-        "path_topic",
-        "dotdot",
-        "absolute",
-        "symlink",
-        "heading",
-        "limit",
-        "depth",
-    ):
+    for key in sorted(set(got) - {"resource", "after"}):
         result = got[key]
         assert result.is_error, key
         message = text(result)
@@ -200,7 +191,9 @@ def test_bad_arguments_are_one_line_tool_errors(vault_copy: Path, errlog: Path, 
     assert "no section 'No such heading'" in text(got["heading"])
     assert "limit must be between 1 and 200 (got 1000000000)" in text(got["limit"])
     assert "depth must be between 1 and 3" in text(got["depth"])
-    assert "password" not in str(got["resource"])
+    assert "no node kind 'notes'; kinds are concept, missing, note" in text(got["kind"])
+    assert "password" not in str(got["resource"]) and "no note" in str(got["resource"])
+    assert "query" in text(got["query"]) or "quote" in text(got["query"])
     # the server is still there, and still answers
     assert not got["after"].is_error
     assert got["after"].structured_content["hits"][0]["path"] == "topics/ReLU.md"
