@@ -5,25 +5,22 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
-from kb.errors import IndexDamaged, KbError, TopicNotFound, notice
+from kb import api
+from kb.api import breadcrumb
+from kb.errors import IndexDamaged, notice
 from kb.output import (
     echo,
     emit_json,
     highlight,
     json_option,
     limit_option,
-    plain,
     progress,
     style,
     use_color,
 )
-
-if TYPE_CHECKING:
-    from kb.model import Hit
 
 
 def _refresh(vault) -> None:
@@ -52,24 +49,6 @@ def _rebuilding(vault, no_refresh: bool, read):
         notice(f"the search index in {e.folder} is damaged ({e.problem}); rebuilding it")
         update(vault, search=True, full_index=True, progress=progress)
     return read()
-
-
-def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
-    """Note › heading › sub, without a heading that only repeats the one above it."""
-    out: list[str] = []
-    for item in heading:
-        if not out or item.casefold() != out[-1].casefold():
-            out.append(item)
-    return out
-
-
-def _hit_json(hit: Hit, heading: bool = True) -> dict:
-    """A hit as ``--json`` prints it (``kb related`` finds notes, so it leaves out the heading)."""
-    out: dict = {"path": hit.path, "title": hit.title}
-    if heading:
-        out["heading"] = breadcrumb(hit.heading)
-    out.update(line=hit.line, score=hit.score, snippet=plain(hit.snippet), tags=list(hit.tags))
-    return out
 
 
 def no_refresh_option(action: str):
@@ -143,9 +122,9 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
     text = " ".join(query)
     if not no_refresh:
         _refresh(vault)
-    hits = _rebuilding(vault, no_refresh, lambda: index.search(vault, text, limit=limit))
+    hits = _rebuilding(vault, no_refresh, lambda: api.search_hits(vault, text, limit))
     if as_json:
-        emit_json([_hit_json(h) for h in hits])
+        emit_json([api.hit_json(h) for h in hits])
     else:
         color = use_color()
         for h in hits:
@@ -183,22 +162,12 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
       kb related topics/ResNet.md -n 5
       kb related 残差网络 --json
     """
-    from kb import index
-
     vault = app.vault
     if not no_refresh:
         _refresh(vault)
-    try:
-        hits = _rebuilding(vault, no_refresh, lambda: index.related(vault, note, limit=limit))
-    except TopicNotFound:
-        # The graph knows more names than the index (title parts like 残差网络 in
-        # 残差网络（ResNet）, concepts): `kb show` and `kb related` should agree on a name.
-        path = _note_named_in_graph(vault, note)
-        if path is None:
-            raise
-        hits = index.related(vault, path, limit=limit)
+    hits = _rebuilding(vault, no_refresh, lambda: api.related_hits(vault, note, limit))
     if as_json:
-        emit_json([_hit_json(h, heading=False) for h in hits])
+        emit_json([api.hit_json(h, heading=False) for h in hits])
         return
     color = use_color()
     for h in hits:
@@ -209,17 +178,3 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         echo(line)
     if not hits:
         echo("no related notes found", err=True)
-
-
-def _note_named_in_graph(vault, name: str) -> str | None:
-    """The note the saved concept graph gives for a name, if the graph exists and knows it."""
-    from kb import graph
-
-    kg = graph.read(vault)
-    if kg is None:
-        return None
-    try:
-        node = kg.find(name)
-    except KbError:
-        return None
-    return kg.node(node).get("path")
