@@ -485,7 +485,11 @@ class GraphDB:
 
     def sections_of(self, path: str) -> list[str]:
         """The sections of one note."""
-        rows = self.db.execute("SELECT id FROM nodes WHERE owner = ? AND kind = 'section'", (path,))
+        # (by the owner's index: SQLite would otherwise take the kind's, every section)
+        rows = self.db.execute(
+            "SELECT id FROM nodes INDEXED BY nodes_owner WHERE owner = ? AND kind = 'section'",
+            (path,),
+        )
         return [s for (s,) in rows]
 
     def abouts(self, sections: Iterable[str]) -> dict[str, str]:
@@ -499,6 +503,17 @@ class GraphDB:
 
     def all_about(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT section, node FROM about"))
+
+    def ends_touching(self, nodes: Iterable[str]) -> set[tuple[str, str, str]]:
+        """(src, dst, kind) of every edge with either end in ``nodes`` (for path search)."""
+        out: set[tuple[str, str, str]] = set()
+        nodes = list(dict.fromkeys(nodes))
+        for end in ("src", "dst"):
+            for chunk in _chunks(nodes):
+                marks = ", ".join("?" * len(chunk))
+                q = f"SELECT src, dst, kind FROM edges WHERE {end} IN ({marks})"
+                out.update(self.db.execute(q, chunk))
+        return out
 
     def edges_touching(self, nodes: Iterable[str]) -> list[tuple[str, str, str, dict]]:
         """Every edge with either end in ``nodes``, once each."""

@@ -16,6 +16,7 @@ from bisect import insort
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from kb.concepts import concept_key
@@ -29,6 +30,7 @@ _INF = float("inf")
 _DIGITS = re.compile(r"(\d+)")
 
 
+@lru_cache(maxsize=1 << 16)
 def _natural(node: str) -> tuple:
     """A node id's sort key with its numbers as numbers (``#57`` before ``#249``)."""
     return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(node))
@@ -128,6 +130,7 @@ class KnowledgeGraph:
         self._resolver: CachedResolver | None = None
         self._whole: nx.MultiDiGraph | None = None
         self._hops: dict[str, list[Hop]] = {}
+        self._cost_cache: dict[str, dict[str, float]] = {}
 
     # -- nodes ------------------------------------------------------------------
     def node(self, node: str) -> dict:
@@ -479,18 +482,7 @@ class KnowledgeGraph:
         if cache is not None:
             return cache
         rows = self.db.edges_touching(self.members(topic))
-        sections = {n for u, v, _, _ in rows for n in (u, v) if n.startswith("section:")}
-        about = self.db.abouts(sections)
-
-        def end(node: str, kind: str, source: bool) -> str:
-            if node == topic:
-                return topic
-            if not node.startswith("section:"):
-                return node
-            if source and kind in LINK_KINDS:
-                return note_id(_section_path(node))
-            return about.get(node) or note_id(_section_path(node))
-
+        end = self._ends(topic, {n for u, v, _, _ in rows for n in (u, v)})
         out = []
         for u, v, _, d in rows:
             kind = d["kind"]
@@ -501,12 +493,45 @@ class KnowledgeGraph:
         self._hops[topic] = out
         return out
 
+    def _ends(self, topic: str, nodes: set[str]):
+        """The function giving the topic at an end of an edge met from ``topic``."""
+        about = self.db.abouts(n for n in nodes if n.startswith("section:"))
+
+        def end(node: str, kind: str, source: bool) -> str:
+            if node == topic:
+                return topic
+            if not node.startswith("section:"):
+                return node
+            if source and kind in LINK_KINDS:
+                return note_id(_section_path(node))
+            return about.get(node) or note_id(_section_path(node))
+
+        return end
+
+    def _costs(self, topic: str) -> dict[str, float]:
+        """The cost of the cheapest hop to each neighbouring topic (what :meth:`_steps` ranks
+        first, without reading the evidence of every edge: a busy topic has thousands)."""
+        cache = self._cost_cache.get(topic)
+        if cache is not None:
+            return cache
+        rows = self.db.ends_touching(self.members(topic))
+        end = self._ends(topic, {n for u, v, _ in rows for n in (u, v)})
+        best: dict[str, float] = {}
+        for u, v, kind in rows:
+            tu, tv = end(u, kind, True), end(v, kind, False)
+            if tu == tv or topic not in (tu, tv):
+                continue
+            other = tv if tu == topic else tu
+            w = _hop_cost(kind, tu)
+            if w < best.get(other, _INF):
+                best[other] = w
+        self._cost_cache[topic] = best
+        return best
+
     @staticmethod
     def hop_weight(hop: Hop) -> float:
         """What a hop costs a path (:data:`PATH_WEIGHT`; nested tags cost what a tag does)."""
-        if hop.kind == "contains" and hop.source.startswith("tag:"):
-            return PATH_WEIGHT["tagged"]
-        return PATH_WEIGHT.get(hop.kind, PATH_WEIGHT["mentions"])
+        return _hop_cost(hop.kind, hop.source)
 
     def _steps(self, topic: str) -> dict[str, tuple[float, Hop]]:
         """The best hop to each neighbouring topic: cheapest, then by kind, direction and
@@ -525,35 +550,54 @@ class KnowledgeGraph:
 
     def shortest_path(self, a: str, b: str) -> list[Hop] | None:
         """The cheapest path from topic ``a`` to topic ``b``, edges taken both ways (None when
-        there is none); each hop joins two topics and carries one place as its evidence."""
+        there is none); each hop joins two topics and carries one place as its evidence.
+
+        A search from both ends at once (each topic it reaches costs a read of its edges, and
+        a busy topic has hundreds of neighbours); between paths of one cost found together, the
+        one whose topics come first in natural order wins."""
         if a == b:
             return []
-        dist = {a: 0.0}
-        prev: dict[str, Hop] = {}
-        heap = [(0.0, _natural(a), a)]
-        done: set[str] = set()
-        while heap:
-            d, _, n = heapq.heappop(heap)
-            if n in done:
+        dist = ({a: 0.0}, {b: 0.0})
+        prev: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        heaps = ([(0.0, _natural(a), a)], [(0.0, _natural(b), b)])
+        done: tuple[set[str], set[str]] = (set(), set())
+        best = _INF
+        best_key: tuple = ()
+        meet: tuple[str, str] | None = None  # (forward side's node, backward side's node)
+
+        def chain(side: int, n: str) -> list[str]:
+            out = [n]
+            while out[-1] in prev[side]:
+                out.append(prev[side][out[-1]])
+            return out
+
+        while heaps[0] and heaps[1]:
+            if heaps[0][0][0] + heaps[1][0][0] >= best - 1e-9:
+                break  # (no path left to find is cheaper)
+            side = 0 if heaps[0][0][0] <= heaps[1][0][0] else 1
+            d, _, n = heapq.heappop(heaps[side])
+            if n in done[side]:
                 continue
-            done.add(n)
-            if n == b:
-                break
-            for m, (w, hop) in sorted(self._steps(n).items(), key=lambda mw: _natural(mw[0])):
-                if m not in done and d + w < dist.get(m, _INF) - 1e-9:
-                    dist[m] = d + w
-                    prev[m] = hop
-                    heapq.heappush(heap, (d + w, _natural(m), m))
-        if b not in prev:
+            done[side].add(n)
+            other = 1 - side
+            for m, w in sorted(self._costs(n).items(), key=lambda mw: _natural(mw[0])):
+                if d + w < dist[side].get(m, _INF) - 1e-9 and m not in done[side]:
+                    dist[side][m] = d + w
+                    prev[side][m] = n
+                    heapq.heappush(heaps[side], (d + w, _natural(m), m))
+                if m in dist[other]:
+                    total = d + w + dist[other][m]
+                    if total <= best + 1e-9:
+                        ends = (n, m) if side == 0 else (m, n)
+                        nodes = chain(0, ends[0])[::-1] + chain(1, ends[1])
+                        key = tuple(_natural(x) for x in nodes)
+                        if total < best - 1e-9 or key < best_key:
+                            best, best_key, meet = total, key, ends
+        if meet is None:
             return None
-        hops = []
-        node = b
-        while node != a:
-            hop = prev[node]
-            hops.append(hop)
-            node = hop.source if hop.target == node else hop.target
-        hops.reverse()
-        return hops
+        nodes = chain(0, meet[0])[::-1] + chain(1, meet[1])
+        # Each hop as seen walking from a: the best edge from the nearer topic to the next.
+        return [self._steps(n)[m][1] for n, m in zip(nodes, nodes[1:], strict=False)]
 
     def common_neighbours(
         self, a: str, b: str, exclude: Iterable[str] = (), limit: int = 5
@@ -704,6 +748,12 @@ def _distinct(entries: list[dict], key=lambda e: (e["path"], e["line"])) -> list
             seen.add(k)
             out.append(e)
     return out
+
+
+def _hop_cost(kind: str, source: str) -> float:
+    if kind == "contains" and source.startswith("tag:"):
+        return PATH_WEIGHT["tagged"]  # a nested tag costs what a tag does
+    return PATH_WEIGHT.get(kind, PATH_WEIGHT["mentions"])
 
 
 def _section_path(section: str) -> str:
