@@ -711,3 +711,13 @@ def test_an_alias_dropped_takes_its_mentions_away(tmp_path):
     assert not after.graph.graph.has_edge("note:Topic 2.md", "note:Thing.md")
     full = _sync(root, tmp_path / "full", full=True)
     assert _snapshot(after.graph.graph) == _snapshot(full.graph.graph)
+
+
+def test_card_snippets_leave_out_sphinx_roles() -> None:
+    # d2l-zh: ":label:`sec_dropout`" opens the section, ":numref:`sec_x`" points elsewhere
+    from kb.graph.facts import _snippet
+
+    text = ":label:`sec_dropout`\n在 :numref:`sec_weight_decay` 中，我们介绍了 L2 正则化。"
+    text = text.replace("`", "")  # (kb.parse keeps inline code's text without its backticks)
+    assert _snippet(text) == "在 中，我们介绍了 L2 正则化。"
+    assert _snippet("时间 10:30，见 http://x.org/a:b") == "时间 10:30，见 http://x.org/a:b"

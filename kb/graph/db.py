@@ -30,7 +30,7 @@ from kb.errors import KbError
 from kb.graph.facts import BadFacts, EdgeKey, NoteFacts, decode
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 10
+SCHEMA = 11
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt."""
 
@@ -500,6 +500,32 @@ class GraphDB:
             q = f"SELECT section, node FROM about WHERE section IN ({marks})"
             out.update(self.db.execute(q, chunk))
         return out
+
+    def parents(self, sections: Iterable[str]) -> dict[str, str]:
+        """{section: the section or note it sits under} (its outline's ``contains`` edge)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(sections):
+            marks = ", ".join("?" * len(chunk))
+            q = f"SELECT dst, src FROM edges WHERE dst IN ({marks}) AND kind = 'contains'"
+            out.update(self.db.execute(q, chunk))
+        return out
+
+    def children(self, nodes: Iterable[str]) -> list[tuple[str, str]]:
+        """(parent, section) of the sections right under ``nodes`` in their outline."""
+        out: list[tuple[str, str]] = []
+        for chunk in _chunks(nodes):
+            marks = ", ".join("?" * len(chunk))
+            q = (
+                f"SELECT src, dst FROM edges WHERE src IN ({marks}) AND kind = 'contains'"
+                " AND dst LIKE 'section:%'"
+            )
+            out += self.db.execute(q, chunk).fetchall()
+        return out
+
+    def outline_parents(self) -> dict[str, str]:
+        """{section: what it sits under} for every section of the vault."""
+        q = "SELECT dst, src FROM edges WHERE kind = 'contains' AND dst LIKE 'section:%'"
+        return dict(self.db.execute(q))
 
     def all_about(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT section, node FROM about"))

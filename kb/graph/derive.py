@@ -53,6 +53,10 @@ def derive(f: NoteFacts, names: Names, resolver: CachedResolver) -> dict[EdgeKey
             # the section's heading names it: the section is about it (not a mention in prose)
             out.setdefault((c.section, dst, "about"), _evidence("about", f.path, c.line, c.name))
         up = own if c.parent_note else names.target.get(c.parent) if c.parent else None
+        if up == own and dst and dst.startswith("note:"):
+            # A note's top heading naming another note is a version or a review of it
+            # (dropout_origin.md's "# Dropout" for dropout.md), not a part of this note.
+            up = None
         if up and dst and up != dst:
             out.setdefault(
                 (up, dst, f"contains@{f.path}"),

@@ -119,7 +119,12 @@ def _section_node(note: Note, index: int) -> str:
 
 
 def _snippet(text: str) -> str:
-    return excerpt(" ".join(text.split()))
+    """The start of a section's text as a card shows it, without Sphinx or MyST roles and
+    their targets (d2l's ``:label:`sec_dropout```, ``:numref:`sec_weight_decay```)."""
+    return excerpt(" ".join(_ROLE_WITH_CODE.sub(" ", text).split()))
+
+
+_ROLE_WITH_CODE = re.compile(r"(?<![\w:]):[A-Za-z][\w-]*:[^\s:：，。,;；]+")
 
 
 def note_facts(note: Note, sha: str) -> NoteGraph:

@@ -131,6 +131,7 @@ class KnowledgeGraph:
         self._whole: nx.MultiDiGraph | None = None
         self._hops: dict[str, list[Hop]] = {}
         self._cost_cache: dict[str, dict[str, float]] = {}
+        self._topic_cache: dict[str, str] = {}
 
     # -- nodes ------------------------------------------------------------------
     def node(self, node: str) -> dict:
@@ -455,19 +456,56 @@ class KnowledgeGraph:
     # -- the topic level: paths and neighbourhoods -----------------------------------
     # Paths and neighbourhoods go from topic to topic (notes, concepts, tags, missing link
     # targets). A section is not a stop on the way: it is a place of its topic (the concept
-    # or note its title names, else its note), and its edges are the evidence of its topic's.
+    # or note its title names; else its parent section's topic; else its note's), and its
+    # edges are the evidence of its topic's.
     def topic_of(self, node: str) -> str:
-        """The topic a node stands for: a section's subject, else its note; else the node."""
+        """The topic a node stands for: a section's subject (inherited from the sections
+        above it when its title names none), else its note; else the node itself."""
         if not node.startswith("section:"):
             return node
-        return self.db.about(node) or note_id(_section_path(node))
+        return self._topics_of({node})[node]
+
+    def _topics_of(self, sections: Iterable[str]) -> dict[str, str]:
+        """:meth:`topic_of` of many sections at once (a few queries per outline level)."""
+        sections = set(sections)
+        cache = self._topic_cache
+        want = {s for s in sections if s not in cache}
+        about = self.db.abouts(want)
+        # for each section still open, the ancestor whose title is asked next
+        at = {s: s for s in want if s not in about}
+        for s in want:
+            if s in about:
+                cache[s] = about[s]
+        while at:
+            up = self.db.parents(set(at.values()))
+            higher = {p for p in up.values() if p.startswith("section:") and p not in cache}
+            named = self.db.abouts(higher)
+            for s, a in list(at.items()):
+                p = up.get(a)
+                if p is None or not p.startswith("section:"):
+                    cache[s] = note_id(_section_path(s))
+                elif p in cache or p in named:
+                    cache[s] = cache.get(p) or named[p]
+                else:
+                    at[s] = p
+                    continue
+                del at[s]
+        return {s: cache[s] for s in sections}
 
     def members(self, topic: str) -> list[str]:
-        """The nodes whose edges may be ``topic``'s: the topic, the sections that name it, and
-        a note's own sections. A section given as the topic speaks for itself alone."""
+        """The nodes whose edges may be ``topic``'s: the topic; the sections that name it and
+        those under them that name nothing; a note's own sections. A section given as the
+        topic speaks for itself alone."""
         if topic.startswith("section:"):
             return [topic]
-        out = [topic, *self.db.sections_about(topic)]
+        named = self.db.sections_about(topic)
+        out = [topic, *named]
+        level = named
+        while level:  # the untitled sections under those that name it are its places too
+            below = [c for _, c in self.db.children(level)]
+            titled = self.db.abouts(below)
+            level = [c for c in below if c not in titled]
+            out += level
         attrs = self.node(topic)
         if attrs["kind"] == "note" and attrs["path"]:
             out += self.db.sections_of(attrs["path"])
@@ -485,17 +523,17 @@ class KnowledgeGraph:
         end = self._ends(topic, {n for u, v, _, _ in rows for n in (u, v)})
         out = []
         for u, v, _, d in rows:
-            kind = d["kind"]
-            tu, tv = end(u, kind, True), end(v, kind, False)
+            tu, tv = end(u, d["kind"], True), end(v, d["kind"], False)
             if tu == tv or topic not in (tu, tv):
                 continue
+            kind = _topic_kind(d["kind"], tu, tv, v)
             out.append(Hop(tu, tv, kind, d["path"], d["line"], d["text"], tu == topic, u, v))
         self._hops[topic] = out
         return out
 
     def _ends(self, topic: str, nodes: set[str]):
         """The function giving the topic at an end of an edge met from ``topic``."""
-        about = self.db.abouts(n for n in nodes if n.startswith("section:"))
+        topics = self._topics_of(n for n in nodes if n.startswith("section:"))
 
         def end(node: str, kind: str, source: bool) -> str:
             if node == topic:
@@ -504,7 +542,7 @@ class KnowledgeGraph:
                 return node
             if source and kind in LINK_KINDS:
                 return note_id(_section_path(node))
-            return about.get(node) or note_id(_section_path(node))
+            return topics[node]
 
         return end
 
@@ -522,7 +560,7 @@ class KnowledgeGraph:
             if tu == tv or topic not in (tu, tv):
                 continue
             other = tv if tu == topic else tu
-            w = _hop_cost(kind, tu)
+            w = _hop_cost(_topic_kind(kind, tu, tv, v), tu)
             if w < best.get(other, _INF):
                 best[other] = w
         self._cost_cache[topic] = best
@@ -660,18 +698,30 @@ class KnowledgeGraph:
         import networkx
 
         about = self.db.all_about()
+        parent = self.db.outline_parents()
+
+        def topic(section: str) -> str:
+            chain = []
+            s: str | None = section
+            while s is not None and s.startswith("section:") and s not in about:
+                chain.append(s)
+                s = parent.get(s)
+            found = about[s] if s is not None and s in about else note_id(_section_path(section))
+            for c in chain:
+                about[c] = found  # (remembered for the sections below)
+            return found
+
         H = networkx.MultiDiGraph()
         H.add_nodes_from((n, d) for n, d in self.db.all_nodes() if d["kind"] != "section")
         for u, v, _, d in self.db.all_edges():
             kind = d["kind"]
             if u.startswith("section:"):
-                tu = note_id(_section_path(u))
-                if kind not in LINK_KINDS:
-                    tu = about.get(u) or tu
+                tu = note_id(_section_path(u)) if kind in LINK_KINDS else topic(u)
             else:
                 tu = u
-            tv = about.get(v) or note_id(_section_path(v)) if v.startswith("section:") else v
+            tv = topic(v) if v.startswith("section:") else v
             if tu != tv and tu in H and tv in H:
+                kind = _topic_kind(kind, tu, tv, v)
                 _add_topic_edge(H, Hop(tu, tv, kind, d["path"], d["line"], d["text"], True, u, v))
         for n, d in list(H.nodes(data=True)):
             if d["kind"] == "note" and d["path"]:
@@ -748,6 +798,16 @@ def _distinct(entries: list[dict], key=lambda e: (e["path"], e["line"])) -> list
             seen.add(k)
             out.append(e)
     return out
+
+
+def _topic_kind(kind: str, tu: str, tv: str, v: str) -> str:
+    """The kind of an edge between topics: a note's own heading naming another note is
+    ``about`` it (a review or a version of it: "Backpropagation › Gradient Descent"), not a
+    part of the note; everything else keeps its kind."""
+    if kind == "contains" and tv.startswith("note:") and v.startswith("section:"):
+        if tu == note_id(_section_path(v)):
+            return "about"
+    return kind
 
 
 def _hop_cost(kind: str, source: str) -> float:
