@@ -519,10 +519,21 @@ def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     start = time.perf_counter()
     live.worker.submit(live.session.fresh).result()  # reads the vault before the first page
     app = build(vault, live, port)
+    watching = threading.Event()
+
+    def ready() -> None:
+        live.changed(set())  # what changed while the watch was being set up
+        watching.set()
+
     watcher = threading.Thread(
-        target=watch.run, args=(vault, live.stopping, live.changed), name="kb-watch", daemon=True
+        target=watch.run,
+        args=(vault, live.stopping, live.changed, ready),
+        name="kb-watch",
+        daemon=True,
     )
     watcher.start()
+    if not watching.wait(10):
+        notice("the vault's files could not be watched yet; the page may lag behind edits")
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:

@@ -23,9 +23,12 @@ class Event(Protocol):
     def is_set(self) -> bool: ...
 
 
-def changes(vault: Vault, stop: Event) -> Iterator[set[str]]:
+def changes(
+    vault: Vault, stop: Event, ready: Callable[[], None] | None = None
+) -> Iterator[set[str]]:
     """Batches of vault paths (relative, POSIX) that were written, added or removed, until
-    ``stop`` is set."""
+    ``stop`` is set. ``ready()`` is called once, when the watch is in place (an edit made
+    before that is not seen: refresh once then)."""
     from watchfiles import DefaultFilter, watch
 
     root = os.path.realpath(vault.root)
@@ -44,10 +47,13 @@ def changes(vault: Vault, stop: Event) -> Iterator[set[str]]:
         debounce=DEBOUNCE_MS,
         step=50,
         stop_event=stop,
-        rust_timeout=500,
-        yield_on_timeout=False,
+        rust_timeout=200,
+        yield_on_timeout=True,  # an empty batch now and then: the first says the watch is on
         raise_interrupt=False,
     ):
+        if ready is not None:
+            ready()
+            ready = None
         paths = set()
         for _, path in batch:
             rel = os.path.relpath(path, root)
@@ -57,7 +63,12 @@ def changes(vault: Vault, stop: Event) -> Iterator[set[str]]:
             yield paths
 
 
-def run(vault: Vault, stop: Event, on_change: Callable[[set[str]], None]) -> None:
+def run(
+    vault: Vault,
+    stop: Event,
+    on_change: Callable[[set[str]], None],
+    ready: Callable[[], None] | None = None,
+) -> None:
     """Call ``on_change(paths)`` for each batch of changes until ``stop`` is set."""
-    for paths in changes(vault, stop):
+    for paths in changes(vault, stop, ready):
         on_change(paths)

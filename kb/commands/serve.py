@@ -58,11 +58,14 @@ def watch(app) -> None:
     from kb.refresh import refreshed
 
     vault = app.vault
-    refreshed(vault, search=True, graph=True, progress=progress).store.close()
-    echo(f"kb watch: watching {vault.root} (Ctrl-C to stop)", err=True)
     stop = threading.Event()
+
+    def ready() -> None:  # the watch is on: catch up with the vault, once
+        refreshed(vault, search=True, graph=True, progress=progress).store.close()
+        echo(f"kb watch: watching {vault.root} (Ctrl-C to stop)", err=True)
+
     try:
-        for _paths in watching.changes(vault, stop):
+        for _paths in watching.changes(vault, stop, ready):
             start = time.perf_counter()
             done = refreshed(vault, search=True, graph=True)
             ch = done.changes
