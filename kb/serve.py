@@ -103,10 +103,24 @@ class Live:
         self.pending = False
         """A refresh is queued on the data thread (more changes need no second one)."""
         self.lock = threading.Lock()
+        self.announced = 0
+        """The version of kb's data the pages were last told of."""
 
     def call(self, ask: Callable[[KnowledgeGraph, Store], Any]) -> Any:
         """``ask(graph, store)`` on fresh data, in the data thread (the caller's thread)."""
-        return self.session.repairing(lambda: ask(*self.session.fresh()))
+        try:
+            return self.session.repairing(lambda: ask(*self.session.fresh()))
+        finally:
+            self._announce()  # a request may be what noticed the change first
+
+    def _announce(self) -> None:
+        """Tell the pages when kb's data is newer than what they were last told of."""
+        if self.session.version == self.announced:
+            return
+        self.announced = self.session.version
+        ch = getattr(self.session, "last_changes", None)
+        changed = sorted({*ch.added, *ch.changed, *ch.removed}) if ch else []
+        self.publish({"version": self.session.version, "paths": changed[:100]})
 
     async def ask(self, ask: Callable[[KnowledgeGraph, Store], Any]) -> Any:
         loop = asyncio.get_running_loop()
@@ -133,10 +147,10 @@ class Live:
             return
         if self.session.version != before:
             ch = self.session.last_changes
-            changed = sorted({*ch.added, *ch.changed, *ch.removed})
+            n = len({*ch.added, *ch.changed, *ch.removed})
             seconds = time.perf_counter() - start
-            notice(f"{len(changed)} note(s) changed, kb's data refreshed in {seconds:.2f} s")
-            self.publish({"version": self.session.version, "paths": changed[:100]})
+            notice(f"{n} note(s) changed, kb's data refreshed in {seconds:.2f} s")
+        self._announce()
 
     def publish(self, event: dict) -> None:
         loop = self.loop
@@ -518,6 +532,7 @@ def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     live = Live(vault)
     start = time.perf_counter()
     live.worker.submit(live.session.fresh).result()  # reads the vault before the first page
+    live.announced = live.session.version
     app = build(vault, live, port)
     watching = threading.Event()
 
