@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "doctor": "kb.commands.graph:doctor",
     "graph": "kb.commands.graph:graph",
     "mcp": "kb.commands.mcp:mcp",
+    "serve": "kb.commands.serve:serve",
+    "watch": "kb.commands.serve:watch",
 }
 
 
@@ -119,6 +121,8 @@ SUMMARIES: dict[str, str] = {
     "doctor": "Broken and ambiguous links, bad front matter, link suggestions.",
     "graph": "Export a topic's neighbourhood as interactive HTML, JSON, GraphML or GEXF.",
     "mcp": "Serve the vault to an AI assistant (an MCP server over stdio).",
+    "serve": "A local web page: search, topic cards, paths and the graph, live.",
+    "watch": "Keep the index and graph up to date while you edit notes.",
 }
 
 

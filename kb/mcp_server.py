@@ -23,13 +23,12 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from kb import api
-from kb.errors import IndexDamaged, KbError, TopicNotFound, notice
+from kb.errors import KbError, TopicNotFound
 from kb.output import clean
+from kb.session import Session
 
 if TYPE_CHECKING:
-    from kb.graph.queries import KnowledgeGraph
-    from kb.store import Store
-    from kb.vault import FileStat, Vault
+    from kb.vault import Vault
 
 MAX_LIMIT = 200
 """The most results of one kind a tool returns: more would flood the assistant's context."""
@@ -39,63 +38,6 @@ NODE_KINDS = frozenset({"note", "section", "concept", "tag", "missing"})
 """The kinds of node a ``neighbors`` call can keep (see :mod:`kb.graph`)."""
 MAX_READ_CHARS = 100_000
 """The most characters ``read_note`` returns in one call."""
-
-
-class Session:
-    """The vault as the server keeps it between calls: the store, the graph and what the last
-    refresh saw of the files, so that a call on an unchanged vault costs one stat scan."""
-
-    def __init__(self, vault: Vault):
-        self.vault = vault
-        self._seen: dict[str, FileStat] | None = None
-        """The files' stats when kb's data was last brought up to date (None: not yet)."""
-        self._store: Store | None = None
-        self._kg: KnowledgeGraph | None = None
-        self._reports: dict[str, Any] = {}
-        """Whole-vault answers (tags, the doctor's report) for the vault as it is now."""
-
-    def fresh(self) -> tuple[KnowledgeGraph, Store]:
-        """The graph and the store, caught up with the vault (an incremental refresh, and
-        only when a file's stat differs from what the last refresh saw)."""
-        from kb.refresh import refreshed, update
-        from kb.store import Busy
-
-        on_disk = self.vault.scan({})
-        if on_disk == self._seen and self._kg is not None and self._store is not None:
-            return self._kg, self._store
-        options = dict(search=True, load_graph=True)
-        try:
-            done = update(self.vault, wait=False, **options)
-            seen: dict | None = on_disk
-        except Busy:
-            # Another kb is writing: answer from the data as it is, and look again next call.
-            done = refreshed(self.vault, as_is=True, **options)
-            seen = None
-        self.close()
-        assert done.graph is not None
-        self._kg, self._store, self._seen = done.graph, done.store, seen
-        return self._kg, self._store
-
-    def report(self, name: str, make: Callable[[KnowledgeGraph, Store], Any]) -> Any:
-        """``make(graph, store)``, a whole-vault answer, made once for each state of the vault
-        (it reads every note: seconds on a large vault, the same answer until a note changes)."""
-        kg, store = self.fresh()
-        if name not in self._reports:
-            self._reports[name] = make(kg, store)
-        return self._reports[name]
-
-    def forget(self) -> None:
-        """Refresh on the next call (after kb's data was found damaged and rebuilt)."""
-        self.close()
-        self._seen = None
-
-    def close(self) -> None:
-        if self._kg is not None:
-            self._kg.db.close()
-        if self._store is not None:
-            self._store.close()
-        self._kg = self._store = None
-        self._reports = {}
 
 
 def _check(name: str, value: int, low: int, high: int) -> int:
@@ -494,18 +436,8 @@ def build(vault: Vault) -> MCPServer:
 def _answer(session: Session, call: Callable[[], CallToolResult]) -> CallToolResult:
     """Run a tool: a KbError (unknown topic, bad query, a path outside the vault) becomes a
     one-line tool error; a damaged graph is rebuilt and the call made again, once."""
-    from kb.graph.db import Damaged
-
     try:
-        try:
-            return call()
-        except Damaged as e:
-            from kb.refresh import update
-
-            notice(f"the concept graph in {session.vault.data_dir} {e.problem}; rebuilding it")
-            session.forget()
-            update(session.vault, graph=True, full_graph=True)
-            return call()
+        return session.repairing(call)
     except ToolError:
         raise
     except TopicNotFound as e:
@@ -527,17 +459,8 @@ def _answer(session: Session, call: Callable[[], CallToolResult]) -> CallToolRes
 
 
 def _rebuilding(session: Session, read: Callable[[], Any]) -> Any:
-    """``read()`` on a fresh index; when the index is found damaged, rebuild it and read again."""
-    session.fresh()
-    try:
-        return read()
-    except IndexDamaged as e:
-        from kb.refresh import update
-
-        notice(f"the search index in {e.folder} is damaged ({e.problem}); rebuilding it")
-        session.forget()
-        update(session.vault, search=True, full_index=True)
-    return read()
+    """``read()`` on a fresh index, rebuilt once when found damaged."""
+    return session.rebuilding(read)
 
 
 def _no_hits(vault: Vault, query: str) -> str:
