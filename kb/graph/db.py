@@ -502,11 +502,13 @@ class GraphDB:
         return out
 
     def parents(self, sections: Iterable[str]) -> dict[str, str]:
-        """{section: the section or note it sits under} (its outline's ``contains`` edge)."""
+        """{section: the section or note it sits under} (its outline's ``contains`` edge).
+
+        (``+kind``: by the ends' indexes; SQLite would otherwise read every ``contains``.)"""
         out: dict[str, str] = {}
         for chunk in _chunks(sections):
             marks = ", ".join("?" * len(chunk))
-            q = f"SELECT dst, src FROM edges WHERE dst IN ({marks}) AND kind = 'contains'"
+            q = f"SELECT dst, src FROM edges WHERE dst IN ({marks}) AND +kind = 'contains'"
             out.update(self.db.execute(q, chunk))
         return out
 
@@ -516,7 +518,7 @@ class GraphDB:
         for chunk in _chunks(nodes):
             marks = ", ".join("?" * len(chunk))
             q = (
-                f"SELECT src, dst FROM edges WHERE src IN ({marks}) AND kind = 'contains'"
+                f"SELECT src, dst FROM edges WHERE src IN ({marks}) AND +kind = 'contains'"
                 " AND dst LIKE 'section:%'"
             )
             out += self.db.execute(q, chunk).fetchall()
@@ -540,6 +542,11 @@ class GraphDB:
                 q = f"SELECT src, dst, kind FROM edges WHERE {end} IN ({marks})"
                 out.update(self.db.execute(q, chunk))
         return out
+
+    def evidence(self, u: str, v: str, kind: str) -> list[tuple[str | None, int | None, str]]:
+        """(path, line, text) of every edge of ``kind`` from ``u`` to ``v``."""
+        q = "SELECT path, line, text FROM edges WHERE src = ? AND dst = ? AND kind = ?"
+        return self.db.execute(q, (u, v, kind)).fetchall()
 
     def edges_touching(self, nodes: Iterable[str]) -> list[tuple[str, str, str, dict]]:
         """Every edge with either end in ``nodes``, once each."""

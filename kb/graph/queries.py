@@ -684,10 +684,20 @@ class KnowledgeGraph:
         keep = {n: self.node(n) for n in nodes if self.has(n)}
         H = networkx.MultiDiGraph()
         H.add_nodes_from(keep.items())
-        for n in list(keep):
-            for hop in self.topic_hops(n):
-                if hop.forward and hop.target in keep:
-                    _add_topic_edge(H, hop)
+        # Which edges join two kept topics, from the ends of each topic's edges alone; then
+        # the evidence of those edges only (a busy topic has thousands, mostly elsewhere).
+        pairs: dict[tuple[str, str, str], set[tuple[str, str, str]]] = defaultdict(set)
+        for n in keep:
+            rows = self.db.ends_touching(self.members(n))
+            end = self._ends(n, {x for u, v, _ in rows for x in (u, v)})
+            for u, v, kind in rows:
+                tu, tv = end(u, kind, True), end(v, kind, False)
+                if tu != tv and n in (tu, tv) and tu in keep and tv in keep:
+                    pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+        for (tu, tv, kind), edges in sorted(pairs.items()):
+            for u, v, raw in sorted(edges):
+                for path, line, text in self.db.evidence(u, v, raw):
+                    _add_topic_edge(H, Hop(tu, tv, kind, path, line, text, True, u, v))
         for n, attrs in keep.items():
             if attrs["kind"] == "note" and attrs["path"] and not n.startswith("section:"):
                 self._add_sections(H, n, attrs["path"])
