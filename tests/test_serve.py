@@ -445,7 +445,7 @@ def _page_flow(browser, server, query: str, vault: Path, budget: float = 2.0) ->
     assert p.page.locator("#kb-hits li").count() > 0
     assert p.page.locator("#kb-hits mark").count() > 0
     # open a topic card: the first hit's note, and its graph
-    p.page.locator("#kb-hits li").first.click()
+    p.page.locator("#kb-hits li:not(.kb-hit-topic)").first.click()
     p.page.wait_for_function("() => window.kbApp.shown", timeout=15_000)
     assert p.page.locator("#kb-card h2").inner_text()
     focus = p.page.evaluate("window.kbApp.shown")
@@ -492,6 +492,18 @@ def test_page_on_sample_vault(sample, browser) -> None:
     if _browser_skip():
         pytest.skip(_browser_skip() or "")
     _page_flow(browser, sample, "relu", sample.vault)
+
+
+@pytest.mark.browser
+def test_a_query_naming_a_topic_offers_its_card_first(sample, browser) -> None:
+    p = Page(browser, sample)
+    _search(p, "relu")
+    first = p.page.locator("#kb-hits li").first
+    assert first.inner_text() == "Topic: ReLU (note)"
+    first.click()
+    p.page.wait_for_function("() => window.kbApp.shown === 'note:topics/ReLU.md'", timeout=15_000)
+    assert p.page.locator("#kb-card h2").inner_text().startswith("ReLU")
+    p.clean()
 
 
 @pytest.mark.browser

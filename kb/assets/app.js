@@ -94,6 +94,8 @@
     searchTimer = setTimeout(runSearch, 120);
   }
 
+  const SHOWN = 30; // hits listed for a query
+
   async function runSearch() {
     const q = $("kb-q").value;
     const seq = ++searchSeq;
@@ -105,17 +107,32 @@
       return;
     }
     let hits;
+    // The topic the query names, if any (ReLU), is offered above the hits: its card is
+    // what a person typing a name usually wants.
+    const topic = get("/api/topic/" + enc(q.trim()) + "?limit=1").catch(() => null);
     try {
-      hits = await get("/api/search?limit=30&q=" + enc(q));
+      hits = await get("/api/search?limit=" + (SHOWN + 1) + "&q=" + enc(q));
     } catch (e) {
       if (seq !== searchSeq) return;
       list.replaceChildren();
       head.replaceChildren(el("span", "kb-error", e.message));
       return;
     }
+    const named = await topic;
     if (seq !== searchSeq) return; // a later keystroke's answer wins
-    head.textContent = hits.length ? hits.length + " hit(s)" : "No hits.";
+    const more = hits.length > SHOWN;
+    hits = hits.slice(0, SHOWN);
+    head.textContent = !hits.length ? "No hits." :
+      more ? "The first " + SHOWN + " hits (refine the query for others)" : hits.length + " hit(s)";
+    const rows = [];
+    if (named && named.id && named.kind !== "not a topic") {
+      const li = el("li", "kb-hit kb-hit-topic");
+      li.append(el("div", "kb-hit-title", "Topic: " + named.label + " (" + named.kind + ")"));
+      li.addEventListener("click", () => openTopic(named.id));
+      rows.push(li);
+    }
     list.replaceChildren(
+      ...rows,
       ...hits.map((h) => {
         const li = el("li", "kb-hit");
         li.append(el("div", "kb-hit-title", h.title));
@@ -321,7 +338,9 @@
     });
     listing(card, "Also said together in", p.also, (li, v) => {
       li.append(topicButton(v.via, v.label));
-      for (const e of v.evidence) li.append(place(e.evidence.path, e.evidence.line));
+      for (const e of v.evidence) {
+        li.append(sentence(e.evidence.text), place(e.evidence.path, e.evidence.line));
+      }
     });
     // The path in the graph: its topics, with the neighbours of its ends.
     const ids = [p.from];
