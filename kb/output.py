@@ -143,15 +143,25 @@ def progress(label: str, min_items: int = 200) -> Iterator[Callable[[int, int], 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-def limit_option(what: str, default: int = 10, zero_means_all: bool = False):
-    """``-n/--limit N``: show at most N of ``what``; with ``zero_means_all``, 0 shows all."""
-    more = " (0: all). --json always lists all." if zero_means_all else "."
+def limit_option(what: str, default: int = 10, json_lists_all: bool = False):
+    """``-n/--limit N``: show at most N of ``what``, 0 for all (the same on every command).
+
+    ``json_lists_all``: ``--json`` lists everything whatever N (a card's or a report's lists).
+    """
+    more = " --json always lists all." if json_lists_all else ""
     return click.option(
         "-n",
         "--limit",
         default=default,
         show_default=True,
-        type=click.IntRange(min=0 if zero_means_all else 1),
+        type=click.IntRange(min=0),
         metavar="N",
-        help=f"Show at most N {what}{more}",
+        help=f"Show at most N {what} (0: all).{more}",
     )
+
+
+def more_line(left_out: int | None) -> str:
+    """The line that ends a list cut by ``-n``; ``None`` when how many is not known."""
+    if left_out is None:
+        return "… more (-n 0 for all)"
+    return f"… {left_out} more (-n 0 for all)"

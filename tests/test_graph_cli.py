@@ -276,17 +276,17 @@ def test_path_from_a_topic_to_itself(kb):
 
 def test_doctor_shows_the_first_items_of_each_kind(kb):
     full = kb("doctor", "-n", "0").stdout
-    assert "面试准备计划.md:109  imgs/6.png" in full and "more (kb doctor" not in full
+    assert "面试准备计划.md:109  imgs/6.png" in full and "more (-n 0" not in full
     short = kb("doctor", "-n", "2").stdout
     assert "面试准备计划.md:109  imgs/6.png" not in short
-    assert "… and 2 more (kb doctor -n 0 lists all)" in short  # 4 missing image embeds
+    assert "    … 2 more (-n 0 for all)" in short  # 4 missing image embeds
 
 
 def test_show_lists_the_first_entries_of_each_list(kb):
     full = kb("show", "relu", "-n", "0").stdout
     short = kb("show", "relu", "-n", "1").stdout
     assert "topics/激活函数.md:9" in full and "topics/激活函数.md:9" not in short
-    assert "… and 1 more (kb show -n 0 lists all)" in short  # 2 backlinks, 1 shown
+    assert "    … 1 more (-n 0 for all)" in short  # 2 backlinks, 1 shown
     assert len(json.loads(kb("show", "relu", "-n", "1", "--json").stdout)["backlinks"]) == 2
 
 

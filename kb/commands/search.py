@@ -16,6 +16,7 @@ from kb.output import (
     highlight,
     json_option,
     limit_option,
+    more_line,
     plain,
     progress,
     style,
@@ -143,7 +144,10 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
     text = " ".join(query)
     if not no_refresh:
         _refresh(vault)
-    hits = _rebuilding(vault, no_refresh, lambda: index.search(vault, text, limit=limit))
+    # One hit more than shown tells whether the list was cut (-n 0: every hit).
+    wanted = limit + 1 if limit else None
+    hits = _rebuilding(vault, no_refresh, lambda: index.search(vault, text, limit=wanted))
+    cut, hits = len(hits) > limit > 0, hits[: limit or None]
     if as_json:
         emit_json([_hit_json(h) for h in hits])
     else:
@@ -154,6 +158,8 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
             echo(f"{location}  {crumbs}")
             if h.snippet:
                 echo("    " + highlight(h.snippet, color))
+        if cut:
+            echo(more_line(None))
     if not hits:
         # On stderr, so that --json output stays a plain [] for scripts.
         echo(f"no hits for {text!r}", err=True)
@@ -186,17 +192,19 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
     from kb import index
 
     vault = app.vault
+    wanted = limit + 1 if limit else None  # one more than shown: was the list cut?
     if not no_refresh:
         _refresh(vault)
     try:
-        hits = _rebuilding(vault, no_refresh, lambda: index.related(vault, note, limit=limit))
+        hits = _rebuilding(vault, no_refresh, lambda: index.related(vault, note, limit=wanted))
     except TopicNotFound:
         # The graph knows more names than the index (title parts like 残差网络 in
         # 残差网络（ResNet）, concepts): `kb show` and `kb related` should agree on a name.
         path = _note_named_in_graph(vault, note)
         if path is None:
             raise
-        hits = index.related(vault, path, limit=limit)
+        hits = index.related(vault, path, limit=wanted)
+    cut, hits = len(hits) > limit > 0, hits[: limit or None]
     if as_json:
         emit_json([_hit_json(h, heading=False) for h in hits])
         return
@@ -207,6 +215,8 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         if h.snippet:
             line += "  " + highlight(h.snippet, color)
         echo(line)
+    if cut:
+        echo(more_line(None))
     if not hits:
         echo("no related notes found", err=True)
 

@@ -1,0 +1,131 @@
+"""Issue 16, the first hour of a new user: a plain folder of notes is a vault, global options
+after the command, one meaning for -n, progress for every long phase, and a benchmark that
+leaves the repository as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.cli import cli, globals_first
+from kb.errors import VaultNotFound
+from kb.vault import find_vault
+
+# -- 1. a plain folder of Markdown is a vault ----------------------------------------------------
+
+
+def _notes_folder(root: Path, notes: int = 5) -> Path:
+    root.mkdir(parents=True)
+    for i in range(notes):
+        (root / f"note {i}.md").write_text(f"# Note {i}\n\nrelu and more words {i}\n")
+    return root
+
+
+def test_a_plain_folder_of_notes_is_the_vault_said_once(runner, tmp_path, monkeypatch) -> None:
+    folder = _notes_folder(tmp_path / "zk")
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("KB_VAULT", raising=False)
+    monkeypatch.delenv("KB_INDEX_DIR", raising=False)
+    first = runner.invoke(cli, ["search", "relu"])
+    assert first.exit_code == 0, first.output
+    assert first.stderr.count("using the current folder") == 1
+    assert str(folder) in first.stderr and "5 Markdown notes" in first.stderr
+    assert "note 0.md:1" in first.stdout
+    again = runner.invoke(cli, ["search", "relu"])  # its .kb/ now marks it
+    assert again.exit_code == 0 and "using the current folder" not in again.stderr
+
+
+def test_home_and_root_folders_are_refused_naming_vault(tmp_path: Path) -> None:
+    home = _notes_folder(tmp_path / "home")
+    with pytest.raises(VaultNotFound, match="home folder.*--vault PATH"):
+        find_vault(None, environ={"HOME": str(home)}, cwd=home)
+    with pytest.raises(VaultNotFound, match="root folder.*--vault PATH"):
+        find_vault(None, environ={"HOME": str(home)}, cwd=Path("/"))
+
+
+def test_a_folder_of_far_more_files_than_notes_is_refused(tmp_path: Path) -> None:
+    src = _notes_folder(tmp_path / "src", notes=1)
+    for i in range(20):
+        (src / f"mod{i}.py").write_text("pass\n")
+    with pytest.raises(VaultNotFound, match="21 files but only 1 Markdown note.*--vault PATH"):
+        find_vault(None, environ={}, cwd=src)
+    assert not (src / ".kb").exists()
+
+
+def test_an_empty_folder_still_says_how_to_choose(tmp_path: Path) -> None:
+    with pytest.raises(VaultNotFound, match="no Markdown notes.*--vault PATH"):
+        find_vault(None, environ={}, cwd=tmp_path)
+
+
+# -- 2. global options before or after the command ------------------------------------------------
+
+
+def test_global_options_after_the_command(runner, vault_copy: Path, tmp_path: Path) -> None:
+    for args in (
+        ["search", "relu", "--vault", str(vault_copy)],
+        ["search", "relu", f"--vault={vault_copy}", "--debug"],
+        ["show", "relu", "--vault", str(vault_copy), "--index-dir", str(tmp_path / "data")],
+    ):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "ReLU" in result.stdout
+    assert (tmp_path / "data" / "kb-data.json").is_file()
+
+
+def test_nothing_after_double_dash_is_moved() -> None:
+    assert globals_first(["search", "relu", "--vault", "v"]) == ["--vault", "v", "search", "relu"]
+    assert globals_first(["--debug", "search", "--", "--vault"]) == [
+        "--debug",
+        "search",
+        "--",
+        "--vault",
+    ]
+    assert globals_first(["--vault", "v", "show", "x"]) == ["--vault", "v", "show", "x"]
+
+
+def test_a_global_option_without_its_value_is_one_line(runner) -> None:
+    result = runner.invoke(cli, ["search", "relu", "--vault"])
+    assert result.exit_code == 2
+    assert "'--vault' requires an argument" in result.output
+
+
+# -- 5. one meaning per flag ----------------------------------------------------------------------
+
+
+def test_n_0_means_all_on_every_command(kb) -> None:
+    for args in (
+        ["search", "loss"],
+        ["related", "ReLU"],
+        ["show", "resnet"],
+        ["neighbors", "resnet"],
+        ["doctor"],
+    ):
+        result = kb(*args, "-n", "0")
+        assert result.exit_code == 0, (args, result.output)
+        assert "more (-n 0 for all)" not in result.stdout
+    every = kb("search", "x", "-n", "0", "--json")
+    assert len(json.loads(every.stdout)) == 11  # the default 10 is not a ceiling
+
+
+def test_long_lists_end_with_the_same_more_line(kb) -> None:
+    for args, ending in (
+        (["search", "loss", "-n", "2"], "… more (-n 0 for all)"),
+        (["related", "ReLU", "-n", "1"], "… more (-n 0 for all)"),
+        (["show", "relu", "-n", "1"], "    … 1 more (-n 0 for all)"),
+        (["doctor", "-n", "2"], "    … 2 more (-n 0 for all)"),
+        (["neighbors", "bottleneck", "-n", "3"], "  … 8 more (-n 0 for all)"),
+    ):
+        result = kb(*args)
+        assert result.exit_code == 0, (args, result.output)
+        assert ending in result.stdout.splitlines(), (args, result.stdout)
+
+
+def test_neighbors_are_cut_at_20_and_json_lists_all(kb) -> None:
+    text = kb("neighbors", "resnet", "--depth", "2").stdout.splitlines()
+    total = int(text[0].split(": ")[1].split()[0])
+    assert total > 20
+    assert len(text) == 1 + 20 + 1 and text[-1] == f"  … {total - 20} more (-n 0 for all)"
+    data = json.loads(kb("neighbors", "resnet", "--depth", "2", "--json").stdout)
+    assert len(data["neighbors"]) == total  # as kb show --json: every entry
