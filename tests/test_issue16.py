@@ -13,6 +13,8 @@ from kb.cli import cli, globals_first
 from kb.errors import VaultNotFound
 from kb.vault import find_vault
 
+from .conftest import REPO
+
 # -- 1. a plain folder of Markdown is a vault ----------------------------------------------------
 
 
@@ -129,3 +131,23 @@ def test_neighbors_are_cut_at_20_and_json_lists_all(kb) -> None:
     assert len(text) == 1 + 20 + 1 and text[-1] == f"  … {total - 20} more (-n 0 for all)"
     data = json.loads(kb("neighbors", "resnet", "--depth", "2", "--json").stdout)
     assert len(data["neighbors"]) == total  # as kb show --json: every entry
+
+
+# -- 7. running the benchmark never changes the repository ----------------------------------------
+
+
+def test_only_the_whole_benchmark_run_writes_bench_results(monkeypatch) -> None:
+    from bench.run import DEFAULT_OUT, default_out, parse_args
+
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    assert default_out(parse_args([])) == DEFAULT_OUT
+    assert default_out(parse_args(["--huge"])) == DEFAULT_OUT
+    for argv in (["--quick"], ["--sizes", "40"], ["--vault", "x"]):
+        out = default_out(parse_args(argv))
+        assert REPO not in out.parents and out.is_dir(), argv
+        out.rmdir()
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "a test")
+    out = default_out(parse_args([]))
+    assert REPO not in out.parents
+    out.rmdir()
+    assert parse_args(["--out", "here"]).out == Path("here")
