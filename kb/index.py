@@ -392,6 +392,8 @@ def _write_notes(
             held.pop(path, None)
             result.removed += 1
         hashes = store.hashes()
+        if progress and stale:
+            progress(0, len(stale))
         for done, (path, note) in enumerate(_notes_in_batches(store, stale), 1):
             if not fresh:
                 writer.delete_by_term("path", path)
@@ -405,6 +407,8 @@ def _write_notes(
             held[path] = hashes[path]
             if progress:
                 progress(done, len(stale))
+        if progress and stale:
+            progress(0, 0)  # whoosh writing its segments: seconds with no count to show
         writer.commit()
     except BaseException:
         writer.cancel()

@@ -521,6 +521,8 @@ class Store:
             p: [*(_stat_row(on_disk[p]) if p in on_disk else (-1, -1, -1, -1)), why]
             for p, why in changes.skipped.items()
         }
+        if progress and touched:
+            progress(0, 0)  # writing the parsed notes: no count to show
         try:
             with db:  # one transaction: a reader sees the store before or after, never half
                 if full:
@@ -617,6 +619,8 @@ def _parse_all(
 ) -> Iterable[Parsed | Unread]:
     """Parse files, in a process pool when there are many and more than one core."""
     total = len(pending)
+    if progress and total:
+        progress(0, total)  # a big vault shows its bar before the first note is parsed
     workers = min(os.cpu_count() or 1, 8)
     if total < PARALLEL_MIN_FILES or workers < 2:
         for i, rel in enumerate(pending, 1):

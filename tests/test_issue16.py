@@ -151,3 +151,55 @@ def test_only_the_whole_benchmark_run_writes_bench_results(monkeypatch) -> None:
     assert REPO not in out.parents
     out.rmdir()
     assert parse_args(["--out", "here"]).out == Path("here")
+
+
+# -- 4. no silent phases ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """stderr taken for a terminal, and every phase for a long one (so each shows)."""
+    import kb.output
+
+    monkeypatch.setattr(kb.output, "_terminal", lambda stream: True)
+    monkeypatch.setattr(kb.output, "SHOW_AFTER", 0.0)
+
+
+def test_every_phase_of_a_first_index_shows_on_stderr_only(kb, terminal) -> None:
+    result = kb("index")
+    assert result.exit_code == 0, result.output
+    for phase in ("Reading notes", "Indexing sections", "Linking concepts"):
+        assert phase in result.stderr
+    assert "Indexing sections…" in result.stderr  # whoosh writing its segments, uncounted
+    assert result.stdout.startswith("9 notes (9 new") and len(result.stdout.splitlines()) == 1
+    data = kb("index", "--full", "--json")
+    assert "Indexing sections" in data.stderr
+    assert json.loads(data.stdout)["notes"] == 9
+
+
+def test_the_first_search_says_it_is_indexing(kb, terminal) -> None:
+    result = kb("search", "relu", "--json")
+    assert "Reading notes" in result.stderr and "Indexing sections" in result.stderr
+    assert json.loads(result.stdout)[0]["path"] == "topics/ReLU.md"
+
+
+def test_waiting_for_the_graph_process_shows(kb, terminal, monkeypatch) -> None:
+    from kb import refresh
+
+    monkeypatch.setattr(refresh, "PARALLEL_GRAPH_NOTES", 1)
+    result = kb("index")
+    assert result.exit_code == 0, result.output
+    assert "Linking concepts…" in result.stderr
+
+
+def test_a_short_phase_stays_quiet(monkeypatch, capsys) -> None:
+    import kb.output
+
+    monkeypatch.setattr(kb.output, "_terminal", lambda stream: True)
+    with kb.output.progress("Reading notes") as cb:
+        for i in range(1, 10):
+            cb(i, 9)  # 9 notes in well under a second: no bar
+        cb(0, 0)  # a step with no count: shown, then erased as it was short
+    err = capsys.readouterr().err
+    assert "[" not in err.replace("\x1b[K", "")
+    assert err.endswith("\r\x1b[K")
