@@ -11,6 +11,7 @@ import pytest
 
 from kb.cli import cli, globals_first
 from kb.errors import VaultNotFound
+from kb.refresh import _sync_graph as _real_sync_graph
 from kb.vault import find_vault
 
 from .conftest import REPO
@@ -187,9 +188,18 @@ def test_waiting_for_the_graph_process_shows(kb, terminal, monkeypatch) -> None:
     from kb import refresh
 
     monkeypatch.setattr(refresh, "PARALLEL_GRAPH_NOTES", 1)
+    monkeypatch.setattr(refresh, "_sync_graph", _slow_sync_graph)
     result = kb("index")
     assert result.exit_code == 0, result.output
     assert "Linking concepts…" in result.stderr
+
+
+def _slow_sync_graph(vault, full: bool) -> None:
+    """The graph process, still at work when indexing ends (module level: it is pickled)."""
+    import time
+
+    time.sleep(1.5)
+    _real_sync_graph(vault, full)
 
 
 def test_a_short_phase_stays_quiet(monkeypatch, capsys) -> None:
