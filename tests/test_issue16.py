@@ -5,9 +5,11 @@ leaves the repository as it was."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from kb.cli import cli, globals_first
 from kb.errors import VaultNotFound
@@ -213,3 +215,87 @@ def test_a_short_phase_stays_quiet(monkeypatch, capsys) -> None:
     err = capsys.readouterr().err
     assert "[" not in err.replace("\x1b[K", "")
     assert err.endswith("\r\x1b[K")
+
+
+# -- 3. an interrupted first index resumes --------------------------------------------------------
+
+
+def _interrupted_after(monkeypatch, notes: int) -> list[str]:
+    """Make parsing raise KeyboardInterrupt (Ctrl-C) after ``notes`` notes; the parsed paths."""
+    from kb import store
+
+    parsed: list[str] = []
+    real = store._parse_chunk
+
+    def parse(vault, rels):
+        if len(parsed) >= notes:
+            raise KeyboardInterrupt
+        parsed.extend(rels)
+        return real(vault, rels)
+
+    monkeypatch.setattr(store, "_parse_chunk", parse)
+    return parsed
+
+
+def test_an_interrupted_first_index_resumes_and_equals_a_fresh_one(
+    kb, vault_copy: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from kb import store
+
+    monkeypatch.setattr(store, "STORE_BATCH_NOTES", 3)
+    real = store._parse_chunk
+    parsed = _interrupted_after(monkeypatch, 7)
+    stopped = kb("index")
+    assert stopped.exit_code != 0 and len(parsed) == 7
+    parsed.clear()
+    monkeypatch.setattr(store, "_parse_chunk", _parse_counting(parsed, real))
+    resumed = kb("index")
+    assert resumed.exit_code == 0, resumed.output
+    assert len(parsed) == 9 - 6, parsed  # two batches of 3 were kept; the 7th note is read again
+    assert resumed.stdout.startswith("9 notes (3 new")
+    fresh = tmp_path / "fresh"
+    shutil.copytree(vault_copy, fresh, ignore=shutil.ignore_patterns(".kb"))
+    for args in (
+        ["stats", "--json"],
+        ["search", "x", "-n", "0", "--json"],
+        ["show", "resnet", "--json"],
+        ["neighbors", "resnet", "--depth", "2", "--json"],
+        ["doctor", "--json"],
+    ):
+        assert kb(*args).stdout == CliRunner().invoke(cli, ["--vault", str(fresh), *args]).stdout
+
+
+def _parse_counting(parsed: list[str], real):
+    def parse(vault, rels):
+        parsed.extend(rels)
+        return real(vault, rels)
+
+    return parse
+
+
+def test_an_index_interrupted_while_writing_sections_resumes(
+    kb, vault_copy: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from kb import index
+
+    monkeypatch.setattr(index, "INDEX_BATCH_NOTES", 3)
+    real = index.documents
+    indexed: list[str] = []
+
+    def documents(note):
+        if len(indexed) >= 7:
+            raise KeyboardInterrupt
+        indexed.append(note.path)
+        return real(note)
+
+    monkeypatch.setattr(index, "documents", documents)
+    assert kb("index").exit_code != 0 and len(indexed) == 7
+    indexed.clear()
+    monkeypatch.setattr(index, "documents", lambda note: indexed.append(note.path) or real(note))
+    resumed = kb("index")
+    assert resumed.exit_code == 0, resumed.output
+    assert len(indexed) == 3, indexed  # two batches of 3 were kept
+    fresh = tmp_path / "fresh"
+    shutil.copytree(vault_copy, fresh, ignore=shutil.ignore_patterns(".kb"))
+    for args in (["search", "x", "-n", "0", "--json"], ["search", "卷积 OR relu", "--json"]):
+        assert kb(*args).stdout == CliRunner().invoke(cli, ["--vault", str(fresh), *args]).stdout
