@@ -45,11 +45,6 @@ version is rebuilt. 8: no pickles (kb.whoosh_safe); an index of 7 or before hold
 PARALLEL_MIN_NOTES = 1000
 """From this many notes to index on, whoosh writes with one process per core."""
 
-INDEX_BATCH_NOTES = 2000
-"""A first index is committed this many notes at a time, its held.json written after each: one
-interrupted or killed resumes from its last batch (the next kb puts the partial index in
-place, :func:`_clean_up_after_a_killed_kb`, and adds the notes it lacks)."""
-
 LOCK_TIMEOUT = 60.0
 """Seconds to wait for another kb process to finish writing the index."""
 
@@ -363,28 +358,11 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
             break
         fresh = live.with_name(f"search.new.{os.getpid()}{n}")
     fresh.mkdir()
-    first = not os.path.lexists(live)  # nothing to search meanwhile: worth resuming
-    keep = False
     try:
         ix = whoosh_safe.create_in(str(fresh), _schema())
         held: dict[str, str] = {}
         stale, _ = store.diff(held)
-        step = INDEX_BATCH_NOTES if first else max(len(stale), 1)
-        for start_at in range(0, max(len(stale), 1), step):
-            batch = stale[start_at : start_at + step]
-            last = start_at + step >= len(stale)
-            _write_notes(
-                _writer(ix, len(batch)),
-                store,
-                held,
-                batch,
-                [],
-                result,
-                _shifted(progress, start_at, len(stale), last),
-                fresh=True,
-            )
-            if first and not last:
-                _write_held(vault, held, fresh)  # a kb stopped from here on resumes
+        _write_notes(_writer(ix, len(stale)), store, held, stale, [], result, progress, fresh=True)
         _write_held(vault, held, fresh)
         old = live.with_name(f"search.old.{os.getpid()}")
         datadir.check_no_links(vault.data_dir)
@@ -392,30 +370,11 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
             os.replace(live, old)
         os.replace(fresh, live)
         datadir.remove_index_folder(old)
-    except BaseException:
-        keep = first and _held_path(vault, fresh).is_file()  # Ctrl-C: the next kb resumes
-        raise
     finally:
-        if not keep:
-            datadir.remove_index_folder(fresh)
+        datadir.remove_index_folder(fresh)
     result.rebuilt = True
     result.seconds = time.perf_counter() - start
     return result
-
-
-def _shifted(progress: Progress | None, before: int, total: int, last: bool) -> Progress | None:
-    """``progress`` for one batch of a first index: counted from ``before`` of ``total``, and
-    the uncounted step (whoosh's commit) shown for the last batch only."""
-    if progress is None:
-        return None
-
-    def update(done: int, of: int) -> None:
-        if of:
-            progress(before + done, total)
-        elif last:
-            progress(0, 0)
-
-    return update
 
 
 def _write_notes(

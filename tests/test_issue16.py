@@ -271,31 +271,3 @@ def _parse_counting(parsed: list[str], real):
         return real(vault, rels)
 
     return parse
-
-
-def test_an_index_interrupted_while_writing_sections_resumes(
-    kb, vault_copy: Path, tmp_path: Path, monkeypatch
-) -> None:
-    from kb import index
-
-    monkeypatch.setattr(index, "INDEX_BATCH_NOTES", 3)
-    real = index.documents
-    indexed: list[str] = []
-
-    def documents(note):
-        if len(indexed) >= 7:
-            raise KeyboardInterrupt
-        indexed.append(note.path)
-        return real(note)
-
-    monkeypatch.setattr(index, "documents", documents)
-    assert kb("index").exit_code != 0 and len(indexed) == 7
-    indexed.clear()
-    monkeypatch.setattr(index, "documents", lambda note: indexed.append(note.path) or real(note))
-    resumed = kb("index")
-    assert resumed.exit_code == 0, resumed.output
-    assert len(indexed) == 3, indexed  # two batches of 3 were kept
-    fresh = tmp_path / "fresh"
-    shutil.copytree(vault_copy, fresh, ignore=shutil.ignore_patterns(".kb"))
-    for args in (["search", "x", "-n", "0", "--json"], ["search", "卷积 OR relu", "--json"]):
-        assert kb(*args).stdout == CliRunner().invoke(cli, ["--vault", str(fresh), *args]).stdout
