@@ -36,7 +36,7 @@ SCHEMA = 9
 PARALLEL_MIN_FILES = 64
 """Below this many files to parse, a process pool costs more than it saves."""
 
-STORE_BATCH_NOTES = 500
+STORE_BATCH_NOTES = 200
 """A run that adds this many notes or more (a first index) commits them this many at a time:
 one interrupted or killed resumes from its last batch instead of parsing every note again."""
 
