@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kb.cli import cli, globals_first
+from kb.cli import cli
 from kb.errors import VaultNotFound
 from kb.refresh import _sync_graph as _real_sync_graph
 from kb.vault import find_vault
@@ -80,6 +80,8 @@ def test_global_options_after_the_command(runner, vault_copy: Path, tmp_path: Pa
 
 
 def test_nothing_after_double_dash_is_moved() -> None:
+    from kb.cli import globals_first
+
     assert globals_first(["search", "relu", "--vault", "v"]) == ["--vault", "v", "search", "relu"]
     assert globals_first(["--debug", "search", "--", "--vault"]) == [
         "--debug",
