@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "orphans": "kb.commands.graph:orphans",
     "doctor": "kb.commands.graph:doctor",
     "graph": "kb.commands.graph:graph",
+    "mcp": "kb.commands.mcp:mcp",
 }
 
 
@@ -157,6 +158,7 @@ SUMMARIES: dict[str, str] = {
     "orphans": "Notes with no links in or out.",
     "doctor": "Broken and ambiguous links, bad front matter, link suggestions.",
     "graph": "Export a topic's neighbourhood as interactive HTML, JSON, GraphML or GEXF.",
+    "mcp": "Serve the vault to an AI assistant (an MCP server over stdio).",
 }
 
 

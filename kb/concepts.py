@@ -189,25 +189,23 @@ and ``矩阵`` 3.7 are not)."""
 @lru_cache(maxsize=1 << 16)
 def is_common_word(name: str) -> bool:
     """True for one English word (lower-case or capitalised) or one short Chinese word that
-    is common in the language at large, after :mod:`wordfreq`'s frequencies."""
+    is common in the language at large (wordfreq's frequencies, kept in ``kb/assets``)."""
     t = name.strip()
     if 2 <= len(t) <= 4 and all(is_cjk(ch) for ch in t):
-        return t in _common_zh()
+        return t in _common_words("zh")
     if not re.fullmatch(r"[A-Za-z][a-z]+", t):
         return False
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(t.casefold(), "en") >= COMMON_ZIPF
+    return t.casefold() in _common_words("en")
 
 
-@lru_cache(maxsize=1)
-def _common_zh() -> frozenset[str]:
-    """wordfreq's Chinese words at or above :data:`COMMON_ZIPF_ZH` (read from its frequency
-    list by bin, without its Chinese tokenizer; ~0.4 s, once per process)."""
-    from wordfreq import get_frequency_list
+@lru_cache(maxsize=2)
+def _common_words(lang: str) -> frozenset[str]:
+    """The words of ``kb/assets/common-<lang>.txt``: wordfreq's words at or above
+    :data:`COMMON_ZIPF` (``python -m bench.common_words`` writes the lists)."""
+    from importlib import resources
 
-    bins = get_frequency_list("zh")  # bin i holds the words of i centibels below 1 (Zipf 9)
-    return frozenset(w for b in bins[: round((9 - COMMON_ZIPF_ZH) * 100)] for w in b)
+    text = resources.files("kb").joinpath("assets", f"common-{lang}.txt").read_text("utf-8")
+    return frozenset(text.split())
 
 
 def mentionable(key: str) -> bool:

@@ -274,15 +274,20 @@ def write_html(
     vault_root: Path,
     vault_name: str,
     max_nodes: int = 1500,
+    hidden_kinds: tuple[str, ...] = ("section",),
 ) -> HtmlExport:
-    """Write the graph as one offline HTML page (vis-network via pyvis); return what was drawn."""
+    """Write the graph as one offline HTML page (vis-network via pyvis); return what was drawn.
+
+    Nodes of ``hidden_kinds`` (sections: the places of a topic, not topics) are on the page
+    but hidden until their box in the legend is ticked; the node budget goes to the others
+    first."""
     if max_nodes < 1:
         raise KbError(f"max_nodes must be at least 1, not {max_nodes}")
     from pyvis.network import Network
 
     degree = {n: d for n, d in G.degree()}
     focus = focus if focus is not None and focus in G else None
-    shown = _keep_best_connected(G, degree, focus, max_nodes)
+    shown = _keep_best_connected(G, degree, focus, max_nodes, hidden_kinds)
     H = G if len(shown) == G.number_of_nodes() else G.subgraph(shown).copy()
     positions = _seed_layout(
         H, focus or (max(shown, key=lambda n: (degree[n], str(n))) if shown else None)
@@ -294,6 +299,8 @@ def write_html(
     vault_uri = _dir_uri(vault_root)
     for n in sorted(H.nodes, key=lambda n: (n == focus, degree[n], str(n))):
         record = _node_record(n, H.nodes[n], degree[n], n == focus, positions[n])
+        if record["group"] in hidden_kinds and n != focus:
+            record["hidden"] = True
         path = record["path"]
         if path is not None and path not in files:
             files[path] = _note_links(path, vault_name, vault_uri)
@@ -317,6 +324,7 @@ def write_html(
             path=_str_or_none(d.get("path")),
             line=_int_or_none(d.get("line")),
             text=_clip(_str_or_none(d.get("text")), _MAX_TEXT),
+            count=_int_or_none(d.get("count")),
         )
     net.options = _vis_options(H.number_of_nodes(), H.number_of_edges())
     vis_nodes, vis_edges, _heading, _height, _width, options_json = net.get_network_data()
@@ -328,6 +336,7 @@ def write_html(
             "title": title,
             "vault": vault_name,
             "focus": str(focus) if focus is not None else None,
+            "hiddenKinds": [k for k in hidden_kinds if k in NODE_KINDS],
             "nodesTotal": G.number_of_nodes(),
             "nodesShown": H.number_of_nodes(),
             "nodesOmitted": G.number_of_nodes() - H.number_of_nodes(),
@@ -372,11 +381,16 @@ def _add_edge(net: Any, source: str, to: str, **options: Any) -> None:
     net.edges.append(Edge(source, to, net.directed, **options).options)
 
 
-def _keep_best_connected(G: nx.Graph, degree: dict, focus: Any, max_nodes: int) -> list:
-    """All nodes if they fit, else the ``max_nodes`` highest-degree ones, focus always kept."""
+def _keep_best_connected(
+    G: nx.Graph, degree: dict, focus: Any, max_nodes: int, hidden_kinds: tuple[str, ...] = ()
+) -> list:
+    """All nodes if they fit, else the ``max_nodes`` highest-degree ones (nodes of the
+    hidden kinds last), focus always kept."""
     if G.number_of_nodes() <= max_nodes:
         return list(G.nodes)
-    ranked = sorted(G.nodes, key=lambda n: (-degree[n], str(n)))
+    ranked = sorted(
+        G.nodes, key=lambda n: (G.nodes[n].get("kind") in hidden_kinds, -degree[n], str(n))
+    )
     keep = ranked[:max_nodes]
     if focus is not None and focus not in keep:
         keep = [focus, *keep[: max_nodes - 1]]

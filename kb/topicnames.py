@@ -774,7 +774,7 @@ def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bo
     ``text`` is its plain text (one block per line), ``links`` how many note links it holds,
     ``stem``/``title`` the note's file name and title. A listing is a page named so, or text
     of many short lines (median 30 characters or less) few of which end a sentence, or text
-    that is mostly links (one per 40 characters or more).
+    that is mostly links (five or more, one per 40 characters or more).
     """
     name = stem.casefold()
     base = re.split(r"[_\-.]", name, maxsplit=1)[0]
@@ -786,8 +786,8 @@ def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bo
     if not lines:
         return False
     size = sum(len(ln) for ln in lines)
-    if links >= 3 and size <= 40 * links:
-        return True
+    if links >= 5 and size <= 40 * links:
+        return True  # (a short topic note with three links, 激活函数 → ReLU, is no listing)
     if len(lines) >= 8:
         lengths = sorted(len(ln) for ln in lines)
         median = lengths[len(lengths) // 2]

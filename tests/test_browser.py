@@ -106,6 +106,18 @@ def test_sample_graph_page(browser, tmp_path):
     assert abs(x - box["width"] / 2) < 5 and abs(y - box["height"] / 2) < 5
     assert page.evaluate("() => window.kbGraph.network.getSelectedNodes()") == [FOCUS]
 
+    # Topics by default: sections (the places of a topic) start hidden, behind their box.
+    sections = page.evaluate(
+        "() => window.kbGraph.nodes.get({filter: (n) => n.group === 'section'}).map((n) => n.id)"
+    )
+    hidden = page.evaluate(
+        "() => window.kbGraph.nodes.get({filter: (n) => n.hidden}).map((n) => n.id)"
+    )
+    assert sections and sorted(hidden) == sorted(sections)
+    assert not page.is_checked("#kb-kind-section") and page.is_checked("#kb-kind-note")
+    page.check("#kb-kind-section")
+    assert page.evaluate("() => window.kbGraph.nodes.get({filter: (n) => n.hidden}).length") == 0
+
     # A real mouse click on a node opens the side panel.
     page.mouse.click(*screen_position(page, "section:topics/ResNet.md#12"))
     panel = page.locator("#kb-panel")

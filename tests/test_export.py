@@ -342,9 +342,12 @@ def test_truncation_keeps_best_connected_and_the_focus(tmp_path):
     data = page_data(result.path.read_text(encoding="utf-8"))
     kept = {n["id"] for n in data["nodes"]}
     assert focus in kept and len(kept) == 100
+    # Topics first, best connected first; sections (hidden until asked for) after them.
     degree = dict(G.degree())
-    lowest_kept = min(degree[n] for n in kept - {focus})
-    assert all(degree[n] <= lowest_kept for n in set(G.nodes) - kept)
+    rank = {n: (G.nodes[n]["kind"] == "section", -degree[n]) for n in G.nodes}
+    worst_kept = max(rank[n] for n in kept - {focus})
+    assert all(rank[n] >= worst_kept for n in set(G.nodes) - kept)
+    assert any(G.nodes[n]["kind"] == "section" for n in set(G.nodes) - kept)
     assert result.edges_shown == G.subgraph(kept).number_of_edges() == len(data["edges"])
     assert data["meta"]["nodesOmitted"] == result.nodes_omitted
     assert data["meta"]["nodesTotal"] == G.number_of_nodes()

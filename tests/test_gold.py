@@ -384,8 +384,11 @@ def _path_evidence(data: dict) -> Iterator[dict]:
 
 
 def _topic_hops(data: dict) -> list[dict]:
-    """Hops between topics: a step into a note's own section is the same place, not a hop."""
-    return [h for h in data["hops"] or [] if h["kind"] != "contains"]
+    """The hops of a path: each one joins two topics (no section is a stop on the way)."""
+    hops = data["hops"] or []
+    assert not any(h["source"].startswith("section:") for h in hops), hops
+    assert not any(h["target"].startswith("section:") for h in hops), hops
+    return hops
 
 
 @pytest.mark.shared

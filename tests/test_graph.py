@@ -13,6 +13,7 @@ from kb.checks import check_links
 from kb.concepts import concept_key, is_dated, names_a_concept
 from kb.errors import TopicNotFound
 from kb.graph.facts import prose
+from kb.graph.queries import Hop
 from kb.mentions import Matcher
 from kb.model import Link, Note, Section, TagUse
 from kb.nodes import EDGE_KINDS, NODE_KINDS
@@ -25,6 +26,7 @@ from kb.vault import AttachmentIndex, find_vault
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "graph"
 MINI = FIXTURES / "mini"
 GOLDEN = FIXTURES / "mini.edges.txt"
+GOLDEN_TOPICS = FIXTURES / "mini.topics.txt"
 
 
 # -- hand-built notes --------------------------------------------------------------
@@ -366,6 +368,29 @@ def test_mini_vault_edges_match_the_golden_file(tmp_path):
     if os.environ.get("KB_UPDATE_GOLDEN"):
         GOLDEN.write_text("\n".join(got) + "\n", encoding="utf-8")
     want = GOLDEN.read_text(encoding="utf-8").splitlines()
+    assert got == want
+
+
+def _topic_lines(kg) -> list[str]:
+    H = kg.topic_graph()
+    out = []
+    for u, v, d in H.edges(data=True):
+        if H.nodes[v]["kind"] == "section":
+            out.append(f"{u} -[{d['kind']}]-> {v}  (section, hidden)")
+            continue
+        w = kg.hop_weight(Hop(u, v, d["kind"], None, None, "", True))
+        out.append(f"{u} -[{d['kind']} ×{d['count']} w{w:g}]-> {v}  {d['path']}:{d['line']}")
+    return sorted(out)
+
+
+def test_mini_vault_topic_graph_matches_the_golden_file(tmp_path):
+    # Checked by hand: one edge per pair of topics and kind, no section as an end (a
+    # section's edges are its subject's, or its note's: Alpha.md#9 is about widget, so its
+    # sub-section's mention of sprocket… is widget's contains), a written link is its note's.
+    got = _topic_lines(_mini_graph(tmp_path))
+    if os.environ.get("KB_UPDATE_GOLDEN"):
+        GOLDEN_TOPICS.write_text("\n".join(got) + "\n", encoding="utf-8")
+    want = GOLDEN_TOPICS.read_text(encoding="utf-8").splitlines()
     assert got == want
 
 

@@ -22,17 +22,25 @@ def test_path_resnet_to_1x1_conv_shows_why(kb):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.startswith("ResNet → 1x1 卷积")
-    # ResNet → Bottleneck → 1x1 卷积, through the topic notes' links…
-    assert "ResNet ←links_to– Bottleneck" in out and "Bottleneck –links_to→ 1x1 卷积" in out
-    assert "topics/Bottleneck.md:9" in out
-    # ...and the user's own note, which speaks of "ResNet的BottNeck结构" in its 1x1 conv entry.
-    assert "面试准备计划.md:73" in out and "ResNet的BottNeck结构" in out
+    # ResNet → Bottleneck → 1x1 卷积: two hops between topics, through the topic notes'
+    # links (sections are where the evidence is, not stops on the way)…
+    assert out.startswith("ResNet → 1x1 卷积: 2 hops\n")
+    assert "1. ResNet –links_to→ Bottleneck" in out and "2. Bottleneck –links_to→ 1x1 卷积" in out
+    assert "topics/ResNet.md:16" in out and "topics/Bottleneck.md:9" in out
+    # ...and the user's own note, which speaks of "ResNet的BottNeck结构" in its 1x1 conv entry:
+    # a sentence that says both, listed as another place they are said together.
+    also = out.split("also said together in:")[1]
+    assert "面试准备计划.md:73" in also and "ResNet的BottNeck结构" in also
 
     data = _json(kb("path", "resnet", "1x1 conv", "--json"))
     assert data["from"] == "note:topics/ResNet.md" and data["to"] == "note:topics/1x1 卷积.md"
     assert data["hops"][0]["source"] == data["from"] or data["hops"][0]["target"] == data["from"]
+    assert [(h["source"], h["target"]) for h in data["hops"]] == [
+        ("note:topics/ResNet.md", "note:topics/Bottleneck.md"),
+        ("note:topics/Bottleneck.md", "note:topics/1x1 卷积.md"),
+    ]
     for hop in data["hops"]:
-        assert hop["kind"] in {"contains", "links_to", "embeds", "mentions", "tagged"}
+        assert hop["kind"] == "links_to"
         assert set(hop["evidence"]) == {"path", "line", "text"} and hop["evidence"]["text"]
     via = {a["via"]: a for a in data["also"]}
     log_entry = via["section:面试准备计划.md#67"]
@@ -202,12 +210,16 @@ def test_foam_docs_links_and_backlinks(runner, tmp_path):
     view = card("graph-view")
     assert len(view["backlinks"]) == 12
     assert len({b["path"] for b in view["backlinks"]}) == 11
-    assert [(o["target"], o["line"]) for o in view["links_out"]] == [
-        ("wikilinks", 142),
-        ("templates", 143),
-        ("tags", 144),
-        ("daily-notes", 145),
+    # (in order of how related the target is, not of place)
+    assert sorted((o["line"], o["target"]) for o in view["links_out"]) == [
+        (142, "wikilinks"),
+        (143, "templates"),
+        (144, "tags"),
+        (145, "daily-notes"),
     ]
+    rank = {e["id"]: i for i, e in enumerate(view["related"])}
+    order = [rank.get(o["id"], len(rank)) for o in view["links_out"]]
+    assert order == sorted(order)
     assert not (vault / ".kb").exists()
 
 
@@ -285,7 +297,15 @@ def test_doctor_shows_the_first_items_of_each_kind(kb):
 def test_show_lists_the_first_entries_of_each_list(kb):
     full = kb("show", "relu", "-n", "0").stdout
     short = kb("show", "relu", "-n", "1").stdout
-    assert "topics/激活函数.md:9" in full and "topics/激活函数.md:9" not in short
+    # Two backlinks; the one from the more related topic (by the card's related list)
+    # comes first, whatever its place.
+    card = json.loads(kb("show", "relu", "--json").stdout)
+    related = [e["label"] for e in card["related"]]
+    first, second = [b["path"] for b in card["backlinks"]]
+    assert {first, second} == {"topics/激活函数.md", "topics/ResNet.md"}
+    by_topic = {"topics/激活函数.md": "激活函数", "topics/ResNet.md": "ResNet"}
+    assert related.index(by_topic[first]) < related.index(by_topic[second])
+    assert f"{second}:" in full and f"{second}:" not in short.split("backlinks")[1]
     assert "    … 1 more (-n 0 for all)" in short  # 2 backlinks, 1 shown
     assert len(json.loads(kb("show", "relu", "-n", "1", "--json").stdout)["backlinks"]) == 2
 

@@ -122,7 +122,7 @@ def test_long_lists_end_with_the_same_more_line(kb) -> None:
         (["related", "ReLU", "-n", "1"], "… more (-n 0 for all)"),
         (["show", "relu", "-n", "1"], "    … 1 more (-n 0 for all)"),
         (["doctor", "-n", "2"], "    … 2 more (-n 0 for all)"),
-        (["neighbors", "bottleneck", "-n", "3"], "  … 8 more (-n 0 for all)"),
+        (["neighbors", "bottleneck", "-n", "3"], "  … 2 more (-n 0 for all)"),
     ):
         result = kb(*args)
         assert result.exit_code == 0, (args, result.output)

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.cli import cli
+from kb.concepts import is_common_word
 from kb.topicnames import prose_terms
 
 
@@ -228,3 +229,18 @@ def test_a_chinese_term_and_its_gloss_marked_elsewhere_are_one_topic(tmp_path: P
         },
     )
     assert _card(root, "overfitting")["id"] == _card(root, "过拟合")["id"]
+
+
+@pytest.mark.parametrize(
+    ("word", "common"),
+    [
+        ("input", True), ("Network", True), ("each", True), ("paper", True),
+        ("momentum", False), ("dropout", False), ("softmax", False), ("ReLU", False),
+        ("数字", True), ("颜色", True), ("注意力", False), ("样本", False), ("矩阵", False),
+        ("feature map", False),  # one word only
+    ],
+)  # fmt: skip
+def test_common_words_come_from_the_shipped_lists(word: str, common: bool) -> None:
+    # kb/assets/common-*.txt hold wordfreq's words at Zipf 4.3 or more (COMMON_ZIPF's
+    # examples): kb reads them without importing wordfreq.
+    assert is_common_word(word) is common

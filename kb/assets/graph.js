@@ -154,7 +154,8 @@
     notice.hidden = false;
   }
 
-  const hiddenNodeKinds = new Set();
+  // Kinds the page starts with hidden (sections: the places of a topic, shown on demand).
+  const hiddenNodeKinds = new Set(meta.hiddenKinds || []);
   const hiddenEdgeKinds = new Set();
 
   for (const k of data.nodeKinds) {
@@ -185,7 +186,7 @@
     const label = el("label");
     const box = el("input");
     box.type = "checkbox";
-    box.checked = true;
+    box.checked = !(fieldset.id === "kb-node-kinds" && hiddenNodeKinds.has(k.kind));
     box.id = id;
     box.dataset.kind = k.kind;
     box.addEventListener("change", () => onChange(box.checked));

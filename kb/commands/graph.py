@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kb import api
 from kb.errors import notice
 from kb.output import (
     echo,
@@ -27,7 +28,7 @@ from kb.output import (
 )
 
 if TYPE_CHECKING:
-    from kb.graph.queries import Hop, KnowledgeGraph
+    from kb.graph.queries import KnowledgeGraph
     from kb.store import Store
 
 
@@ -114,20 +115,14 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
       kb show "1x1 conv"
       kb show '#cnn' --json
     """
-    from kb.errors import TopicNotFound
-
     kg, _ = _open(ctx)
-    try:
-        node = kg.find(topic)
-    except TopicNotFound as missing:
-        found = None if missing.ambiguous else _found_in(ctx, topic, limit)
-        if not found:
-            raise
-        _not_a_topic(topic, found, missing.suggestions, limit, as_json)
-        return
-    card = kg.card(node)
+    found: list = []  # the sections saying a name that is no topic, as hits
+    card = api.show(kg, topic, lambda name: found.extend(_found_in(ctx, name)) or found)
     if as_json:
         emit_json(card)
+        return
+    if card["kind"] == "not a topic":
+        _not_a_topic(topic, found, card["did_you_mean"], limit)
         return
     color = use_color()
     head = style(card["label"], color, bold=True)
@@ -192,41 +187,19 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
         _listing(title, card[key], limit, color, lines)
 
 
-FOUND_MAX = 1000
-"""Sections at most that a card of a name that is no topic counts."""
-
-
-def _found_in(ctx: click.Context, topic: str, limit: int) -> list:
-    """The sections whose text says ``topic`` (a phrase search), for a name that is no topic."""
-    from kb import index
+def _found_in(ctx: click.Context, topic: str) -> list:
+    """The sections whose text says ``topic``, for a name that is no topic."""
     from kb.commands.search import _rebuilding, _refresh
-    from kb.errors import QueryError
 
     _refresh(ctx.obj.vault)
-    phrase = '"' + " ".join(topic.replace('"', " ").split()) + '"'
-    try:
-        return _rebuilding(
-            ctx.obj.vault, False, lambda: index.search(ctx.obj.vault, phrase, limit=FOUND_MAX)
-        )
-    except QueryError:
-        return []
+    return _rebuilding(ctx.obj.vault, False, lambda: api.found_in(ctx.obj.vault, topic))
 
 
-def _not_a_topic(topic: str, hits: list, suggestions: list[str], limit: int, as_json: bool) -> None:
+def _not_a_topic(topic: str, hits: list, suggestions: list[str], limit: int) -> None:
     """The card of a name that is no topic but that notes say: where they say it."""
-    from kb.commands.search import _hit_json, breadcrumb
+    from kb.api import FOUND_MAX, breadcrumb
     from kb.output import highlight
 
-    if as_json:
-        emit_json(
-            {
-                "label": topic,
-                "kind": "not a topic",
-                "found_in": [_hit_json(h) for h in hits],
-                "did_you_mean": suggestions,
-            }
-        )
-        return
     color = use_color()
     places = f"{'at least ' * (len(hits) >= FOUND_MAX)}{len(hits)} section{'s' * (len(hits) != 1)}"
     echo(f"{style(topic, color, bold=True)}  (not a topic yet: found in {places})")
@@ -273,35 +246,18 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
       kb path relu 知识蒸馏 --json
     """
     kg, _ = _open(ctx)
-    src, dst = kg.find(a), kg.find(b)
-    if src == dst:
-        if as_json:
-            emit_json({"from": src, "to": dst, "hops": []})
-        else:
+    found = api.find_path(kg, a, b)
+    src, dst, hops = found["from"], found["to"], found["hops"]
+    if as_json:
+        emit_json(found)
+    if hops == []:
+        if not as_json:
             echo(f"{kg.label(src)} and {kg.label(dst)} are the same topic.")
         return
-    hops = kg.shortest_path(src, dst)
     if hops is None:
-        if as_json:
-            emit_json({"from": src, "to": dst, "hops": None})
         echo(f"{kg.label(src)} and {kg.label(dst)} are not connected.", err=True)
         ctx.exit(1)
-    assert hops is not None
-    also = kg.common_neighbours(
-        src, dst, exclude={h.source for h in hops} | {h.target for h in hops}
-    )
     if as_json:
-        emit_json(
-            {
-                "from": src,
-                "to": dst,
-                "hops": [_hop_json(kg, h) for h in hops],
-                "also": [
-                    {"via": n, "label": kg.label(n), "evidence": [_hop_json(kg, h) for h in ev]}
-                    for n, ev in also
-                ],
-            }
-        )
         return
     color = use_color()
     n = len(hops)
@@ -309,44 +265,37 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         f"{style(kg.label(src), color, bold=True)} → {style(kg.label(dst), color, bold=True)}: "
         f"{n} hop{'s' if n != 1 else ''}"
     )
+    at = src  # the hops are walked from src: each one forward or against its edge
     for i, h in enumerate(hops, 1):
-        echo(f"  {i}. {_hop_text(kg, h, color)}")
-        echo(f"     {_where(h.path, h.line)}  {_quote(h.text)}")
-    if also:
+        echo(f"  {i}. {_hop_text(h, at, color)}")
+        ev = h["evidence"]
+        echo(f"     {_where(ev['path'], ev['line'])}  {_quote(ev['text'])}")
+        at = h["target"] if h["source"] == at else h["source"]
+    if found["also"]:
         echo(style("  also said together in:", color, bold=True))
-        for n, ev in also:
-            echo(f"    {kg.label(n)}")
-            for where, text in _distinct_evidence(ev):
+        for via in found["also"]:
+            echo(f"    {via['label']}")
+            for where, text in _distinct_evidence(via["evidence"]):
                 echo(f"      {where}  {_quote(text)}")
 
 
-def _distinct_evidence(hops: list[Hop]) -> list[tuple[str, str]]:
+def _distinct_evidence(hops: list[dict]) -> list[tuple[str, str]]:
     """Evidence lines once each; on one line, a sentence wins over the bare title it contains."""
     out: dict[str, str] = {}
     for h in hops:
-        where = _where(h.path, h.line)
-        text = h.text or ""
+        where = _where(h["evidence"]["path"], h["evidence"]["line"])
+        text = h["evidence"]["text"] or ""
         if where not in out or len(text) > len(out[where]):
             out[where] = text
     return list(out.items())
 
 
-def _hop_json(kg: KnowledgeGraph, h: Hop) -> dict:
-    return {
-        "source": h.source,
-        "target": h.target,
-        "source_label": kg.label(h.source),
-        "target_label": kg.label(h.target),
-        "kind": h.kind,
-        "evidence": {"path": h.path, "line": h.line, "text": h.text},
-    }
-
-
-def _hop_text(kg: KnowledgeGraph, h: Hop, color: bool) -> str:
-    kind = style(h.kind, color, fg="cyan")
-    if h.forward:
-        return f"{kg.label(h.source)} –{kind}→ {kg.label(h.target)}"
-    return f"{kg.label(h.target)} ←{kind}– {kg.label(h.source)}"
+def _hop_text(h: dict, at: str, color: bool) -> str:
+    """A hop walked from ``at``: the arrow as the edge points."""
+    kind = style(h["kind"], color, fg="cyan")
+    if h["source"] == at:
+        return f"{h['source_label']} –{kind}→ {h['target_label']}"
+    return f"{h['target_label']} ←{kind}– {h['source_label']}"
 
 
 @click.command()
@@ -366,38 +315,17 @@ def neighbors(ctx: click.Context, topic: str, depth: int, limit: int, as_json: b
       kb neighbors relu --depth 2 --json
     """
     kg, _ = _open(ctx)
-    node = kg.find(topic)
-    found = kg.neighbourhood(node, depth)
-    rows = sorted(
-        (dist, kg.node(n)["kind"], kg.label(n).casefold(), n)
-        for n, dist in found.items()
-        if n != node
-    )
+    found = api.neighbors(kg, topic, depth)
     if as_json:
-        emit_json(
-            {
-                "id": node,
-                "label": kg.label(node),
-                "depth": depth,
-                "neighbors": [
-                    {
-                        "id": n,
-                        "label": kg.label(n),
-                        "kind": kind,
-                        "path": kg.node(n)["path"],
-                        "line": kg.node(n)["line"],
-                        "distance": dist,
-                    }
-                    for dist, kind, _, n in rows
-                ],
-            }
-        )
+        emit_json(found)
         return
     color = use_color()
-    echo(f"{style(kg.label(node), color, bold=True)}: {len(rows)} within {depth} hop(s)")
-    for dist, kind, _, n in _first(rows, limit):
-        where = _where(kg.node(n)["path"], kg.node(n)["line"])
-        echo(f"  {dist}  {kind:<8} {kg.label(n)}  {style(where, color, dim=True)}".rstrip())
+    rows = found["neighbors"]
+    echo(f"{style(found['label'], color, bold=True)}: {len(rows)} within {depth} hop(s)")
+    for n in _first(rows, limit):
+        where = _where(n["path"], n["line"])
+        line = f"  {n['distance']}  {n['kind']:<8} {n['label']}  {style(where, color, dim=True)}"
+        echo(line.rstrip())
     _more(rows, limit, "  ")
 
 
@@ -415,15 +343,15 @@ def tags(ctx: click.Context, as_json: bool) -> None:
       kb tags
     """
     kg, _ = _open(ctx)
-    counts = kg.tags()
+    counts = api.tags(kg)
     if as_json:
-        emit_json([{"tag": t.name, "notes": t.notes, "depth": t.depth} for t in counts])
+        emit_json(counts)
         return
     if not counts:
         echo("No tags.")
-    width = len(str(max(t.notes for t in counts))) if counts else 1
+    width = len(str(max(t["notes"] for t in counts))) if counts else 1
     for t in counts:
-        echo(f"{t.notes:>{width}}  {'  ' * t.depth}#{t.name}")
+        echo(f"{t['notes']:>{width}}  {'  ' * t['depth']}#{t['tag']}")
 
 
 @click.command()
@@ -464,28 +392,13 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
       kb doctor -n 0              # every item, not the first 20 of each kind
       kb doctor --json | jq '.broken'
     """
-    from kb.checks import check_links
-
     kg, store = _open(ctx)
-    notes = store.notes()
-    report = check_links(notes.values(), kg.resolver(), ctx.obj.vault.attachments())
-    suggestions = kg.link_suggestions()
-    problems = {
-        "broken": [_problem(p) for p in report.broken],
-        "ambiguous": [_problem(p) for p in report.ambiguous],
-        "missing_embeds": [_problem(p) for p in report.missing_embeds],
-        "bad_frontmatter": [
-            {"path": w.path, "warnings": list(w.warnings)} for w in report.bad_frontmatter
-        ],
-        "skipped": [{"path": p, "reason": why} for p, why in sorted(store.skipped().items())],
-        "orphans": report.orphans,
-        "suggestions": suggestions,
-    }
+    problems = api.doctor(ctx.obj.vault, kg, store)
     if as_json:
-        emit_json({"notes": report.notes, "links": report.links, **problems})
+        emit_json(problems)
         return
     color = use_color()
-    echo(f"{report.notes} notes, {report.links} links")
+    echo(f"{problems['notes']} notes, {problems['links']} links")
     titles = {
         "broken": "broken links",
         "ambiguous": "ambiguous links (several notes share the name)",
@@ -502,13 +415,6 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
         for item in _first(items, limit):
             echo("    " + _problem_text(key, item))
         _more(items, limit)
-
-
-def _problem(p) -> dict:
-    out = {"path": p.path, "line": p.line, "target": p.target, "context": p.context}
-    if p.candidates:
-        out["candidates"] = list(p.candidates)
-    return out
 
 
 def _problem_text(key: str, item) -> str:
@@ -583,7 +489,7 @@ def graph(
     vault = ctx.obj.vault
     kg, _ = _open(ctx)
     if all_:
-        G, focus, name = kg.graph, None, vault.name
+        G, focus, name = kg.topic_graph(), None, vault.name
     else:
         focus = kg.find(topic or "")
         G, name = kg.subgraph(kg.neighbourhood(focus, depth)), topic or ""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
-from kb.errors import IndexDamaged, KbError, TopicNotFound, notice
+from kb import api
+from kb.api import breadcrumb
+from kb.errors import IndexDamaged, notice
 from kb.output import (
     echo,
     emit_json,
@@ -17,14 +18,10 @@ from kb.output import (
     json_option,
     limit_option,
     more_line,
-    plain,
     progress,
     style,
     use_color,
 )
-
-if TYPE_CHECKING:
-    from kb.model import Hit
 
 
 def _refresh(vault) -> None:
@@ -53,24 +50,6 @@ def _rebuilding(vault, no_refresh: bool, read):
         notice(f"the search index in {e.folder} is damaged ({e.problem}); rebuilding it")
         update(vault, search=True, full_index=True, progress=progress)
     return read()
-
-
-def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
-    """Note › heading › sub, without a heading that only repeats the one above it."""
-    out: list[str] = []
-    for item in heading:
-        if not out or item.casefold() != out[-1].casefold():
-            out.append(item)
-    return out
-
-
-def _hit_json(hit: Hit, heading: bool = True) -> dict:
-    """A hit as ``--json`` prints it (``kb related`` finds notes, so it leaves out the heading)."""
-    out: dict = {"path": hit.path, "title": hit.title}
-    if heading:
-        out["heading"] = breadcrumb(hit.heading)
-    out.update(line=hit.line, score=hit.score, snippet=plain(hit.snippet), tags=list(hit.tags))
-    return out
 
 
 def no_refresh_option(action: str):
@@ -146,10 +125,10 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
         _refresh(vault)
     # One hit more than shown tells whether the list was cut (-n 0: every hit).
     wanted = limit + 1 if limit else None
-    hits = _rebuilding(vault, no_refresh, lambda: index.search(vault, text, limit=wanted))
+    hits = _rebuilding(vault, no_refresh, lambda: api.search_hits(vault, text, wanted))
     cut, hits = len(hits) > limit > 0, hits[: limit or None]
     if as_json:
-        emit_json([_hit_json(h) for h in hits])
+        emit_json([api.hit_json(h) for h in hits])
     else:
         color = use_color()
         for h in hits:
@@ -189,24 +168,14 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
       kb related topics/ResNet.md -n 5
       kb related 残差网络 --json
     """
-    from kb import index
-
     vault = app.vault
     wanted = limit + 1 if limit else None  # one more than shown: was the list cut?
     if not no_refresh:
         _refresh(vault)
-    try:
-        hits = _rebuilding(vault, no_refresh, lambda: index.related(vault, note, limit=wanted))
-    except TopicNotFound:
-        # The graph knows more names than the index (title parts like 残差网络 in
-        # 残差网络（ResNet）, concepts): `kb show` and `kb related` should agree on a name.
-        path = _note_named_in_graph(vault, note)
-        if path is None:
-            raise
-        hits = index.related(vault, path, limit=wanted)
+    hits = _rebuilding(vault, no_refresh, lambda: api.related_hits(vault, note, wanted))
     cut, hits = len(hits) > limit > 0, hits[: limit or None]
     if as_json:
-        emit_json([_hit_json(h, heading=False) for h in hits])
+        emit_json([api.hit_json(h, heading=False) for h in hits])
         return
     color = use_color()
     for h in hits:
@@ -219,17 +188,3 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         echo(more_line(None))
     if not hits:
         echo("no related notes found", err=True)
-
-
-def _note_named_in_graph(vault, name: str) -> str | None:
-    """The note the saved concept graph gives for a name, if the graph exists and knows it."""
-    from kb import graph
-
-    kg = graph.read(vault)
-    if kg is None:
-        return None
-    try:
-        node = kg.find(name)
-    except KbError:
-        return None
-    return kg.node(node).get("path")

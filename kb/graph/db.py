@@ -30,7 +30,7 @@ from kb.errors import KbError
 from kb.graph.facts import BadFacts, EdgeKey, NoteFacts, decode
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 9
+SCHEMA = 10
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt."""
 
@@ -64,6 +64,7 @@ _TABLES = (
     " PRIMARY KEY (node, key)) STRICT, WITHOUT ROWID",
     "CREATE INDEX display_key ON display (key)",
     "CREATE TABLE about (section TEXT PRIMARY KEY, node TEXT NOT NULL) STRICT",
+    "CREATE INDEX about_node ON about (node)",
     "CREATE TABLE defines (concept TEXT NOT NULL, ord INTEGER NOT NULL,"
     " section TEXT NOT NULL, PRIMARY KEY (concept, ord)) STRICT, WITHOUT ROWID",
 )
@@ -477,6 +478,56 @@ class GraphDB:
         row = self.db.execute("SELECT node FROM about WHERE section = ?", (section,)).fetchone()
         return None if row is None else row[0]
 
+    def sections_about(self, node: str) -> list[str]:
+        """The sections whose title names ``node`` (its places of definition)."""
+        rows = self.db.execute("SELECT section FROM about WHERE node = ?", (node,))
+        return [s for (s,) in rows]
+
+    def sections_of(self, path: str) -> list[str]:
+        """The sections of one note."""
+        # (by the owner's index: SQLite would otherwise take the kind's, every section)
+        rows = self.db.execute(
+            "SELECT id FROM nodes INDEXED BY nodes_owner WHERE owner = ? AND kind = 'section'",
+            (path,),
+        )
+        return [s for (s,) in rows]
+
+    def abouts(self, sections: Iterable[str]) -> dict[str, str]:
+        """{section: the node its title names} for those of ``sections`` that name one."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(sections):
+            marks = ", ".join("?" * len(chunk))
+            q = f"SELECT section, node FROM about WHERE section IN ({marks})"
+            out.update(self.db.execute(q, chunk))
+        return out
+
+    def all_about(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT section, node FROM about"))
+
+    def ends_touching(self, nodes: Iterable[str]) -> set[tuple[str, str, str]]:
+        """(src, dst, kind) of every edge with either end in ``nodes`` (for path search)."""
+        out: set[tuple[str, str, str]] = set()
+        nodes = list(dict.fromkeys(nodes))
+        for end in ("src", "dst"):
+            for chunk in _chunks(nodes):
+                marks = ", ".join("?" * len(chunk))
+                q = f"SELECT src, dst, kind FROM edges WHERE {end} IN ({marks})"
+                out.update(self.db.execute(q, chunk))
+        return out
+
+    def edges_touching(self, nodes: Iterable[str]) -> list[tuple[str, str, str, dict]]:
+        """Every edge with either end in ``nodes``, once each."""
+        seen: dict[tuple[str, str, str], dict] = {}
+        nodes = list(dict.fromkeys(nodes))
+        for end in ("src", "dst"):
+            for chunk in _chunks(nodes):
+                marks = ", ".join("?" * len(chunk))
+                q = f"SELECT {_EDGE_COLS} FROM edges WHERE {end} IN ({marks})"
+                for u, v, k, *rest in self.db.execute(q, chunk):
+                    if (u, v, k) not in seen:
+                        seen[(u, v, k)] = edge_attrs(rest)
+        return [(u, v, k, d) for (u, v, k), d in seen.items()]
+
     def defines(self, concept: str) -> list[str]:
         rows = self.db.execute(
             "SELECT section FROM defines WHERE concept = ? ORDER BY ord", (concept,)
@@ -512,6 +563,19 @@ class GraphDB:
             if attrs is not None:
                 out[n] = attrs
         return out
+
+
+def _chunks(items: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    """``items`` in lists of at most ``size`` (SQLite's limit on ``?`` marks is 999 on old
+    builds)."""
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _node_row(a: dict) -> tuple:

@@ -16,6 +16,7 @@ from bisect import insort
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from kb.concepts import concept_key
@@ -29,6 +30,7 @@ _INF = float("inf")
 _DIGITS = re.compile(r"(\d+)")
 
 
+@lru_cache(maxsize=1 << 16)
 def _natural(node: str) -> tuple:
     """A node id's sort key with its numbers as numbers (``#57`` before ``#249``)."""
     return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(node))
@@ -41,10 +43,12 @@ if TYPE_CHECKING:
     from kb.graph.db import GraphDB
 
 PATH_WEIGHT = {
-    "links_to": 1.0, "embeds": 1.0, "about": 1.0, "mentions": 1.5, "contains": 1.0, "tagged": 4.0,
+    "links_to": 1.0, "embeds": 1.0, "about": 1.0, "mentions": 2.1, "contains": 1.0, "tagged": 4.0,
 }  # fmt: skip
-"""Cost of a hop for ``kb path``: a link the user wrote is cheapest, a mention kb found a little
-dearer (it is inferred), a tag hub dear."""
+"""Cost of a hop between two topics for ``kb path``: a link the user wrote, or a heading under
+another (a note's concept, a concept's sub-concept), is cheapest; a mention kb found is dearer
+than two written links (it is inferred: ResNet → Bottleneck → 1x1 conv by the user's links
+beats a sentence that names ResNet and 1x1 conv); a tag hub dearer still."""
 HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制")
 """Words a Chinese name may end with or not (``1×1卷积`` finds ``1×1卷积层``, ``温度参数``
 finds ``温度``)."""
@@ -70,9 +74,6 @@ INCOMING_FACTOR = 0.5
 """What another topic says of this one counts this much of what this one says of it."""
 RELATED_PLACES = 5
 """Places beyond this many add nothing more (a long note is not more related for length)."""
-"""A link the user wrote counts this many times a mention kb found."""
-OUTLINE_WEIGHT = 0.25
-"""A hop inside one note's outline (note → section): the same place, so cheaper than a link."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,9 @@ class Hop:
     """One step of a path, with the edge as it really points (``source`` → ``target``)."""
 
     source: str
+    """The topic the edge starts from."""
     target: str
+    """The topic it points to."""
     kind: str
     path: str | None
     line: int | None
@@ -88,6 +91,9 @@ class Hop:
     forward: bool
     """True when the walk goes from ``source`` to ``target``; False when it goes against
     the edge (``A ←mentions– B``)."""
+    via_source: str = ""
+    via_target: str = ""
+    """The nodes of the edge itself (a section holding the sentence, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,8 @@ class TagCount:
     depth: int
     """0 for ``ml``, 1 for ``ml/cnn``…"""
 
+
+LINK_KINDS = ("links_to", "embeds")
 
 _KIND_ORDER = {
     k: i for i, k in enumerate(("links_to", "embeds", "about", "mentions", "contains", "tagged"))
@@ -121,6 +129,8 @@ class KnowledgeGraph:
         self._attrs: dict[str, dict | None] = {}
         self._resolver: CachedResolver | None = None
         self._whole: nx.MultiDiGraph | None = None
+        self._hops: dict[str, list[Hop]] = {}
+        self._cost_cache: dict[str, dict[str, float]] = {}
 
     # -- nodes ------------------------------------------------------------------
     def node(self, node: str) -> dict:
@@ -336,16 +346,31 @@ class KnowledgeGraph:
                 lambda e: (e["id"], e["source"], e["line"]),
             ),
         }
-        card["related"] = self._related(node, card)
+        card["related"], rank = self._related(node, card)
+        # Most related first (then by place): the lists a person reads top down.
+        last = len(rank)
+
+        def by_rank(key: str, other) -> None:
+            card[key].sort(key=lambda e: rank.get(other(e), last))  # (stable: places kept)
+
+        by_rank("mentions_out", lambda e: e["id"])
+        by_rank("links_out", lambda e: e["id"])
+        by_rank("unlinked_mentions", lambda e: self._topic_of(e["source"]))
+        by_rank("backlinks", lambda e: self._topic_of(e["source"]))
         if attrs["kind"] == "tag":
             card["notes"] = sorted({d["path"] for _, _, _, d in incoming if d["kind"] == "tagged"})
         return card
 
-    def _related(self, node: str, card: dict, limit: int = RELATED_SHOWN) -> list[dict]:
+    def _related(
+        self, node: str, card: dict, limit: int = RELATED_SHOWN
+    ) -> tuple[list[dict], dict[str, int]]:
         """The topics most related to ``node``, most related first: each topic its card joins
         (a child, a link or mention either way) scores, per distinct place that says them
         together, the weight of its name (:func:`kb.topicnames.name_weight`: rare and specific
-        names weigh more than common ones); links count :data:`LINK_FACTOR` times."""
+        names weigh more than common ones); links count :data:`LINK_FACTOR` times.
+
+        Also returns every candidate's rank: those weighed by weight, then the rest by the
+        bound of their weight (each below the weights shown)."""
         places: dict[str, dict[tuple, dict]] = defaultdict(dict)
         factor: dict[str, float] = defaultdict(float)
 
@@ -371,7 +396,7 @@ class KnowledgeGraph:
             n = self.node(c["id"])
             add(c["id"], {"path": n["path"], "line": n["line"]}, n["snippet"], 1.0)
         if not places:
-            return []
+            return [], {}
         notes = max(1, self.db.count())
         # A name's rarity is at most 1, so specificity × factor × places bounds its weight:
         # candidates are weighed, by one count of notes each, best bound first, until the
@@ -397,7 +422,9 @@ class KnowledgeGraph:
                 "evidence": evidence[:RELATED_EVIDENCE],
             }
             insort(out, item, key=order)
-        return out[:limit] if limit else out
+        weighed = {e["id"] for e in out}
+        ranked = [e["id"] for e in out] + [b[1] for b in bounds if b[1] not in weighed]
+        return (out[:limit] if limit else out), {n: i for i, n in enumerate(ranked)}
 
     def _topic_of(self, node: str) -> str | None:
         """The topic a node stands for: a section's subject, else its note."""
@@ -425,101 +452,185 @@ class KnowledgeGraph:
             out[other] = {"id": other, "label": self.label(other), "kind": other_kind}
         return sorted(out.values(), key=lambda e: e["label"].casefold())
 
-    # -- paths and neighbourhoods --------------------------------------------------
-    @staticmethod
-    def _weight(u: str, v: str, kind: str) -> float:
-        if kind == "contains" and v.startswith("section:"):
-            return OUTLINE_WEIGHT
-        if kind == "contains" and u.startswith("tag:"):
-            return PATH_WEIGHT["tagged"]
-        return PATH_WEIGHT.get(kind, PATH_WEIGHT["mentions"])
+    # -- the topic level: paths and neighbourhoods -----------------------------------
+    # Paths and neighbourhoods go from topic to topic (notes, concepts, tags, missing link
+    # targets). A section is not a stop on the way: it is a place of its topic (the concept
+    # or note its title names, else its note), and its edges are the evidence of its topic's.
+    def topic_of(self, node: str) -> str:
+        """The topic a node stands for: a section's subject, else its note; else the node."""
+        if not node.startswith("section:"):
+            return node
+        return self.db.about(node) or note_id(_section_path(node))
 
-    def _steps(self, node: str) -> list[tuple[str, Hop, float]]:
-        """The cheapest edge to each neighbour, either direction, as a Hop walking from ``node``."""
-        best: dict[str, tuple[tuple, Hop, float]] = {}
-        sides = ((self.db.out_edges(node), True), (self.db.in_edges(node), False))
-        for edges, forward in sides:
-            for u, v, k, d in edges:
-                other = v if forward else u
-                w = self._weight(u, v, d["kind"])
-                rank = (
-                    w, _KIND_ORDER.get(d["kind"], len(_KIND_ORDER)), not forward,
-                    d["path"] or "", d["line"] or 0, u, v, k,
-                )  # fmt: skip
-                if other not in best or rank < best[other][0]:
-                    hop = Hop(u, v, d["kind"], d["path"], d["line"], d["text"], forward)
-                    best[other] = (rank, hop, w)
-        return [(other, hop, w) for other, (_, hop, w) in sorted(best.items())]
+    def members(self, topic: str) -> list[str]:
+        """The nodes whose edges may be ``topic``'s: the topic, the sections that name it, and
+        a note's own sections. A section given as the topic speaks for itself alone."""
+        if topic.startswith("section:"):
+            return [topic]
+        out = [topic, *self.db.sections_about(topic)]
+        attrs = self.node(topic)
+        if attrs["kind"] == "note" and attrs["path"]:
+            out += self.db.sections_of(attrs["path"])
+        return list(dict.fromkeys(out))
 
-    def _costs(self, node: str) -> dict[str, float]:
-        """The weight of the cheapest edge to each neighbour, either direction (what
-        :meth:`_steps` ranks first, without building a Hop per edge)."""
+    def topic_hops(self, topic: str) -> list[Hop]:
+        """Every edge between ``topic`` and another topic, as a hop walking from ``topic``.
+
+        An edge's ends are the topics of its nodes (:meth:`topic_of`), except that a written
+        link is the note's, whichever of its sections holds it."""
+        cache = self._hops.get(topic)
+        if cache is not None:
+            return cache
+        rows = self.db.edges_touching(self.members(topic))
+        end = self._ends(topic, {n for u, v, _, _ in rows for n in (u, v)})
+        out = []
+        for u, v, _, d in rows:
+            kind = d["kind"]
+            tu, tv = end(u, kind, True), end(v, kind, False)
+            if tu == tv or topic not in (tu, tv):
+                continue
+            out.append(Hop(tu, tv, kind, d["path"], d["line"], d["text"], tu == topic, u, v))
+        self._hops[topic] = out
+        return out
+
+    def _ends(self, topic: str, nodes: set[str]):
+        """The function giving the topic at an end of an edge met from ``topic``."""
+        about = self.db.abouts(n for n in nodes if n.startswith("section:"))
+
+        def end(node: str, kind: str, source: bool) -> str:
+            if node == topic:
+                return topic
+            if not node.startswith("section:"):
+                return node
+            if source and kind in LINK_KINDS:
+                return note_id(_section_path(node))
+            return about.get(node) or note_id(_section_path(node))
+
+        return end
+
+    def _costs(self, topic: str) -> dict[str, float]:
+        """The cost of the cheapest hop to each neighbouring topic (what :meth:`_steps` ranks
+        first, without reading the evidence of every edge: a busy topic has thousands)."""
+        cache = self._cost_cache.get(topic)
+        if cache is not None:
+            return cache
+        rows = self.db.ends_touching(self.members(topic))
+        end = self._ends(topic, {n for u, v, _ in rows for n in (u, v)})
         best: dict[str, float] = {}
-        weight = self._weight
-        for u, v, kind in self.db.costs(node):
-            other = v if u == node else u
-            w = weight(u, v, kind)
+        for u, v, kind in rows:
+            tu, tv = end(u, kind, True), end(v, kind, False)
+            if tu == tv or topic not in (tu, tv):
+                continue
+            other = tv if tu == topic else tu
+            w = _hop_cost(kind, tu)
             if w < best.get(other, _INF):
                 best[other] = w
+        self._cost_cache[topic] = best
         return best
 
+    @staticmethod
+    def hop_weight(hop: Hop) -> float:
+        """What a hop costs a path (:data:`PATH_WEIGHT`; nested tags cost what a tag does)."""
+        return _hop_cost(hop.kind, hop.source)
+
+    def _steps(self, topic: str) -> dict[str, tuple[float, Hop]]:
+        """The best hop to each neighbouring topic: cheapest, then by kind, direction and
+        place (the first line of the first note)."""
+        best: dict[str, tuple[tuple, Hop]] = {}
+        for hop in self.topic_hops(topic):
+            other = hop.target if hop.forward else hop.source
+            w = self.hop_weight(hop)
+            rank = (
+                w, _KIND_ORDER.get(hop.kind, len(_KIND_ORDER)), not hop.forward,
+                _natural(hop.path or ""), hop.line or 0, hop.via_source, hop.via_target,
+            )  # fmt: skip
+            if other not in best or rank < best[other][0]:
+                best[other] = (rank, hop)
+        return {other: (rank[0], hop) for other, (rank, hop) in best.items()}
+
     def shortest_path(self, a: str, b: str) -> list[Hop] | None:
-        """The cheapest undirected path from ``a`` to ``b`` (None when there is none)."""
+        """The cheapest path from topic ``a`` to topic ``b``, edges taken both ways (None when
+        there is none); each hop joins two topics and carries one place as its evidence.
+
+        A search from both ends at once (each topic it reaches costs a read of its edges, and
+        a busy topic has hundreds of neighbours); between paths of one cost found together, the
+        one whose topics come first in natural order wins."""
         if a == b:
             return []
-        dist = {a: 0.0}
-        prev: dict[str, str] = {}
-        heap = [(0.0, _natural(a), a)]
-        done: set[str] = set()
-        while heap:
-            d, _, n = heapq.heappop(heap)
-            if n in done:
+        dist = ({a: 0.0}, {b: 0.0})
+        prev: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        heaps = ([(0.0, _natural(a), a)], [(0.0, _natural(b), b)])
+        done: tuple[set[str], set[str]] = (set(), set())
+        best = _INF
+        best_key: tuple = ()
+        meet: tuple[str, str] | None = None  # (forward side's node, backward side's node)
+
+        def chain(side: int, n: str) -> list[str]:
+            out = [n]
+            while out[-1] in prev[side]:
+                out.append(prev[side][out[-1]])
+            return out
+
+        while heaps[0] and heaps[1]:
+            if heaps[0][0][0] + heaps[1][0][0] >= best - 1e-9:
+                break  # (no path left to find is cheaper)
+            side = 0 if heaps[0][0][0] <= heaps[1][0][0] else 1
+            d, _, n = heapq.heappop(heaps[side])
+            if n in done[side]:
                 continue
-            done.add(n)
-            if n == b:
-                break
-            # Between equal paths the first place wins: sections in line order (#57 before #249).
+            done[side].add(n)
+            other = 1 - side
             for m, w in sorted(self._costs(n).items(), key=lambda mw: _natural(mw[0])):
-                if m not in done and d + w < dist.get(m, _INF) - 1e-9:
-                    dist[m] = d + w
-                    prev[m] = n
-                    heapq.heappush(heap, (d + w, _natural(m), m))
-        if b not in prev:
+                if d + w < dist[side].get(m, _INF) - 1e-9 and m not in done[side]:
+                    dist[side][m] = d + w
+                    prev[side][m] = n
+                    heapq.heappush(heaps[side], (d + w, _natural(m), m))
+                if m in dist[other]:
+                    total = d + w + dist[other][m]
+                    if total <= best + 1e-9:
+                        ends = (n, m) if side == 0 else (m, n)
+                        nodes = chain(0, ends[0])[::-1] + chain(1, ends[1])
+                        key = tuple(_natural(x) for x in nodes)
+                        if total < best - 1e-9 or key < best_key:
+                            best, best_key, meet = total, key, ends
+        if meet is None:
             return None
-        nodes = [b]
-        while nodes[-1] != a:
-            nodes.append(prev[nodes[-1]])
-        nodes.reverse()
-        # The hop between two nodes of the path: the edge _steps ranks first (cheapest, then
-        # by kind, direction and place), only for the few nodes on the path.
-        return [
-            next(hop for other, hop, _ in self._steps(n) if other == m)
-            for n, m in zip(nodes, nodes[1:], strict=False)
-        ]
+        nodes = chain(0, meet[0])[::-1] + chain(1, meet[1])
+        # Each hop as seen walking from a: the best edge from the nearer topic to the next.
+        return [self._steps(n)[m][1] for n, m in zip(nodes, nodes[1:], strict=False)]
 
     def common_neighbours(
         self, a: str, b: str, exclude: Iterable[str] = (), limit: int = 5
     ) -> list[tuple[str, list[Hop]]]:
-        """Nodes joined to both ``a`` and ``b`` by one edge (a section that names both, say),
-        with those edges: other places the two are said together (tags are not places)."""
+        """Other places ``a`` and ``b`` are said together: the sections (or notes) whose edge
+        joins the two directly, then topics joined to both by one hop (a note that names both,
+        say; tags are not places), each with its hops. ``exclude`` holds the path's topics and
+        places (``path:line``), which are not repeated."""
         skip = set(exclude) | {a, b}
-        near_a = {
-            m: hop for m, hop, _ in self._steps(a) if m not in skip and not m.startswith("tag:")
-        }
-        out = []
-        for m, hop, _ in self._steps(b):
-            if m in near_a:
+        out: list[tuple[str, list[Hop]]] = []
+        direct: dict[str, list[Hop]] = {}
+        for hop in self.topic_hops(a):
+            other = hop.target if hop.forward else hop.source
+            if other != b or f"{hop.path}:{hop.line}" in skip:
+                continue
+            place = hop.via_source if hop.via_source.startswith("section:") else hop.via_target
+            direct.setdefault(place, []).append(hop)
+        out += sorted(direct.items(), key=lambda ph: _natural(ph[0]))
+        near_a = {m: hop for m, (_, hop) in self._steps(a).items() if m not in skip}
+        for m, (_, hop) in sorted(self._steps(b).items(), key=lambda mh: _natural(mh[0])):
+            if m in near_a and not m.startswith("tag:"):
                 out.append((m, [near_a[m], hop]))
         return out[:limit]
 
     def neighbourhood(self, node: str, depth: int = 1) -> dict[str, int]:
-        """Nodes within ``depth`` hops of ``node`` (edges taken both ways), with their distance."""
+        """Topics within ``depth`` hops of ``node`` (edges taken both ways), with their
+        distance."""
         seen = {node: 0}
         frontier = [node]
         for level in range(1, depth + 1):
             nxt = []
             for n in frontier:
-                for m in self.db.neighbours(n):
+                for m in sorted(self._steps(n), key=_natural):
                     if m not in seen:
                         seen[m] = level
                         nxt.append(m)
@@ -527,16 +638,64 @@ class KnowledgeGraph:
         return seen
 
     def subgraph(self, nodes: Iterable[str]) -> nx.MultiDiGraph:
-        """The graph restricted to ``nodes`` (for export; treat it as read-only)."""
+        """The topic graph among ``nodes`` (for export; treat it as read-only): one edge per
+        pair of topics and kind, with its first place as evidence and ``count`` places; each
+        note's sections that name no topic of their own hang off it by ``contains``."""
         import networkx
 
         keep = {n: self.node(n) for n in nodes if self.has(n)}
         H = networkx.MultiDiGraph()
         H.add_nodes_from(keep.items())
-        H.add_edges_from(
-            (u, v, k, d) for n in keep for u, v, k, d in self.db.out_edges(n) if v in keep
-        )
-        return H
+        for n in list(keep):
+            for hop in self.topic_hops(n):
+                if hop.forward and hop.target in keep:
+                    _add_topic_edge(H, hop)
+        for n, attrs in keep.items():
+            if attrs["kind"] == "note" and attrs["path"] and not n.startswith("section:"):
+                self._add_sections(H, n, attrs["path"])
+        return _finish(H)
+
+    def topic_graph(self) -> nx.MultiDiGraph:
+        """The whole vault's topic graph (as :meth:`subgraph` draws it), in one pass."""
+        import networkx
+
+        about = self.db.all_about()
+        H = networkx.MultiDiGraph()
+        H.add_nodes_from((n, d) for n, d in self.db.all_nodes() if d["kind"] != "section")
+        for u, v, _, d in self.db.all_edges():
+            kind = d["kind"]
+            if u.startswith("section:"):
+                tu = note_id(_section_path(u))
+                if kind not in LINK_KINDS:
+                    tu = about.get(u) or tu
+            else:
+                tu = u
+            tv = about.get(v) or note_id(_section_path(v)) if v.startswith("section:") else v
+            if tu != tv and tu in H and tv in H:
+                _add_topic_edge(H, Hop(tu, tv, kind, d["path"], d["line"], d["text"], True, u, v))
+        for n, d in list(H.nodes(data=True)):
+            if d["kind"] == "note" and d["path"]:
+                self._add_sections(H, n, d["path"])
+        return _finish(H)
+
+    def _add_sections(self, H: nx.MultiDiGraph, note: str, path: str) -> None:
+        """A note's sections that name no topic, each under the note (shown on demand)."""
+        sections = self.db.sections_of(path)
+        about = self.db.abouts(sections)
+        for s in sections:
+            if s not in about:
+                attrs = self.node(s)
+                H.add_node(s, **attrs)
+                H.add_edge(
+                    note,
+                    s,
+                    key="contains",
+                    kind="contains",
+                    path=attrs["path"],
+                    line=attrs["line"],
+                    text=" › ".join(attrs["heading"]),
+                    count=1,
+                )
 
     # -- vault-wide lists -------------------------------------------------------------
     def tags(self) -> list[TagCount]:
@@ -589,3 +748,40 @@ def _distinct(entries: list[dict], key=lambda e: (e["path"], e["line"])) -> list
             seen.add(k)
             out.append(e)
     return out
+
+
+def _hop_cost(kind: str, source: str) -> float:
+    if kind == "contains" and source.startswith("tag:"):
+        return PATH_WEIGHT["tagged"]  # a nested tag costs what a tag does
+    return PATH_WEIGHT.get(kind, PATH_WEIGHT["mentions"])
+
+
+def _section_path(section: str) -> str:
+    """The note path of a section id (``section:<path>#<line>``)."""
+    return section[len("section:") :].rpartition("#")[0]
+
+
+def _add_topic_edge(H: nx.MultiDiGraph, hop: Hop) -> None:
+    """One edge per (topic, topic, kind): its first place is the evidence, and ``count`` is
+    how many places (note and line) say it."""
+    key = hop.kind
+    place = (hop.path, hop.line)
+    if H.has_edge(hop.source, hop.target, key):
+        d = H.edges[hop.source, hop.target, key]
+        if place not in d["_places"]:
+            d["_places"].add(place)
+            d["count"] += 1
+        if (_natural(hop.path or ""), hop.line or 0) < (_natural(d["path"] or ""), d["line"] or 0):
+            d.update(path=hop.path, line=hop.line, text=hop.text)
+        return
+    H.add_edge(
+        hop.source, hop.target, key=key, kind=hop.kind, path=hop.path, line=hop.line,
+        text=hop.text, count=1, _places={place},
+    )  # fmt: skip
+
+
+def _finish(H: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Drop the bookkeeping :func:`_add_topic_edge` kept on the edges."""
+    for _, _, d in H.edges(data=True):
+        d.pop("_places", None)
+    return H

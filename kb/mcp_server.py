@@ -1,0 +1,561 @@
+"""``kb mcp``: the vault as tools and resources for an AI assistant (an MCP server over stdio).
+
+Each tool asks :mod:`kb.api` what the matching command asks it, and returns that command's
+``--json`` shape (as structured content) with a short text rendering that cites ``path:line``.
+The server keeps the graph and the store open between calls; before each call it stats the
+vault's files and, only when one changed, reads them again as ``kb search`` would.
+
+stdout is the protocol channel: kb prints nothing there (notices and logs go to stderr).
+Only this module imports the MCP SDK, and only ``kb mcp`` imports this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from kb import api
+from kb.errors import IndexDamaged, KbError, TopicNotFound, notice
+from kb.output import clean
+
+if TYPE_CHECKING:
+    from kb.graph.queries import KnowledgeGraph
+    from kb.store import Store
+    from kb.vault import FileStat, Vault
+
+MAX_LIMIT = 200
+"""The most results of one kind a tool returns: more would flood the assistant's context."""
+MAX_DEPTH = 3
+"""The most hops ``neighbors`` walks: at 4 a well-linked vault is all neighbours."""
+NODE_KINDS = frozenset({"note", "section", "concept", "tag", "missing"})
+"""The kinds of node a ``neighbors`` call can keep (see :mod:`kb.graph`)."""
+MAX_READ_CHARS = 100_000
+"""The most characters ``read_note`` returns in one call."""
+
+
+class Session:
+    """The vault as the server keeps it between calls: the store, the graph and what the last
+    refresh saw of the files, so that a call on an unchanged vault costs one stat scan."""
+
+    def __init__(self, vault: Vault):
+        self.vault = vault
+        self._seen: dict[str, FileStat] | None = None
+        """The files' stats when kb's data was last brought up to date (None: not yet)."""
+        self._store: Store | None = None
+        self._kg: KnowledgeGraph | None = None
+        self._reports: dict[str, Any] = {}
+        """Whole-vault answers (tags, the doctor's report) for the vault as it is now."""
+
+    def fresh(self) -> tuple[KnowledgeGraph, Store]:
+        """The graph and the store, caught up with the vault (an incremental refresh, and
+        only when a file's stat differs from what the last refresh saw)."""
+        from kb.refresh import refreshed, update
+        from kb.store import Busy
+
+        on_disk = self.vault.scan({})
+        if on_disk == self._seen and self._kg is not None and self._store is not None:
+            return self._kg, self._store
+        options = dict(search=True, load_graph=True)
+        try:
+            done = update(self.vault, wait=False, **options)
+            seen: dict | None = on_disk
+        except Busy:
+            # Another kb is writing: answer from the data as it is, and look again next call.
+            done = refreshed(self.vault, as_is=True, **options)
+            seen = None
+        self.close()
+        assert done.graph is not None
+        self._kg, self._store, self._seen = done.graph, done.store, seen
+        return self._kg, self._store
+
+    def report(self, name: str, make: Callable[[KnowledgeGraph, Store], Any]) -> Any:
+        """``make(graph, store)``, a whole-vault answer, made once for each state of the vault
+        (it reads every note: seconds on a large vault, the same answer until a note changes)."""
+        kg, store = self.fresh()
+        if name not in self._reports:
+            self._reports[name] = make(kg, store)
+        return self._reports[name]
+
+    def forget(self) -> None:
+        """Refresh on the next call (after kb's data was found damaged and rebuilt)."""
+        self.close()
+        self._seen = None
+
+    def close(self) -> None:
+        if self._kg is not None:
+            self._kg.db.close()
+        if self._store is not None:
+            self._store.close()
+        self._kg = self._store = None
+        self._reports = {}
+
+
+def _check(name: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise KbError(f"{name} must be between {low} and {high} (got {value})")
+    return value
+
+
+def _first(items: list, limit: int) -> list:
+    return items[:limit]
+
+
+def _more(data: dict, keys: tuple[str, ...], limit: int) -> dict:
+    """``data`` with each list of ``keys`` cut to ``limit`` entries, and ``more`` counting what
+    was left out (only when something was)."""
+    out = dict(data)
+    more = {k: len(data[k]) - limit for k in keys if len(data.get(k) or []) > limit}
+    for k in keys:
+        if isinstance(out.get(k), list):
+            out[k] = out[k][:limit]
+    if more:
+        out["more"] = more
+    return out
+
+
+def _where(path: str | None, line: int | None) -> str:
+    if not path:
+        return ""
+    return f"{path}:{line}" if line else path
+
+
+def _result(text: str, data: Any, key: str | None = None) -> CallToolResult:
+    """A tool's answer: the text rendering for the model, the JSON shape as structured
+    content (a list under ``key``, as structured content is an object)."""
+    structured = {key: data} if key else data
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=structured
+    )
+
+
+# -- text renderings (short: the JSON has the rest) ------------------------------------------
+
+
+def _hits_text(hits: list[dict], empty: str) -> str:
+    if not hits:
+        return empty
+    lines = []
+    for h in hits:
+        crumbs = " › ".join(h.get("heading") or [h["title"]])
+        lines.append(f"{_where(h['path'], h['line'])}  {crumbs}")
+        if h["snippet"]:
+            lines.append(f"    {h['snippet']}")
+    return "\n".join(lines)
+
+
+def _card_text(card: dict) -> str:
+    if card["kind"] == "not a topic":
+        head = f"{card['label']!r} is not a topic, but notes say it:"
+        if card["did_you_mean"]:
+            head += f" (did you mean: {', '.join(card['did_you_mean'])})"
+        return head + "\n" + _hits_text(card["found_in"], "")
+    lines = [f"{card['label']} ({card['kind']}) {_where(card['path'], card['line'])}".rstrip()]
+    if card.get("snippet"):
+        lines.append(f"  {card['snippet']}")
+    for name, values in (
+        ("aliases", card.get("aliases", [])),
+        ("tags", ["#" + t for t in card.get("tags", [])]),
+        ("parents", [p["label"] for p in card.get("parents", [])]),
+        ("children", [c["label"] for c in card.get("children", [])]),
+    ):
+        if values:
+            lines.append(f"  {name}: {', '.join(values)}")
+    sections = (
+        ("defined in", "defined_in", lambda e: (e["path"], e["line"], " › ".join(e["heading"]))),
+        (
+            "related",
+            "related",
+            lambda e: (
+                *(
+                    (e["evidence"][0]["path"], e["evidence"][0]["line"])
+                    if e["evidence"]
+                    else ("", 0)
+                ),
+                f"{e['label']} ({e['kind']})",
+            ),
+        ),
+        ("links out", "links_out", lambda e: (e["source"], e["line"], f"→ {e['target']}")),
+        ("backlinks", "backlinks", lambda e: (e["path"], e["line"], e["context"])),
+        ("mentioned in", "unlinked_mentions", lambda e: (e["path"], e["line"], e["context"])),
+        ("mentions", "mentions_out", lambda e: (e["source"], e["line"], f"→ {e['target']}")),
+    )
+    more = card.get("more", {})
+    for title, key, row in sections:
+        items = card.get(key) or []
+        if not items:
+            continue
+        lines.append(f"  {title} ({len(items) + more.get(key, 0)}):")
+        for e in items:
+            path, line, what = row(e)
+            lines.append(f"    {_where(path, line)}  {what}".rstrip())
+    return "\n".join(lines)
+
+
+def _path_text(found: dict, a: str, b: str) -> str:
+    hops = found["hops"]
+    if hops is None:
+        return f"{a} and {b} are not connected."
+    if not hops:
+        return f"{a} and {b} are the same topic ({found['from']})."
+    first, last = hops[0], hops[-1]
+    start = first["source_label"] if first["source"] == found["from"] else first["target_label"]
+    end = last["target_label"] if last["target"] == found["to"] else last["source_label"]
+    lines = [f"{start} → {end}: {len(hops)} hop(s)"]
+    at = found["from"]
+    for i, h in enumerate(hops, 1):
+        if h["source"] == at:
+            step = f"{h['source_label']} –{h['kind']}→ {h['target_label']}"
+            at = h["target"]
+        else:
+            step = f"{h['target_label']} ←{h['kind']}– {h['source_label']}"
+            at = h["source"]
+        ev = h["evidence"]
+        lines.append(f"  {i}. {step}")
+        lines.append(f"     {_where(ev['path'], ev['line'])}  «{ev['text']}»")
+    if found.get("also"):
+        lines.append("  also said together in:")
+        for via in found["also"]:
+            places = sorted(
+                {_where(e["evidence"]["path"], e["evidence"]["line"]) for e in via["evidence"]}
+            )
+            lines.append(f"    {via['label']}  {', '.join(places)}")
+    return "\n".join(lines)
+
+
+def _neighbors_text(found: dict) -> str:
+    n = len(found["neighbors"]) + found.get("more", {}).get("neighbors", 0)
+    lines = [f"{found['label']}: {n} within {found['depth']} hop(s)"]
+    for e in found["neighbors"]:
+        where = _where(e["path"], e["line"])
+        lines.append(f"  {e['distance']}  {e['kind']:<8} {e['label']}  {where}".rstrip())
+    return "\n".join(lines)
+
+
+def _doctor_text(report: dict) -> str:
+    lines = [f"{report['notes']} notes, {report['links']} links"]
+    more = report.get("more", {})
+    for key in (
+        "broken",
+        "ambiguous",
+        "missing_embeds",
+        "bad_frontmatter",
+        "skipped",
+        "orphans",
+        "suggestions",
+    ):
+        items = report[key]
+        lines.append(f"{key}: {len(items) + more.get(key, 0)}")
+        for e in items:
+            if isinstance(e, str):
+                lines.append(f"    {e}")
+            elif "warnings" in e:
+                lines.append(f"    {e['path']}: {'; '.join(e['warnings'])}")
+            elif "reason" in e:
+                lines.append(f"    {e['path']}: {e['reason']}")
+            else:
+                lines.append(
+                    f"    {_where(e['path'], e['line'])}  [[{e['target']}]]  {e['context']}"
+                )
+    return "\n".join(lines)
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+INSTRUCTIONS = """\
+kb answers questions about one Markdown (Obsidian) vault of notes, in Chinese and English.
+Start with `search` to find where the notes say something, `show_topic` for what the vault
+knows about a concept, `find_path` for why two topics are connected, and `read_note` to read
+the Markdown of a note or one section. Results carry `path:line`: cite them. The server reads
+notes edited meanwhile before each call, and never writes the vault."""
+
+QUERY_HELP = """\
+Query syntax: words are ANDed; also OR, NOT or -word, "a phrase", prefix*, fuzzy~,
+(groups), and filters tag:NAME, path:PREFIX, title:WORD, section:WORD. English words match
+in any case and form (ReLU = relu, losses = loss); Chinese is cut into words, so 知识蒸馏
+finds it inside a sentence; 1x1 = 1×1."""
+
+Limit = Annotated[int, Field(description=f"Most results (1 to {MAX_LIMIT}).")]
+Topic = Annotated[
+    str,
+    Field(
+        description="A note title, alias or vault path, a concept name (a heading or bold term "
+        "in the notes), or a tag as #tag."
+    ),
+]
+
+
+def build(vault: Vault) -> MCPServer:
+    """The MCP server of ``vault``, its tools and its note resources."""
+    session = Session(vault)
+    server = MCPServer(
+        "kb",
+        instructions=INSTRUCTIONS,
+        version=_version(),
+        log_level="WARNING",
+    )
+    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+
+    def tool(fn: Callable[..., CallToolResult]) -> None:
+        """Register ``fn`` as a read-only tool whose KbErrors are one-line tool errors."""
+
+        @functools.wraps(fn)
+        async def run(**kwargs: Any) -> CallToolResult:
+            # async and without awaits: the call runs on the event loop's thread, one at a
+            # time, as the SQLite connections kept in the session want.
+            return _answer(session, lambda: fn(**kwargs))
+
+        doc = inspect.cleandoc(fn.__doc__ or "").replace("QUERY_HELP", QUERY_HELP)
+        server.add_tool(run, name=fn.__name__, description=doc, annotations=read_only)
+
+    @tool
+    def search(
+        query: Annotated[str, Field(description="The query, in kb's query syntax (see above).")],
+        limit: Limit = 10,
+    ) -> CallToolResult:
+        """Full-text search of every section of every note, best first.
+
+        Use it to find where the notes say something. Each hit is a section: `path:line`
+        (cite it), the note › heading breadcrumb and a snippet; `read_note` reads it whole.
+
+        QUERY_HELP
+        """
+        _check("limit", limit, 1, MAX_LIMIT)
+        hits = _rebuilding(session, lambda: api.search(vault, query, limit))
+        return _result(_hits_text(hits, _no_hits(vault, query)), hits, "hits")
+
+    @tool
+    def show_topic(topic: Topic, limit: Limit = 10) -> CallToolResult:
+        """What the vault knows about one topic: its card.
+
+        Names, where it is defined, parents and children, the notes it links to and that link
+        to it, the sections that mention it without a link (with their sentences), and
+        related topics with evidence; each entry with `path:line`. Lists are cut to `limit`
+        entries (`more` counts the rest). For a name that is no topic but that notes say,
+        the sections saying it (kind "not a topic"). An unknown name gives an error with
+        suggestions.
+        """
+        _check("limit", limit, 1, MAX_LIMIT)
+        kg, _ = session.fresh()
+        card = api.show(
+            kg, topic, lambda name: _rebuilding(session, lambda: api.found_in(vault, name))
+        )
+        lists = (
+            "defined_in",
+            "links_out",
+            "backlinks",
+            "unlinked_mentions",
+            "mentions_out",
+            "related",
+            "found_in",
+        )
+        card = _more(card, lists, limit)
+        return _result(_card_text(card), card)
+
+    @tool
+    def find_path(
+        from_topic: Annotated[str, Field(description="The first topic (as for show_topic).")],
+        to_topic: Annotated[str, Field(description="The second topic.")],
+    ) -> CallToolResult:
+        """Why two topics are connected: the shortest path between them in the vault's graph.
+
+        Each hop names the edge (links_to, mentions, contains, tagged…), which way it points,
+        and its evidence: the note, line and sentence that makes it (`path:line`, cite it).
+        `also` lists other places the two are said together. `hops` is null when they are not
+        connected.
+        """
+        kg, _ = session.fresh()
+        found = api.find_path(kg, from_topic, to_topic)
+        return _result(_path_text(found, from_topic, to_topic), found)
+
+    @tool
+    def neighbors(
+        topic: Topic,
+        depth: Annotated[int, Field(description=f"Hops out (1 to {MAX_DEPTH}).")] = 1,
+        kinds: Annotated[
+            list[str] | None,
+            Field(
+                description="Only neighbours of these kinds: note, section, concept, tag, missing."
+            ),
+        ] = None,
+        limit: Annotated[int, Field(description=f"Most neighbours (1 to {MAX_LIMIT}).")] = 50,
+    ) -> CallToolResult:
+        """The topics within `depth` hops of a topic (links, mentions, nesting and tags, taken
+        both ways), nearest first, each with its kind and `path:line`."""
+        _check("depth", depth, 1, MAX_DEPTH)
+        unknown = sorted(set(kinds or ()) - NODE_KINDS)
+        if unknown:
+            raise KbError(f"no node kind {unknown[0]!r}; kinds are {', '.join(sorted(NODE_KINDS))}")
+        _check("limit", limit, 1, MAX_LIMIT)
+        kg, _ = session.fresh()
+        found = _more(api.neighbors(kg, topic, depth, kinds), ("neighbors",), limit)
+        return _result(_neighbors_text(found), found)
+
+    @tool
+    def related_notes(
+        note: Annotated[str, Field(description="A note's title, alias or vault path.")],
+        limit: Limit = 10,
+    ) -> CallToolResult:
+        """The notes most like a given note (the words they share, weighted by how rare they
+        are in the vault), best first, each with its path and a snippet."""
+        _check("limit", limit, 1, MAX_LIMIT)
+        hits = _rebuilding(session, lambda: api.related(vault, note, limit))
+        return _result(_hits_text(hits, "No related notes found."), hits, "notes")
+
+    @tool
+    def read_note(
+        path: Annotated[
+            str, Field(description="The note's vault path, as hits give it (topics/ReLU.md).")
+        ],
+        heading: Annotated[
+            str | None,
+            Field(description="Only this section: its heading, or a breadcrumb 'Heading › Sub'."),
+        ] = None,
+        max_chars: Annotated[
+            int, Field(description=f"Most characters (1 to {MAX_READ_CHARS}).")
+        ] = api.READ_MAX_CHARS,
+    ) -> CallToolResult:
+        """The Markdown of a note, or of one section of it, as written in the file.
+
+        Returns its lines (`line_start`-`line_end`, to cite as `path:line`), `truncated` when it
+        was cut at `max_chars`, and the note's outline (its headings with their lines) to read
+        one section next. Only notes inside the vault are read.
+        """
+        _check("max_chars", max_chars, 1, MAX_READ_CHARS)
+        _, store = session.fresh()
+        found = api.read_note(vault, store, path, heading, max_chars)
+        where = f"{found['path']}:{found['line_start']}-{found['line_end']}"
+        head = f"{where}  {' › '.join(found['heading'])}"
+        if found["truncated"]:
+            head += f"  (first {max_chars} of {found['chars']} characters)"
+        return _result(head + "\n\n" + found["text"], found)
+
+    @tool
+    def list_tags(
+        limit: Annotated[int, Field(description="Most tags (1 to 1000).")] = 200,
+    ) -> CallToolResult:
+        """Every tag of the vault with its number of notes, nested tags (#a/b) under their
+        parent. Use a tag as `tag:NAME` in `search` or `#NAME` in `show_topic`."""
+        _check("limit", limit, 1, 1000)
+        found = _more(
+            {"tags": session.report("tags", lambda kg, _: api.tags(kg))}, ("tags",), limit
+        )
+        lines = [f"{t['notes']:>5}  {'  ' * t['depth']}#{t['tag']}" for t in found["tags"]]
+        if found.get("more"):
+            lines.append(f"… and {found['more']['tags']} more")
+        return _result("\n".join(lines) or "No tags.", found)
+
+    @tool
+    def vault_health(
+        limit: Annotated[
+            int, Field(description=f"Most items of each kind (1 to {MAX_LIMIT}).")
+        ] = 20,
+    ) -> CallToolResult:
+        """The vault's problems, as `kb doctor` reports them: broken and ambiguous links,
+        embeds of missing files, notes whose front matter did not parse, files not read,
+        orphan notes and plain-text mentions of notes that could be links, with `path:line`."""
+        _check("limit", limit, 1, MAX_LIMIT)
+        keys = (
+            "broken",
+            "ambiguous",
+            "missing_embeds",
+            "bad_frontmatter",
+            "skipped",
+            "orphans",
+            "suggestions",
+        )
+        report = _more(session.report("doctor", functools.partial(api.doctor, vault)), keys, limit)
+        return _result(_doctor_text(report), report)
+
+    @server.resource(
+        "kb://note/{+path}",
+        name="note",
+        description="A note of the vault as Markdown, by its vault path (kb://note/topics/ReLU.md).",
+        mime_type="text/markdown",
+    )
+    async def note(path: str) -> str:
+        try:
+            _, store = session.fresh()
+            return api.read_note(vault, store, path, None, MAX_READ_CHARS * 10)["text"]
+        except KbError as e:
+            raise ResourceError(clean(str(e))) from None
+
+    return server
+
+
+def _answer(session: Session, call: Callable[[], CallToolResult]) -> CallToolResult:
+    """Run a tool: a KbError (unknown topic, bad query, a path outside the vault) becomes a
+    one-line tool error; a damaged graph is rebuilt and the call made again, once."""
+    from kb.graph.db import Damaged
+
+    try:
+        try:
+            return call()
+        except Damaged as e:
+            from kb.refresh import update
+
+            notice(f"the concept graph in {session.vault.data_dir} {e.problem}; rebuilding it")
+            session.forget()
+            update(session.vault, graph=True, full_graph=True)
+            return call()
+    except ToolError:
+        raise
+    except TopicNotFound as e:
+        message = str(e)
+        if not e.suggestions:  # not "try `kb search X`": the assistant has a tool for that
+            message = f"no topic {e.topic[:80]!r} in this vault; look for it with the search tool"
+        raise ToolError(clean(message)) from None
+    except KbError as e:
+        raise ToolError(clean(str(e))) from None
+    except (OSError, sqlite3.Error) as e:
+        from kb.cli import _describe
+
+        raise ToolError(clean(_describe(e))) from None
+    except Exception as e:  # a bug in kb: one line, and the server goes on
+        detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+        raise ToolError(
+            f"kb failed ({clean(detail)}); run the same question with the kb command and --debug"
+        ) from None
+
+
+def _rebuilding(session: Session, read: Callable[[], Any]) -> Any:
+    """``read()`` on a fresh index; when the index is found damaged, rebuild it and read again."""
+    session.fresh()
+    try:
+        return read()
+    except IndexDamaged as e:
+        from kb.refresh import update
+
+        notice(f"the search index in {e.folder} is damaged ({e.problem}); rebuilding it")
+        session.forget()
+        update(session.vault, search=True, full_index=True)
+    return read()
+
+
+def _no_hits(vault: Vault, query: str) -> str:
+    from kb import index
+
+    tries = index.suggest(vault, query)
+    return f"No hits for {query!r}." + (f" Did you mean: {', '.join(tries)}?" if tries else "")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kb")
+    except PackageNotFoundError:
+        return "0"
+
+
+def serve(vault: Vault) -> None:
+    """Serve ``vault`` over stdio until the client closes the connection."""
+    build(vault).run("stdio")
