@@ -273,3 +273,16 @@ def _parse_counting(parsed: list[str], real):
         return real(vault, rels)
 
     return parse
+
+
+# -- 8. the README's plain `pytest` runs on every core --------------------------------------------
+
+
+def test_plain_pytest_runs_on_every_core_and_the_test_extra_brings_xdist() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(
+        d.startswith("pytest-xdist") for d in project["project"]["optional-dependencies"]["test"]
+    )
+    addopts = project["tool"]["pytest"]["ini_options"]["addopts"]
+    assert addopts[addopts.index("-n") + 1] == "auto"
