@@ -58,6 +58,9 @@ class LazyGroup(click.Group):
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise click.UsageError(f"No such command '{name}'.{hint}", ctx)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, globals_first(args))
+
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
@@ -106,6 +109,43 @@ class LazyGroup(click.Group):
         rows = [(name, SUMMARIES.get(name, "")) for name in COMMANDS]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+GLOBAL_OPTIONS: dict[str, bool] = {"--vault": True, "--index-dir": True, "--debug": False}
+"""kb's own options, which may also come after the command name: whether each takes a value."""
+
+
+def globals_first(args: list[str]) -> list[str]:
+    """``args`` with the global options given after the command moved before it.
+
+    ``kb search relu --vault X`` is read as ``kb --vault X search relu``; nothing after
+    ``--`` is moved (``kb search -- --debug`` searches for the word).
+    """
+    i = 0
+    while i < len(args) and args[i].startswith("-"):  # the options before the command
+        i += 2 if GLOBAL_OPTIONS.get(args[i]) else 1
+    if i >= len(args):
+        return args
+    moved: list[str] = []
+    rest: list[str] = []
+    tail = args[i + 1 :]
+    j = 0
+    while j < len(tail):
+        arg = tail[j]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            rest.extend(tail[j:])
+            break
+        if name in GLOBAL_OPTIONS and (arg == name or GLOBAL_OPTIONS[name]):
+            width = 2 if arg == name and GLOBAL_OPTIONS[name] else 1  # `--vault X`: 2 args
+            if j + width > len(tail):
+                raise click.UsageError(f"Option '{name}' requires an argument.")
+            moved.extend(tail[j : j + width])
+            j += width
+            continue
+        rest.append(arg)
+        j += 1
+    return [*args[:i], *moved, args[i], *rest]
 
 
 SUMMARIES: dict[str, str] = {
@@ -220,6 +260,7 @@ def cli(ctx: click.Context, vault: str | None, index_dir: str | None, debug: boo
       kb show resnet               # a topic's card: links, backlinks, mentions
       kb path resnet "1x1 conv"    # why two topics are connected
       kb graph --topic resnet      # interactive HTML graph in graph/resnet.html
+      kb search relu --vault ~/Notes   # the options above go before or after the command
     """
     ctx.obj = App(vault, index_dir, debug)
 

@@ -392,6 +392,8 @@ def _write_notes(
             held.pop(path, None)
             result.removed += 1
         hashes = store.hashes()
+        if progress and stale:
+            progress(0, len(stale))
         for done, (path, note) in enumerate(_notes_in_batches(store, stale), 1):
             if not fresh:
                 writer.delete_by_term("path", path)
@@ -405,6 +407,8 @@ def _write_notes(
             held[path] = hashes[path]
             if progress:
                 progress(done, len(stale))
+        if progress and stale:
+            progress(0, 0)  # whoosh writing its segments: seconds with no count to show
         writer.commit()
     except BaseException:
         writer.cancel()
@@ -544,8 +548,8 @@ _DAMAGE = (whoosh_safe.IndexDamaged, struct.error, zlib.error, EOFError, IndexEr
 
 
 @_retry_after_swap
-def search(vault: Vault, query: str, limit: int = 10) -> list[Hit]:
-    """Sections matching the query, best first."""
+def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
+    """Sections matching the query, best first (every one when ``limit`` is None)."""
     tree = parse_query(query)
     ix = _open(vault)
     with _searcher(ix) as searcher:
@@ -664,8 +668,9 @@ def _surface(searcher, fieldname: str, term: str) -> str | None:
 
 
 @_retry_after_swap
-def related(vault: Vault, note: str, limit: int = 10) -> list[Hit]:
-    """The notes most like a given note (title, alias or vault-relative path), best first."""
+def related(vault: Vault, note: str, limit: int | None = 10) -> list[Hit]:
+    """The notes most like a given note (title, alias or vault-relative path), best first
+    (every one with a word in common when ``limit`` is None)."""
     ix = _open(vault)
     with _searcher(ix) as searcher:
         reader = searcher.reader()
@@ -686,7 +691,8 @@ def related(vault: Vault, note: str, limit: int = 10) -> list[Hit]:
                 for f, b in (("body", 1.0), ("heading", 2.0), ("title", 2.0))
             ]
         )
-        results = searcher.search(q, limit=limit * 8, mask=wq.Term("path", path))
+        wanted = None if limit is None else limit * 8  # several sections of one note
+        results = searcher.search(q, limit=wanted, mask=wq.Term("path", path))
         terms = {t for t, _w in keys}
         best: dict[str, Hit] = {}
         for r in results:
@@ -703,7 +709,7 @@ def related(vault: Vault, note: str, limit: int = 10) -> list[Hit]:
                 _first_line(hit.snippet),
                 hit.tags,
             )
-            if len(best) >= limit:
+            if limit is not None and len(best) >= limit:
                 break
         return list(best.values())
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -117,41 +118,98 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
+SHOW_AFTER = 1.0
+"""Seconds after which a phase shows on a terminal whatever its size (a short one stays quiet)."""
+
+
+def _terminal(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 @contextmanager
 def progress(label: str, min_items: int = 200) -> Iterator[Callable[[int, int], None]]:
-    """A callback (done, total) drawing a progress bar on stderr when it is a terminal."""
+    """A callback (done, total) drawing a progress bar on stderr when it is a terminal.
+
+    The bar shows at once for ``min_items`` or more, else once the phase has taken
+    :data:`SHOW_AFTER` seconds. A call with ``total`` 0 is a step with no count (writing
+    what was read, waiting for another process): the label and the seconds so far, kept
+    on the terminal when the step took :data:`SHOW_AFTER` seconds or more. Never on stdout.
+    """
+    started = time.monotonic()
     bar = None
     last = 0
+    finished = False
+    step: float | None = None  # when the step with no count began
 
     def update(done: int, total: int) -> None:
-        nonlocal bar, last
+        nonlocal bar, last, finished, step
+        if not _terminal(sys.stderr):
+            return
+        now = time.monotonic()
+        if total <= 0:
+            close_bar()
+            step = now if step is None else step
+            seconds = f" {now - step:.0f} s" if now - step >= SHOW_AFTER else ""
+            sys.stderr.write(f"\r{label}…{seconds}\x1b[K")
+            sys.stderr.flush()
+            return
+        if finished:
+            return
         if bar is None:
-            if total < min_items or not sys.stderr.isatty():
+            if total < min_items and now - started < SHOW_AFTER:
                 return
             bar = click.progressbar(length=total, label=label, file=sys.stderr)
             bar.__enter__()
         bar.update(done - last)
         last = done
+        if done >= total:
+            close_bar()
+
+    def close_bar() -> None:
+        nonlocal bar, finished
+        if bar is not None:
+            bar.__exit__(None, None, None)
+            bar = None
+            finished = True
 
     try:
         yield update
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        close_bar()
+        if step is not None:
+            seconds = time.monotonic() - step
+            if seconds >= SHOW_AFTER:
+                sys.stderr.write(f"\r{label}… {seconds:.1f} s\x1b[K\n")
+            else:
+                sys.stderr.write("\r\x1b[K")  # short: the line goes again
+            sys.stderr.flush()
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-def limit_option(what: str, default: int = 10, zero_means_all: bool = False):
-    """``-n/--limit N``: show at most N of ``what``; with ``zero_means_all``, 0 shows all."""
-    more = " (0: all). --json always lists all." if zero_means_all else "."
+def limit_option(what: str, default: int = 10, json_lists_all: bool = False):
+    """``-n/--limit N``: show at most N of ``what``, 0 for all (the same on every command).
+
+    ``json_lists_all``: ``--json`` lists everything whatever N (a card's or a report's lists).
+    """
+    more = " --json always lists all." if json_lists_all else ""
     return click.option(
         "-n",
         "--limit",
         default=default,
         show_default=True,
-        type=click.IntRange(min=0 if zero_means_all else 1),
+        type=click.IntRange(min=0),
         metavar="N",
-        help=f"Show at most N {what}{more}",
+        help=f"Show at most N {what} (0: all).{more}",
     )
+
+
+def more_line(left_out: int | None) -> str:
+    """The line that ends a list cut by ``-n``; ``None`` when how many is not known."""
+    if left_out is None:
+        return "… more (-n 0 for all)"
+    return f"… {left_out} more (-n 0 for all)"

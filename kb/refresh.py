@@ -82,6 +82,8 @@ def update(
 
                 with progress("Indexing sections") as cb:
                     index.sync(vault, store, full=full or full_index, progress=cb)
+            if job is not None:
+                _wait_for(job, progress)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)  # the graph process finishes before the lock is let go
@@ -165,6 +167,17 @@ def _worth_a_process(changes: Changes, full: bool) -> bool:
     many = full or len(changes.added) + len(changes.changed) >= PARALLEL_GRAPH_NOTES
     # fork: the child inherits the loaded modules; spawn would pay the imports again.
     return many and (os.cpu_count() or 1) > 1 and multiprocessing.get_start_method() == "fork"
+
+
+def _wait_for(job: Any, progress: ProgressFactory) -> None:
+    """Wait for the graph process, showing the seconds it takes (it has no count to show)."""
+    from concurrent.futures import wait
+
+    with progress("Linking concepts") as cb:
+        while not job.done():
+            if cb:
+                cb(0, 0)
+            wait([job], timeout=0.5)
 
 
 def _sync_graph(vault: Vault, full: bool) -> None:

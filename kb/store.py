@@ -36,6 +36,10 @@ SCHEMA = 9
 PARALLEL_MIN_FILES = 64
 """Below this many files to parse, a process pool costs more than it saves."""
 
+STORE_BATCH_NOTES = 200
+"""A run that adds this many notes or more (a first index) commits them this many at a time:
+one interrupted or killed resumes from its last batch instead of parsing every note again."""
+
 Progress = Callable[[int, int], None]
 """Called with (done, total) while parsing."""
 
@@ -508,7 +512,13 @@ class Store:
                 changes.skipped[rel] = was[1]  # still the same binary or unreadable file
             else:
                 todo.append(rel)
-        touched, restat, vanished = self._read_and_parse(todo, known, changes, progress)
+        # Many new notes (a first index): commit them in batches as they are parsed, so that
+        # Ctrl-C or a kill loses at most one batch. Not with --full, which empties the table
+        # at the end; readers may meanwhile see some of the new notes, never a half note.
+        batch = None
+        if not full and sum(p not in known for p in todo) >= STORE_BATCH_NOTES:
+            batch = partial(self._insert, db)
+        touched, restat, vanished = self._read_and_parse(todo, known, changes, progress, batch)
         # Out of the store: notes deleted (even while being read), and notes that became
         # unreadable or binary.
         had = known_before if full else known
@@ -521,6 +531,8 @@ class Store:
             p: [*(_stat_row(on_disk[p]) if p in on_disk else (-1, -1, -1, -1)), why]
             for p, why in changes.skipped.items()
         }
+        if progress and touched:
+            progress(0, 0)  # writing the parsed notes: no count to show
         try:
             with db:  # one transaction: a reader sees the store before or after, never half
                 if full:
@@ -543,19 +555,31 @@ class Store:
         changes.seconds = time.perf_counter() - start
         return changes
 
+    def _insert(self, db: sqlite3.Connection, rows: list[tuple]) -> None:
+        """Write a batch of parsed notes in a transaction of its own."""
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        except sqlite3.OperationalError as e:
+            raise KbError(
+                f"cannot update {self.path} ({e}); is another program using it?"
+            ) from None
+
     def _read_and_parse(
         self,
         todo: list[str],
         known: dict[str, tuple[FileStat, str]],
         changes: Changes,
         progress: Progress | None,
+        batch: Callable[[list[tuple]], None] | None = None,
     ) -> tuple[list[tuple], list[tuple], list[str]]:
         """Parse files whose stat changed; one whose content did not change keeps its Note.
 
         Returns the rows to write, the (size, mtime, ctime, inode, path) of touched-but-unchanged
         files and
         the paths of files deleted since the scan. Files kb does not read go to
-        ``changes.skipped``.
+        ``changes.skipped``. ``batch``, when given, is handed the rows every
+        :data:`STORE_BATCH_NOTES` notes and writes them (those are not returned).
         """
         rows: list[tuple] = []
         restat: list[tuple] = []
@@ -602,6 +626,9 @@ class Store:
                     stat.inode,
                 )
             )
+            if batch is not None and len(rows) >= STORE_BATCH_NOTES:
+                batch(rows)  # committed: left out of the final transaction
+                rows = []
         changes.added.sort()
         changes.changed.sort()
         return rows, restat, vanished
@@ -617,6 +644,8 @@ def _parse_all(
 ) -> Iterable[Parsed | Unread]:
     """Parse files, in a process pool when there are many and more than one core."""
     total = len(pending)
+    if progress and total:
+        progress(0, total)  # a big vault shows its bar before the first note is parsed
     workers = min(os.cpu_count() or 1, 8)
     if total < PARALLEL_MIN_FILES or workers < 2:
         for i, rel in enumerate(pending, 1):

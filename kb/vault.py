@@ -377,7 +377,8 @@ def find_vault(
     cwd: Path | None = None,
     environ: dict[str, str] | None = None,
 ) -> Vault:
-    """Choose the vault: --vault, KB_VAULT, nearest folder up with .obsidian/ or .kb/, ./vault."""
+    """Choose the vault: --vault, KB_VAULT, nearest folder up with .obsidian/ or .kb/, ./vault,
+    else the current folder when it holds notes."""
     env = os.environ if environ is None else environ
     cwd = (cwd or Path.cwd()).resolve()
     chosen = explicit or env.get("KB_VAULT") or None
@@ -394,7 +395,7 @@ def find_vault(
             raise VaultNotFound(f"vault folder {chosen!r} (from {source}) does not exist")
         root = root.resolve()
     else:
-        root = _discover(cwd)
+        root = _discover(cwd, Path(env["HOME"]) if env.get("HOME") else None)
     data = index_dir or env.get("KB_INDEX_DIR") or None
     requested = Path(data).expanduser() if data else None
     if requested is not None and not requested.is_absolute():
@@ -403,13 +404,77 @@ def find_vault(
     return Vault(root=root, data_dir=data_dir)
 
 
-def _discover(cwd: Path) -> Path:
-    """Nearest folder upwards holding .obsidian/ or .kb/, else ./vault."""
+def _discover(cwd: Path, home: Path | None = None) -> Path:
+    """Nearest folder upwards holding .obsidian/ or .kb/, else ./vault, else the current
+    folder when it holds Markdown notes (saying so on stderr)."""
     for folder in (cwd, *cwd.parents):
         if (folder / ".obsidian").is_dir() or (folder / DATA_DIR_NAME).is_dir():
             return folder
     if (cwd / "vault").is_dir():
         return (cwd / "vault").resolve()
-    raise VaultNotFound(
-        "no vault found: run kb inside an Obsidian vault, pass --vault PATH, or set KB_VAULT"
+    home = (home or Path.home()).resolve()
+    if cwd == home or cwd == Path(cwd.anchor):
+        where = "your home folder" if cwd == home else "the root folder"
+        raise VaultNotFound(
+            f"no vault found: {cwd} is {where}, not a notes folder; "
+            "pass --vault PATH (or set KB_VAULT), or run kb inside your notes folder"
+        )
+    notes, files = _count_notes(cwd)
+    if not notes:
+        raise VaultNotFound(
+            f"no vault found: {cwd} holds no Markdown notes and no folder above it is a vault; "
+            "run kb inside your notes folder, pass --vault PATH, or set KB_VAULT"
+        )
+    if files > FOLDER_MAX_FILES:
+        raise VaultNotFound(
+            f"no vault found: {cwd} holds more than {FOLDER_MAX_FILES:,} files, too many to "
+            "read as a vault unasked; pass --vault PATH (or set KB_VAULT)"
+        )
+    if files > FOLDER_FILES_PER_NOTE * notes:
+        raise VaultNotFound(
+            f"no vault found: {cwd} holds {files:,} files but only {_notes(notes)}, so it "
+            "looks like no notes folder; pass --vault PATH (or set KB_VAULT)"
+        )
+    from kb.errors import notice
+
+    notice(
+        f"no .obsidian/ or .kb/ here or above: using the current folder {cwd} as the vault "
+        f"({_notes(notes)}); --vault PATH chooses another"
     )
+    return cwd
+
+
+def _notes(n: int) -> str:
+    return f"{n:,} Markdown note{'' if n == 1 else 's'}"
+
+
+FOLDER_MAX_FILES = 20_000
+"""A folder with no vault marker holding more files than this is not taken for a vault."""
+
+FOLDER_FILES_PER_NOTE = 5
+"""Nor one with more than this many files per note: a source tree with a README, a
+downloads folder (notes with their images and PDFs stay well below)."""
+
+
+def _count_notes(root: Path) -> tuple[int, int]:
+    """Markdown notes and files under ``root`` (dot-folders skipped as :meth:`Vault.scan`
+    skips them), counting no further than :data:`FOLDER_MAX_FILES` + 1 files."""
+    notes = files = 0
+    stack = [str(root)]
+    while stack and files <= FOLDER_MAX_FILES:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    continue
+            except OSError:
+                continue
+            files += 1
+            notes += _is_note_name(entry.name)
+    return notes, files

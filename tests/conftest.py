@@ -44,3 +44,25 @@ def shared_vault(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent (real vaults are only in the development workspace)")
     return path
+
+
+SHARED_FIXTURE_MODULES = ("tests/test_torture.py", "tests/test_bench.py")
+"""Modules whose tests share a fixture that takes a minute or more to make (the indexed torture
+vault with its 20 MB note, ``python -m bench.run --quick``): run on one xdist worker, so it is
+made once, and first, so it does not finish alone at the end."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Each test is a unit of work of its own, but those of :data:`SHARED_FIXTURE_MODULES`.
+
+    (xdist's ``--dist loadgroup`` would do it with marks, but with pytest 9 it groups nothing.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in SHARED_FIXTURE_MODULES else nodeid
+
+    return Scheduling(config, log)

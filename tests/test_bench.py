@@ -292,7 +292,9 @@ def test_harness_works_without_rg_obsidiantools_and_matplotlib(tmp_path: Path) -
         (blocked / name / "__init__.py").write_text("raise ImportError('blocked by the test')\n")
     env = dict(os.environ, PYTHONPATH=f"{blocked}{os.pathsep}{REPO}")
     env["PATH"] = str(Path(sys.executable).parent)  # no rg there
-    out = tmp_path / "out"
+    env.pop("PYTEST_CURRENT_TEST", None)  # as a user runs it: --quick alone keeps bench/results
+    env["TMPDIR"] = str(tmp_path)
+    committed = _tree(REPO / "bench" / "results")
     done = subprocess.run(
         [
             sys.executable,
@@ -301,8 +303,6 @@ def test_harness_works_without_rg_obsidiantools_and_matplotlib(tmp_path: Path) -
             "--quick",
             "--sizes",
             "40",
-            "--out",
-            str(out),
             "--cache",
             str(tmp_path / "cache"),
         ],
@@ -314,6 +314,9 @@ def test_harness_works_without_rg_obsidiantools_and_matplotlib(tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    out = Path(re.search(r"^bench: (.*)/RESULTS\.md ", done.stderr, re.M).group(1))
+    assert out.parent == tmp_path and out.name.startswith("kb-bench-")
+    assert _tree(REPO / "bench" / "results") == committed
     figures = json.loads((out / "results.json").read_text())["sizes"][0]["figures"]
     assert figures["rg"]["status"] == "not installed"
     assert figures["obsidiantools"]["status"] == "not installed"

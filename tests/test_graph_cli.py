@@ -288,10 +288,10 @@ def test_path_from_a_topic_to_itself(kb):
 
 def test_doctor_shows_the_first_items_of_each_kind(kb):
     full = kb("doctor", "-n", "0").stdout
-    assert "面试准备计划.md:109  imgs/6.png" in full and "more (kb doctor" not in full
+    assert "面试准备计划.md:109  imgs/6.png" in full and "more (-n 0" not in full
     short = kb("doctor", "-n", "2").stdout
     assert "面试准备计划.md:109  imgs/6.png" not in short
-    assert "… and 2 more (kb doctor -n 0 lists all)" in short  # 4 missing image embeds
+    assert "    … 2 more (-n 0 for all)" in short  # 4 missing image embeds
 
 
 def test_show_lists_the_first_entries_of_each_list(kb):
@@ -306,7 +306,7 @@ def test_show_lists_the_first_entries_of_each_list(kb):
     by_topic = {"topics/激活函数.md": "激活函数", "topics/ResNet.md": "ResNet"}
     assert related.index(by_topic[first]) < related.index(by_topic[second])
     assert f"{second}:" in full and f"{second}:" not in short.split("backlinks")[1]
-    assert "… and 1 more (kb show -n 0 lists all)" in short  # 2 backlinks, 1 shown
+    assert "    … 1 more (-n 0 for all)" in short  # 2 backlinks, 1 shown
     assert len(json.loads(kb("show", "relu", "-n", "1", "--json").stdout)["backlinks"]) == 2
 
 

@@ -16,7 +16,16 @@ import click
 
 from kb import api
 from kb.errors import notice
-from kb.output import echo, emit_json, json_option, limit_option, progress, style, use_color
+from kb.output import (
+    echo,
+    emit_json,
+    json_option,
+    limit_option,
+    more_line,
+    progress,
+    style,
+    use_color,
+)
 
 if TYPE_CHECKING:
     from kb.graph.queries import KnowledgeGraph
@@ -82,15 +91,15 @@ def _first(items: list, limit: int) -> list:
     return items if not limit else items[:limit]
 
 
-def _more(items: list, limit: int, hint: str) -> None:
+def _more(items: list, limit: int, indent: str = "    ") -> None:
     """Say how many items were left out."""
     if limit and len(items) > limit:
-        echo(f"    … and {len(items) - limit} more ({hint} -n 0 lists all)")
+        echo(indent + more_line(len(items) - limit))
 
 
 @click.command()
 @click.argument("topic", callback=_non_empty)
-@limit_option("entries of each list", 10, zero_means_all=True)
+@limit_option("entries of each list", 10, json_lists_all=True)
 @json_option
 @click.pass_context
 @repairing
@@ -201,7 +210,7 @@ def _not_a_topic(topic: str, hits: list, suggestions: list[str], limit: int) -> 
         echo(f"    {_where(h.path, h.line)}  {' › '.join(breadcrumb(h.heading))}")
         if h.snippet:
             echo("        " + highlight(h.snippet, color))
-    _more(hits, limit, "kb show")
+    _more(hits, limit)
 
 
 def _listing(title: str, items: list, limit: int, color: bool, lines) -> None:
@@ -210,7 +219,7 @@ def _listing(title: str, items: list, limit: int, color: bool, lines) -> None:
     for e in _first(items, limit):
         for line in lines(e):
             echo(f"    {line}")
-    _more(items, limit, "kb show")
+    _more(items, limit)
 
 
 def _section(title: str, items: list, color: bool) -> None:
@@ -292,15 +301,17 @@ def _hop_text(h: dict, at: str, color: bool) -> str:
 @click.command()
 @click.argument("topic", callback=_non_empty)
 @depth_option(1, "How many hops out.")
+@limit_option("topics", 20, json_lists_all=True)
 @json_option
 @click.pass_context
 @repairing
-def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None:
-    """Topics within N hops of a topic (edges taken both ways).
+def neighbors(ctx: click.Context, topic: str, depth: int, limit: int, as_json: bool) -> None:
+    """Topics within N hops of a topic (edges taken both ways), nearest first.
 
     \b
     Examples:
       kb neighbors resnet
+      kb neighbors resnet -n 0     # all of them, not the first 20
       kb neighbors relu --depth 2 --json
     """
     kg, _ = _open(ctx)
@@ -311,10 +322,11 @@ def neighbors(ctx: click.Context, topic: str, depth: int, as_json: bool) -> None
     color = use_color()
     rows = found["neighbors"]
     echo(f"{style(found['label'], color, bold=True)}: {len(rows)} within {depth} hop(s)")
-    for n in rows:
+    for n in _first(rows, limit):
         where = _where(n["path"], n["line"])
         line = f"  {n['distance']}  {n['kind']:<8} {n['label']}  {style(where, color, dim=True)}"
         echo(line.rstrip())
+    _more(rows, limit, "  ")
 
 
 @click.command()
@@ -365,7 +377,7 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
-@limit_option("items of each kind", 20, zero_means_all=True)
+@limit_option("items of each kind", 20, json_lists_all=True)
 @json_option
 @click.pass_context
 @repairing
@@ -402,7 +414,7 @@ def doctor(ctx: click.Context, limit: int, as_json: bool) -> None:
         echo(f"{mark} {title}: {len(items)}")
         for item in _first(items, limit):
             echo("    " + _problem_text(key, item))
-        _more(items, limit, "kb doctor")
+        _more(items, limit)
 
 
 def _problem_text(key: str, item) -> str:

@@ -17,6 +17,7 @@ from kb.output import (
     highlight,
     json_option,
     limit_option,
+    more_line,
     progress,
     style,
     use_color,
@@ -122,7 +123,10 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
     text = " ".join(query)
     if not no_refresh:
         _refresh(vault)
-    hits = _rebuilding(vault, no_refresh, lambda: api.search_hits(vault, text, limit))
+    # One hit more than shown tells whether the list was cut (-n 0: every hit).
+    wanted = limit + 1 if limit else None
+    hits = _rebuilding(vault, no_refresh, lambda: api.search_hits(vault, text, wanted))
+    cut, hits = len(hits) > limit > 0, hits[: limit or None]
     if as_json:
         emit_json([api.hit_json(h) for h in hits])
     else:
@@ -133,6 +137,8 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
             echo(f"{location}  {crumbs}")
             if h.snippet:
                 echo("    " + highlight(h.snippet, color))
+        if cut:
+            echo(more_line(None))
     if not hits:
         # On stderr, so that --json output stays a plain [] for scripts.
         echo(f"no hits for {text!r}", err=True)
@@ -163,9 +169,11 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
       kb related 残差网络 --json
     """
     vault = app.vault
+    wanted = limit + 1 if limit else None  # one more than shown: was the list cut?
     if not no_refresh:
         _refresh(vault)
-    hits = _rebuilding(vault, no_refresh, lambda: api.related_hits(vault, note, limit))
+    hits = _rebuilding(vault, no_refresh, lambda: api.related_hits(vault, note, wanted))
+    cut, hits = len(hits) > limit > 0, hits[: limit or None]
     if as_json:
         emit_json([api.hit_json(h, heading=False) for h in hits])
         return
@@ -176,5 +184,7 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
         if h.snippet:
             line += "  " + highlight(h.snippet, color)
         echo(line)
+    if cut:
+        echo(more_line(None))
     if not hits:
         echo("no related notes found", err=True)

@@ -225,6 +225,8 @@ def update(
             facts[path].hits, texts[path] = find_hits(note, matcher)
             if progress:
                 progress(done, steps)
+        if progress and notes:
+            progress(0, 0)  # deriving edges and writing rows: seconds with no count to show
         old_keys = frozenset(old_names)
         changed_keys = {k for k in keys | old_keys if old_names.get(k) != names.target.get(k)}
         sayers = db.paths_saying(changed_keys)  # before the hits of names now gone go
