@@ -478,3 +478,15 @@ def test_sample_resnet_bottleneck_1x1_conv(runner, gold_vault) -> None:
         m for m in card["unlinked_mentions"] if (m["path"], m["line"]) == ("面试准备计划.md", 73)
     ]
     assert mention and "ResNet的BottNeck结构" in mention[0]["context"], card["unlinked_mentions"]
+
+
+@pytest.mark.shared
+def test_d2l_a_name_typed_without_its_head_word_finds_the_topic(runner, gold_vault) -> None:
+    # d2l-zh has no topic "softmax" nor "交叉熵": it has softmax回归 (a chapter), softmax运算,
+    # "softmax function"…, and 交叉熵损失. A student types the bare name.
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    card = _kb(runner, vault, index_dir, "show", "softmax", "--json")
+    assert card["path"] == "chapter_linear-networks/softmax-regression.md", card["path"]
+    card = _kb(runner, vault, index_dir, "show", "交叉熵", "--json")
+    assert norm(card["label"]).startswith(norm("交叉熵")), card["label"]
+    assert card["kind"] != "not a topic"

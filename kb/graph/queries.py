@@ -49,16 +49,25 @@ PATH_WEIGHT = {
 another (a note's concept, a concept's sub-concept), is cheapest; a mention kb found is dearer
 than two written links (it is inferred: ResNet → Bottleneck → 1x1 conv by the user's links
 beats a sentence that names ResNet and 1x1 conv); a tag hub dearer still."""
-HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制")
+HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制", "损失")
 """Words a Chinese name may end with or not (``1×1卷积`` finds ``1×1卷积层``, ``温度参数``
 finds ``温度``)."""
 
 
+HEADED_LATIN_ZH = ("回归", "运算", "函数", "层", "模型", "网络", "算法", "机制")
+HEADED_LATIN_EN = ("function", "operation", "regression", "layer", "model", "network")
+"""What a Latin name may be followed by as a topic (``softmax`` finds ``softmax回归`` or
+``softmax function``): a kind of thing the name stands for."""
+
+
 def _with_or_without_head(key: str) -> list[str]:
     """``key`` with each head word of :data:`HEAD_WORDS_ZH` added, or without the one it ends
-    with (for a Chinese name only)."""
+    with (a Chinese name); a Latin name with a head word of :data:`HEADED_LATIN_ZH` or
+    :data:`HEADED_LATIN_EN` after it."""
     if not has_cjk(key):
-        return []
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", key):
+            return []
+        return [key + h for h in HEADED_LATIN_ZH] + [f"{key} {h}" for h in HEADED_LATIN_EN]
     out = [key + head for head in HEAD_WORDS_ZH]
     out += [key[: -len(h)] for h in HEAD_WORDS_ZH if key.endswith(h) and len(key) > len(h) + 1]
     return out
@@ -198,11 +207,21 @@ class KnowledgeGraph:
                     raise TopicNotFound(topic, named, ambiguous=True)
                 return node
         keys = lookup_keys(t)
-        # then the same name with a head word (1×1卷积 → 1×1卷积层, ReLU → ReLU函数)
-        for key in keys + _with_or_without_head(keys[0] if keys else ""):
+        for key in keys:
             found = sorted({n for n in self.db.by_compact(compact(key)) if self.has(n)})
             if found:
                 return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
+        # then the same name with a head word (1×1卷积 → 1×1卷积层, softmax → softmax回归):
+        # of all such topics, the best connected
+        headed = {
+            n
+            for key in _with_or_without_head(keys[0] if keys else "")
+            for n in self.db.by_compact(compact(key))
+            if self.has(n)
+        }
+        if headed:
+            found = sorted(headed)
+            return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
         for key in keys:  # a name shown on a card but not matched in text (比特（bit）)
             found = sorted({n for n in self.db.by_display(key) if self.has(n)})
             if found:
