@@ -169,14 +169,16 @@ def hop_json(kg: KnowledgeGraph, h: Hop) -> dict:
 def neighbors(
     kg: KnowledgeGraph, topic: str, depth: int = 1, kinds: Iterable[str] | None = None
 ) -> dict:
-    """``kb neighbors --json``: the topics within ``depth`` hops, nearest first (only nodes of
-    ``kinds``, such as note, section, concept, tag, when given)."""
+    """``kb neighbors --json``: the topics within ``depth`` hops, nearest first and, at one
+    distance, most closely tied first (``strength``: :meth:`KnowledgeGraph.neighbours_ranked`);
+    only nodes of ``kinds``, such as note, section, concept, tag, when given."""
     node = kg.find(topic)
-    found = kg.neighbourhood(node, depth)
+    found = kg.neighbours_ranked(node, depth)
     wanted = set(kinds) if kinds else None
+    # nearest first; at one distance the most closely tied first, then by name
     rows = sorted(
-        (dist, kg.node(n)["kind"], kg.label(n).casefold(), n)
-        for n, dist in found.items()
+        (dist, -strength, kg.label(n).casefold(), n, kg.node(n)["kind"], strength)
+        for n, (dist, strength) in found.items()
         if n != node
     )
     return {
@@ -191,8 +193,9 @@ def neighbors(
                 "path": kg.node(n)["path"],
                 "line": kg.node(n)["line"],
                 "distance": dist,
+                "strength": strength,
             }
-            for dist, kind, _, n in rows
+            for dist, _, _, n, kind, strength in rows
             if wanted is None or kind in wanted
         ],
     }

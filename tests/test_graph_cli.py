@@ -318,3 +318,15 @@ def test_graph_queries_rebuild_a_damaged_graph(kb, vault_copy):
     result = kb("show", "relu", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["path"] == "topics/ReLU.md"
+
+
+def test_neighbors_come_most_closely_tied_first(kb):
+    data = _json(kb("neighbors", "resnet", "--json"))
+    near = [n for n in data["neighbors"] if n["distance"] == 1]
+    strengths = [n["strength"] for n in near]
+    assert strengths == sorted(strengths, reverse=True) and strengths[0] > strengths[-1]
+    order = [n["label"] for n in near]
+    # ResNet links Bottleneck twice (a link and an embed) and the card's own topics are its
+    # headings; a tag is one edge at four times a link's cost.
+    assert order.index("Bottleneck") < order.index("#cnn")
+    assert order[-1].startswith("#")

@@ -141,6 +141,7 @@ class KnowledgeGraph:
         self._hops: dict[str, list[Hop]] = {}
         self._cost_cache: dict[str, dict[str, float]] = {}
         self._topic_cache: dict[str, str] = {}
+        self._ties: dict[str, dict[str, int]] = {}
 
     # -- nodes ------------------------------------------------------------------
     def node(self, node: str) -> dict:
@@ -574,16 +575,25 @@ class KnowledgeGraph:
         rows = self.db.ends_touching(self.members(topic))
         end = self._ends(topic, {n for u, v, _ in rows for n in (u, v)})
         best: dict[str, float] = {}
+        ties: dict[str, int] = defaultdict(int)
         for u, v, kind in rows:
             tu, tv = end(u, kind, True), end(v, kind, False)
             if tu == tv or topic not in (tu, tv):
                 continue
             other = tv if tu == topic else tu
+            ties[other] += 1
             w = _hop_cost(_topic_kind(kind, tu, tv, v), tu)
             if w < best.get(other, _INF):
                 best[other] = w
         self._cost_cache[topic] = best
+        self._ties[topic] = dict(ties)
         return best
+
+    def ties(self, topic: str) -> dict[str, int]:
+        """How many edges join ``topic`` to each neighbouring topic (the places that say
+        them together, links and headings included)."""
+        self._costs(topic)
+        return self._ties[topic]
 
     @staticmethod
     def hop_weight(hop: Hop) -> float:
@@ -682,16 +692,24 @@ class KnowledgeGraph:
     def neighbourhood(self, node: str, depth: int = 1) -> dict[str, int]:
         """Topics within ``depth`` hops of ``node`` (edges taken both ways), with their
         distance."""
-        seen = {node: 0}
+        return {n: d for n, (d, _) in self.neighbours_ranked(node, depth).items()}
+
+    def neighbours_ranked(self, node: str, depth: int = 1) -> dict[str, tuple[int, float]]:
+        """Topics within ``depth`` hops of ``node``, each with (distance, strength): how
+        closely the topic it was reached from is tied to it (edges between them over the
+        cheapest hop's cost: a written link or a heading counts more than a mention)."""
+        seen: dict[str, tuple[int, float]] = {node: (0, 0.0)}
         frontier = [node]
         for level in range(1, depth + 1):
-            nxt = []
+            reached: dict[str, float] = {}
             for n in frontier:
-                for m in sorted(self._steps(n), key=_natural):
+                costs, ties = self._costs(n), self.ties(n)
+                for m, w in costs.items():
                     if m not in seen:
-                        seen[m] = level
-                        nxt.append(m)
-            frontier = nxt
+                        reached[m] = max(reached.get(m, 0.0), ties.get(m, 1) / w)
+            for m in sorted(reached, key=_natural):
+                seen[m] = (level, round(reached[m], 3))
+            frontier = sorted(reached, key=_natural)
         return seen
 
     def subgraph(self, nodes: Iterable[str]) -> nx.MultiDiGraph:
