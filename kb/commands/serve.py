@@ -51,6 +51,7 @@ def watch(app) -> None:
       kb watch
       kb --vault ~/Notes watch &   # then query from another terminal or tool
     """
+    import signal
     import threading
     import time
 
@@ -60,12 +61,23 @@ def watch(app) -> None:
     vault = app.vault
     stop = threading.Event()
 
+    def interrupted(signum, frame) -> None:
+        # Ctrl-C lets a refresh under way finish (nothing half written), then the watch
+        # ends within its 200 ms poll; a second Ctrl-C stops at once.
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, interrupted)
+
     def ready() -> None:  # the watch is on: catch up with the vault, once
         refreshed(vault, search=True, graph=True, progress=progress).store.close()
         echo(f"kb watch: watching {vault.root} (Ctrl-C to stop)", err=True)
 
     try:
         for _paths in watching.changes(vault, stop, ready):
+            if stop.is_set():
+                break
             start = time.perf_counter()
             done = refreshed(vault, search=True, graph=True)
             ch = done.changes
