@@ -165,10 +165,16 @@ def _path_text(found: dict, a: str, b: str) -> str:
     if found.get("also"):
         lines.append("  also said together in:")
         for via in found["also"]:
-            places = sorted(
-                {_where(e["evidence"]["path"], e["evidence"]["line"]) for e in via["evidence"]}
-            )
-            lines.append(f"    {via['label']}  {', '.join(places)}")
+            lines.append(f"    {via['label']}")
+            said: dict[str, str] = {}  # each place once, with its sentence
+            for e in via["evidence"]:
+                ev = e["evidence"]
+                where = _where(ev["path"], ev["line"])
+                if len(ev["text"] or "") > len(said.get(where, "")):
+                    said[where] = ev["text"]
+                said.setdefault(where, "")
+            for where, text in said.items():
+                lines.append(f"      {where}  «{text}»" if text else f"      {where}")
     return "\n".join(lines)
 
 
