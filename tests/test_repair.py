@@ -138,10 +138,10 @@ DAMAGES = {
 def test_damaged_data_is_rebuilt_with_a_message(kb, vault_copy: Path, what: str) -> None:
     damage, message = DAMAGES[what]
     expected = _answers(kb)
-    # The commands ran in this process (CliRunner) and may leave SQLite connections to
-    # unclose until collected; one still open shares its WAL index with the next connection
-    # to the same file (SQLite's per-process inode sharing), which then reads the database
-    # through it and never sees the damage (seen once in a full run). A kb process exits.
+    # The commands ran in this process (CliRunner) and may leave SQLite connections open
+    # until collected. Probably (not proven: the failure was seen once in a full run and not
+    # again alone) one still open shares its WAL index with the next connection to the same
+    # file, which then never sees the damage. A kb process exits, so users are not affected.
     gc.collect()
     damage(vault_copy)
     # A note changes too, so that every part has to be read (the graph's bookkeeping is read
