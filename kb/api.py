@@ -331,3 +331,23 @@ def _outline(note: Note) -> list[dict]:
         for s in note.sections[1:]
         if s.kind == "heading"
     ]
+
+
+DOCTOR_LISTS = (
+    "broken", "ambiguous", "missing_embeds", "bad_frontmatter", "skipped", "orphans",
+    "suggestions",
+)  # fmt: skip
+"""The lists of :func:`doctor`'s report, in the order ``kb doctor`` prints them."""
+
+
+def cut(data: dict, keys: tuple[str, ...], limit: int) -> dict:
+    """``data`` with each list of ``keys`` cut to ``limit`` entries, and ``more`` counting what
+    was left out (only when something was): what a server sends of a long answer."""
+    out = dict(data)
+    more = {k: len(data[k]) - limit for k in keys if len(data.get(k) or []) > limit}
+    for k in keys:
+        if isinstance(out.get(k), list):
+            out[k] = out[k][:limit]
+    if more:
+        out["more"] = more
+    return out

@@ -50,19 +50,6 @@ def _first(items: list, limit: int) -> list:
     return items[:limit]
 
 
-def _more(data: dict, keys: tuple[str, ...], limit: int) -> dict:
-    """``data`` with each list of ``keys`` cut to ``limit`` entries, and ``more`` counting what
-    was left out (only when something was)."""
-    out = dict(data)
-    more = {k: len(data[k]) - limit for k in keys if len(data.get(k) or []) > limit}
-    for k in keys:
-        if isinstance(out.get(k), list):
-            out[k] = out[k][:limit]
-    if more:
-        out["more"] = more
-    return out
-
-
 def _where(path: str | None, line: int | None) -> str:
     if not path:
         return ""
@@ -190,15 +177,7 @@ def _neighbors_text(found: dict) -> str:
 def _doctor_text(report: dict) -> str:
     lines = [f"{report['notes']} notes, {report['links']} links"]
     more = report.get("more", {})
-    for key in (
-        "broken",
-        "ambiguous",
-        "missing_embeds",
-        "bad_frontmatter",
-        "skipped",
-        "orphans",
-        "suggestions",
-    ):
+    for key in api.DOCTOR_LISTS:
         items = report[key]
         lines.append(f"{key}: {len(items) + more.get(key, 0)}")
         for e in items:
@@ -305,7 +284,7 @@ def build(vault: Vault) -> MCPServer:
             "related",
             "found_in",
         )
-        card = _more(card, lists, limit)
+        card = api.cut(card, lists, limit)
         return _result(_card_text(card), card)
 
     @tool
@@ -344,7 +323,7 @@ def build(vault: Vault) -> MCPServer:
             raise KbError(f"no node kind {unknown[0]!r}; kinds are {', '.join(sorted(NODE_KINDS))}")
         _check("limit", limit, 1, MAX_LIMIT)
         kg, _ = session.fresh()
-        found = _more(api.neighbors(kg, topic, depth, kinds), ("neighbors",), limit)
+        found = api.cut(api.neighbors(kg, topic, depth, kinds), ("neighbors",), limit)
         return _result(_neighbors_text(found), found)
 
     @tool
@@ -393,7 +372,7 @@ def build(vault: Vault) -> MCPServer:
         """Every tag of the vault with its number of notes, nested tags (#a/b) under their
         parent. Use a tag as `tag:NAME` in `search` or `#NAME` in `show_topic`."""
         _check("limit", limit, 1, 1000)
-        found = _more(
+        found = api.cut(
             {"tags": session.report("tags", lambda kg, _: api.tags(kg))}, ("tags",), limit
         )
         lines = [f"{t['notes']:>5}  {'  ' * t['depth']}#{t['tag']}" for t in found["tags"]]
@@ -411,16 +390,8 @@ def build(vault: Vault) -> MCPServer:
         embeds of missing files, notes whose front matter did not parse, files not read,
         orphan notes and plain-text mentions of notes that could be links, with `path:line`."""
         _check("limit", limit, 1, MAX_LIMIT)
-        keys = (
-            "broken",
-            "ambiguous",
-            "missing_embeds",
-            "bad_frontmatter",
-            "skipped",
-            "orphans",
-            "suggestions",
-        )
-        report = _more(session.report("doctor", functools.partial(api.doctor, vault)), keys, limit)
+        report = session.report("doctor", functools.partial(api.doctor, vault))
+        report = api.cut(report, api.DOCTOR_LISTS, limit)
         return _result(_doctor_text(report), report)
 
     @server.resource(

@@ -227,18 +227,6 @@ def _text(request: Request, name: str) -> str:
     return value
 
 
-def _cut(data: dict, keys: tuple[str, ...], limit: int) -> dict:
-    """``data`` with each list of ``keys`` cut to ``limit`` entries, ``more`` counting the rest."""
-    out = dict(data)
-    more = {k: len(data[k]) - limit for k in keys if len(data.get(k) or []) > limit}
-    for k in keys:
-        if isinstance(out.get(k), list):
-            out[k] = out[k][:limit]
-    if more:
-        out["more"] = more
-    return out
-
-
 def highlighted(snippet: str) -> list[list]:
     """A snippet as ``[text, matched]`` parts: the page marks the matched ones, as text."""
     parts: list[list] = []
@@ -382,7 +370,7 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
             def found(n: str):
                 return live.session.rebuilding(lambda: api.found_in(vault, n))
 
-            return _cut(api.show(kg, name, found), CARD_LISTS, limit)
+            return api.cut(api.show(kg, name, found), CARD_LISTS, limit)
 
         return await live.ask(ask)
 
@@ -401,7 +389,7 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
         if unknown:
             raise BadRequest(f"no node kind {unknown[0][:40]!r}; kinds are {', '.join(NODE_KINDS)}")
         return await live.ask(
-            lambda kg, store: _cut(api.neighbors(kg, name, depth, kinds), ("neighbors",), limit)
+            lambda kg, store: api.cut(api.neighbors(kg, name, depth, kinds), ("neighbors",), limit)
         )
 
     async def graph(request: Request) -> dict:
