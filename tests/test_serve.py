@@ -230,32 +230,47 @@ def test_listens_on_loopback_only(sample) -> None:
 # -- live ------------------------------------------------------------------------------------
 
 
-def _events(server, sink: list, stop: threading.Event) -> None:
-    import http.client
+class _Events(threading.Thread):
+    """Reads a page's event stream (``/api/events``) into ``lines`` until :meth:`stop`.
 
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.request("GET", "/api/events")
-        r = conn.getresponse()
-        conn.sock.settimeout(0.2)
-        while not stop.is_set():
+    Reads block: a socket that once timed out cannot be read again (``SocketIO``), so a
+    short timeout would end the reader at the stream's first quiet moment."""
+
+    def __init__(self, server) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.lines: list[str] = []
+        self.sock = None
+
+    def run(self) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        try:
+            conn.request("GET", "/api/events")
+            self.sock = conn.sock
+            r = conn.getresponse()
+            while line := r.readline():
+                self.lines.append(line.decode())
+        except (OSError, http.client.HTTPException):
+            return
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        import socket
+
+        if self.sock is not None:
             try:
-                line = r.readline()
-            except TimeoutError:
-                continue
+                self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
-                return
-            if not line:
-                return
-            sink.append(line.decode())
-    finally:
-        conn.close()
+                pass
+        self.join(5)
 
 
 def test_edit_appears_within_two_seconds(sample) -> None:
-    seen: list[str] = []
-    stop = threading.Event()
-    reader = threading.Thread(target=_events, args=(sample, seen, stop), daemon=True)
+    reader = _Events(sample)
+    seen = reader.lines
     reader.start()
     deadline = time.monotonic() + 10
     while not any("hello" in s for s in seen) and time.monotonic() < deadline:
@@ -274,8 +289,7 @@ def test_edit_appears_within_two_seconds(sample) -> None:
     assert "note:topics/Live note.md" in {n["id"] for n in g["nodes"]}
     while time.monotonic() - start < 4 and not any("event: changed" in s for s in seen):
         time.sleep(0.05)
-    stop.set()
-    reader.join(5)
+    reader.stop()
     assert any("event: changed" in s for s in seen), seen
     data = next(s for s in seen if s.startswith("data:") and "Live note" in s)
     assert "topics/Live note.md" in json.loads(data[5:])["paths"]
@@ -284,14 +298,16 @@ def test_edit_appears_within_two_seconds(sample) -> None:
 def test_stops_on_ctrl_c_with_a_page_listening(tmp_path) -> None:
     vault = copy_vault(SAMPLE_VAULT, tmp_path / "vault")
     with running(vault, tmp_path / "err") as server:
-        stop = threading.Event()
-        seen: list[str] = []
-        threading.Thread(target=_events, args=(server, seen, stop), daemon=True).start()
-        time.sleep(0.5)
+        reader = _Events(server)
+        reader.start()
+        deadline = time.monotonic() + 10
+        while not any("hello" in s for s in reader.lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reader.lines, "the event stream did not open"
         start = time.monotonic()
         assert server.stop() == 0
         assert time.monotonic() - start < 5
-        stop.set()
+        reader.stop()
     assert "stopped" in server.stderr and "Traceback" not in server.stderr
 
 
