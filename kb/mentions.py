@@ -25,20 +25,23 @@ from kb.text import is_cjk
 class Matcher:
     """Finds which of a fixed set of normalised names occur in a piece of text."""
 
-    def __init__(self, keys: Iterable[str]):
-        """An automaton over the mentionable ones of ``keys`` (normalised names)."""
+    def __init__(self, keys: Iterable[str], checked: bool = False):
+        """An automaton over the mentionable ones of ``keys`` (normalised names); all of them
+        when ``checked`` (they are the :attr:`keys` of an earlier matcher)."""
         import ahocorasick
 
         self._automaton = ahocorasick.Automaton()
-        self.size = 0
+        self.keys: list[str] = []
+        """The names it looks for."""
         for key in keys:
             # Too long a key is never a name, and pyahocorasick frees its trie recursively:
             # a million-character key overflows the C stack (issue 11).
             if len(key) > MAX_NAME_CHARS:
                 continue
-            if mentionable(key) and key not in self._automaton:
+            if (checked or mentionable(key)) and key not in self._automaton:
                 self._automaton.add_word(key, key)
-                self.size += 1
+                self.keys.append(key)
+        self.size = len(self.keys)
         if self.size:
             self._automaton.make_automaton()
 

@@ -23,7 +23,8 @@ from kb.store import Store
 from kb.topicnames import heading_term
 from kb.vault import AttachmentIndex, find_vault
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "graph"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "graph"
 MINI = FIXTURES / "mini"
 GOLDEN = FIXTURES / "mini.edges.txt"
 GOLDEN_TOPICS = FIXTURES / "mini.topics.txt"
@@ -721,3 +722,118 @@ def test_card_snippets_leave_out_sphinx_roles() -> None:
     text = text.replace("`", "")  # (kb.parse keeps inline code's text without its backticks)
     assert _snippet(text) == "在 中，我们介绍了 L2 正则化。"
     assert _snippet("时间 10:30，见 http://x.org/a:b") == "时间 10:30，见 http://x.org/a:b"
+
+
+class _Reads:
+    """Counts the notes whose stored facts a sync decodes, and fails on a name-table build."""
+
+    def __init__(self, monkeypatch, forbid_build: bool):
+        import kb.graph.db as gdb
+        import kb.graph.update as gupdate
+
+        self.decoded: list[str] = []
+        real = gdb.decode
+
+        def decode(path, *rest):
+            self.decoded.append(path)
+            return real(path, *rest)
+
+        monkeypatch.setattr(gdb, "decode", decode)
+        if forbid_build:
+
+            def build(facts):
+                raise AssertionError("the name table was built from every note")
+
+            monkeypatch.setattr(gupdate.Names, "build", staticmethod(build))
+
+
+def test_an_edit_that_keeps_its_names_reads_no_other_note(tmp_path, monkeypatch):
+    root = tmp_path / "v"
+    _linked_vault(root, 40)
+    _sync(root, tmp_path / "idx")
+    reads = _Reads(monkeypatch, forbid_build=True)
+    _touch(root / "Topic 5.md", "# Topic 5\n\nSee [[Topic 6]] and [[Topic 9]]; topic 4 too.\n")
+    one = _sync(root, tmp_path / "idx")
+    assert one.changed == ["Topic 5.md"] and one.rederived == 1
+    assert reads.decoded == ["Topic 5.md"]  # its own old facts, to compare names with
+    monkeypatch.undo()
+    full = _sync(root, tmp_path / "full", full=True)
+    assert _snapshot(one.graph.graph) == _snapshot(full.graph.graph)
+
+
+def test_an_edit_inside_a_definition_refreshes_the_card(tmp_path, monkeypatch):
+    """Lines move, the defining text and its tags change, the names stay: the concept's card
+    (its line, snippet, tags) follows without the name table being built again."""
+    root = tmp_path / "v"
+    shutil.copytree(MINI, root)
+    first = _sync(root, tmp_path / "idx")
+    card = first.graph.graph.nodes["concept:widget"]
+    assert (card["path"], card["line"]) == ("Alpha.md", 9)
+    text = (root / "Alpha.md").read_text(encoding="utf-8")
+    text = text.replace("Alpha links", "A new first line.\n\nAlpha links").replace(
+        "A widget is built from parts. #greek/letters",
+        "A widget turns gears. #greek/letters #greek",
+    )
+    _touch(root / "Alpha.md", text)
+    _Reads(monkeypatch, forbid_build=True)
+    inc = _sync(root, tmp_path / "idx")
+    card = inc.graph.graph.nodes["concept:widget"]
+    assert card["line"] == 11 and card["snippet"].startswith("A widget turns gears.")
+    assert card["tags"] == ["greek", "greek/letters"]
+    monkeypatch.undo()
+    full = _sync(root, tmp_path / "full", full=True)
+    assert _snapshot(inc.graph.graph) == _snapshot(full.graph.graph)
+
+
+def test_an_edit_that_changes_names_builds_the_name_table(tmp_path, monkeypatch):
+    root = tmp_path / "v"
+    shutil.copytree(MINI, root)
+    _sync(root, tmp_path / "idx")
+    _touch(root / "Delta.md", "# Delta\n\n## Gizmo\n\nDelta's own gizmo, and alpha.\n")
+    reads = _Reads(monkeypatch, forbid_build=False)
+    inc = _sync(root, tmp_path / "idx")
+    assert len(reads.decoded) > 1  # a new heading: every note's names are read again
+    assert inc.graph.find("gizmo") == "concept:gizmo"
+    monkeypatch.undo()
+    full = _sync(root, tmp_path / "full", full=True)
+    assert _snapshot(inc.graph.graph) == _snapshot(full.graph.graph)
+
+
+def test_edits_that_keep_names_equal_a_full_rebuild_on_the_sample_vault(tmp_path, monkeypatch):
+    """Seeded edits of the user's sample vault (lines moved, text cut, links to other notes
+    by name, path and relative Markdown path), each compared with a full rebuild."""
+    import random
+
+    import kb.graph.update as gupdate
+
+    root = tmp_path / "v"
+    shutil.copytree(REPO / "vault", root, ignore=shutil.ignore_patterns(".kb"))
+    files = sorted(root.rglob("*.md"))
+    in_place = []
+    real = gupdate._update_in_place
+    monkeypatch.setattr(gupdate, "_update_in_place", lambda *a: in_place.append(1) or real(*a))
+    _sync(root, tmp_path / "inc")
+    rng = random.Random(13)
+    for step in range(12):
+        f, other = rng.choice(files), rng.choice(files)
+        lines = f.read_text(encoding="utf-8").split("\n")
+        at = rng.randrange(len(lines))
+        where = other.relative_to(root).with_suffix("").as_posix()
+        kind = step % 6
+        if kind == 0:
+            lines.insert(0, "A new first line.")
+        elif kind == 1:
+            lines.insert(at, "")
+        elif kind == 2:
+            lines.append("More: ReLU, 卷积 and dropout.")
+        elif kind == 3:
+            lines.insert(at, f"See [[{other.stem}]] and [[{other.stem.lower()}|it]].")
+        elif kind == 4:
+            lines.insert(at, f"See [[{where}]].")
+        else:
+            lines.insert(at, f"See [o]({os.path.relpath(other, f.parent)}).")
+        _touch(f, "\n".join(lines))
+        inc = _sync(root, tmp_path / "inc")
+        full = _sync(root, tmp_path / f"full-{step}", full=True)
+        assert _snapshot(inc.graph.graph) == _snapshot(full.graph.graph), (step, f.name)
+    assert len(in_place) >= 6  # most of these edits keep the name table

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import KbError
-from kb.graph.facts import BadFacts, EdgeKey, NoteFacts, decode
+from kb.graph.facts import BadFacts, Definition, EdgeKey, NoteFacts, decode
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 11
+SCHEMA = 12
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt."""
 
@@ -58,7 +58,7 @@ _TABLES = (
     "CREATE INDEX edges_owner ON edges (owner, derived)",
     "CREATE INDEX edges_kind ON edges (kind)",
     "CREATE TABLE names (key TEXT PRIMARY KEY, node TEXT NOT NULL, compact TEXT NOT NULL,"
-    " named TEXT NOT NULL) STRICT",
+    " named TEXT NOT NULL, said INTEGER NOT NULL) STRICT",
     "CREATE INDEX names_compact ON names (compact)",
     "CREATE TABLE display (node TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL,"
     " PRIMARY KEY (node, key)) STRICT, WITHOUT ROWID",
@@ -66,10 +66,14 @@ _TABLES = (
     "CREATE TABLE about (section TEXT PRIMARY KEY, node TEXT NOT NULL) STRICT",
     "CREATE INDEX about_node ON about (node)",
     "CREATE TABLE defines (concept TEXT NOT NULL, ord INTEGER NOT NULL,"
-    " section TEXT NOT NULL, PRIMARY KEY (concept, ord)) STRICT, WITHOUT ROWID",
+    " section TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, path TEXT NOT NULL,"
+    " line INTEGER NOT NULL, name TEXT NOT NULL, heading TEXT NOT NULL, snippet TEXT NOT NULL,"
+    " tags TEXT NOT NULL, PRIMARY KEY (concept, ord)) STRICT, WITHOUT ROWID",
+    "CREATE INDEX defines_path ON defines (path)",
 )
 _NODE_COLS = "id, kind, label, path, line, heading, snippet, tags"
 _EDGE_COLS = "src, dst, key, kind, path, line, text"
+_DEF_COLS = "section, key, source, path, line, name, heading, snippet, tags"
 
 
 class Damaged(KbError):
@@ -376,19 +380,28 @@ class GraphDB:
     def targets(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, node FROM names"))
 
+    def said_keys(self) -> list[str]:
+        """The names looked for in running text (what :class:`kb.mentions.Matcher` holds)."""
+        return [k for (k,) in self.db.execute("SELECT key FROM names WHERE said = 1")]
+
     def write_names(
         self,
         target: dict[str, str],
         named: dict[str, list[str]],
         compact: Any,
+        said: Iterable[str],
         display: dict[str, dict[str, str]],
         about: dict[str, str],
-        defines: dict[str, list[str]],
+        defines: dict[str, list[Definition]],
     ) -> None:
         """Bring the name tables to these values, writing only the rows that differ."""
         db = self.db
-        old = {k: (n, c, m) for k, n, c, m in db.execute("SELECT * FROM names")}
-        new = {k: (node, compact(k), _dumps(named.get(k, []))) for k, node in target.items()}
+        said = set(said)
+        old = {k: (n, c, m, s) for k, n, c, m, s in db.execute("SELECT * FROM names")}
+        new = {
+            k: (node, compact(k), _dumps(named.get(k, [])), int(k in said))
+            for k, node in target.items()
+        }
         _apply(db, "names", "key", old, new)
         old_d = {(n, k): name for n, k, name in db.execute("SELECT * FROM display")}
         new_d = {(n, k): name for n, by in display.items() for k, name in by.items()}
@@ -405,16 +418,48 @@ class GraphDB:
             "INSERT OR REPLACE INTO about VALUES (?, ?)",
             [(s, n) for s, n in about.items() if old_a.get(s) != n],
         )
-        old_def: dict[str, list[str]] = {}
-        for c, s in db.execute("SELECT concept, section FROM defines ORDER BY concept, ord"):
-            old_def.setdefault(c, []).append(s)
+        old_def: dict[str, list[tuple]] = {}
+        q = f"SELECT concept, {_DEF_COLS} FROM defines ORDER BY concept, ord"
+        for c, *row in db.execute(q):
+            old_def.setdefault(c, []).append(tuple(row))
         for c in old_def.keys() | defines.keys():
-            if old_def.get(c) != defines.get(c):
-                db.execute("DELETE FROM defines WHERE concept = ?", (c,))
-                db.executemany(
-                    "INSERT INTO defines VALUES (?, ?, ?)",
-                    [(c, i, s) for i, s in enumerate(defines.get(c, []))],
-                )
+            rows = [_def_row(d) for d in defines.get(c, [])]
+            if old_def.get(c) != rows:
+                self.put_definitions(c, defines.get(c, []))
+
+    def move_abouts(self, moved: dict[str, str]) -> None:
+        """Sections renamed (old id → new id: their heading moved to another line)."""
+        rows = self.abouts(moved)
+        self.db.executemany("DELETE FROM about WHERE section = ?", [(s,) for s in rows])
+        self.db.executemany(
+            "INSERT INTO about VALUES (?, ?)", [(moved[s], n) for s, n in rows.items()]
+        )
+
+    def put_definitions(self, concept: str, defs: list[Definition]) -> None:
+        """The places that define ``concept``, in their order (its first one names it)."""
+        self.db.execute("DELETE FROM defines WHERE concept = ?", (concept,))
+        self.db.executemany(
+            "INSERT INTO defines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(concept, i, *_def_row(d)) for i, d in enumerate(defs)],
+        )
+
+    def definitions(self, concept: str) -> list[Definition]:
+        """The places that define ``concept``, in order."""
+        rows = self.db.execute(
+            f"SELECT {_DEF_COLS} FROM defines WHERE concept = ? ORDER BY ord", (concept,)
+        )
+        out = []
+        for *head, heading, snippet, tags in rows:
+            out.append(Definition(*head, tuple(_strs(heading)), snippet, tuple(_strs(tags))))
+        return out
+
+    def concepts_defined_in(self, paths: Iterable[str]) -> set[str]:
+        """The concepts that a section of one of these notes defines."""
+        out: set[str] = set()
+        q = "SELECT DISTINCT concept FROM defines WHERE path = ?"
+        for p in set(paths):
+            out.update(c for (c,) in self.db.execute(q, (p,)))
+        return out
 
     # -- queries ----------------------------------------------------------------------------
     def node(self, node: str) -> dict | None:
@@ -615,6 +660,13 @@ def _node_row(a: dict) -> tuple:
     return (
         a["kind"], a["label"], a["path"], a["line"], _dumps(a["heading"]), a["snippet"],
         _dumps(a["tags"]),
+    )  # fmt: skip
+
+
+def _def_row(d: Definition) -> tuple:
+    return (
+        d.section, d.key, d.source, d.path, d.line, d.name, _dumps(list(d.heading)), d.snippet,
+        _dumps(list(d.tags)),
     )  # fmt: skip
 
 

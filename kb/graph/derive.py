@@ -6,14 +6,16 @@ Pure: facts and the name table in, edges with their evidence out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kb.checks import CachedResolver, link_target
-from kb.graph.facts import Claim, EdgeKey, Hit, NoteFacts, _evidence
+from kb.graph.facts import Claim, Definition, EdgeKey, Hit, NoteFacts, _evidence
 from kb.graph.names import Names
 from kb.model import Link
 from kb.nodes import missing_id, note_id
 
 
-def concept_attrs(claims: list[Claim]) -> dict:
+def concept_attrs(claims: Sequence[Claim | Definition]) -> dict:
     first = claims[0]
     return {
         "kind": "concept",

@@ -64,6 +64,31 @@ class Claim:
     an emphasised term, a gloss, a label, a Latin phrase in Chinese text)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """One place that defines a concept, as the ``defines`` table keeps it: what the concept's
+    card shows (:func:`kb.graph.derive.concept_attrs`) and which of a note's claims it is
+    (``section``, ``key``, ``source``), so an edit can refresh the card from its own note."""
+
+    section: str
+    key: str
+    source: str
+    path: str
+    line: int
+    name: str
+    heading: tuple[str, ...]
+    snippet: str
+    tags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, c: Claim) -> Definition:
+        """The definition a :class:`~kb.graph.facts.Claim` makes."""
+        return cls(
+            c.section, c.key, c.source, c.path, c.line, c.name, tuple(c.heading), c.snippet,
+            tuple(c.tags),
+        )  # fmt: skip
+
+
 Hit = tuple[str, int, int, str]
 """Where a section names a concept: (section node, line of the sentence, sentence number,
 sentence). Sentence 0 is the title; the first sentence gives the evidence."""

@@ -20,6 +20,8 @@ from kb.errors import notice
 from kb.graph.db import DB_FILE, Damaged, GraphDB, remove_file
 from kb.graph.derive import concept_attrs, derive, missing_attrs, tag_attrs
 from kb.graph.facts import (
+    Claim,
+    Definition,
     NoteFacts,
     NoteGraph,
     _evidence,
@@ -206,6 +208,9 @@ def update(
         if progress:
             progress(done, steps)
     with db.transaction():
+        moved = _names_kept(db, own) if own and not gone else None
+        if moved is not None:
+            return _update_in_place(db, notes, own, moved, progress)
         facts = db.facts()
         old_names = db.targets()
         old_signature = set(db.signature())
@@ -258,9 +263,10 @@ def update(
             names.target,
             names.notes_named,
             compact,
+            matcher.keys,
             names.display,
             names.about,
-            {c: [cl.section for cl in claims] for c, claims in names.concepts.items()},
+            {c: [Definition.of(cl) for cl in claims] for c, claims in names.concepts.items()},
         )
 
         relink: set[str] = set()
@@ -288,6 +294,116 @@ def update(
         db.drop_nodes(removed_nodes)
         db.drop_unlinked()
     return len(rescan), len(again)
+
+
+def _name_facts(f: NoteFacts) -> tuple[tuple, list[str]]:
+    """What the name table (:meth:`Names.build`) and the shared nodes read of a note, with
+    its claims' lines, snippets and tags aside, and the sections its claims are in (by line).
+    An edit that keeps the first keeps the name table, up to those sections' ids (a section
+    is named by its line). Lines and sections are kept as ranks, since claims are ordered by
+    (path, line) wherever several define one concept."""
+    claimed = (*f.claims, *f.terms)
+    lines = {line: i for i, line in enumerate(sorted({c.line for c in claimed}))}
+    sections = sorted({c.section for c in claimed}, key=_section_line)
+    at = {s: i for i, s in enumerate(sections)}
+
+    def claims(cs: Iterable[Claim]) -> tuple:
+        return tuple(
+            (lines[c.line], at[c.section], c.key, c.name, c.parts, c.parent, c.parent_note,
+             c.parent_name, c.heading, c.source)
+            for c in cs
+        )  # fmt: skip
+
+    kept = (
+        f.title, f.aliases, f.names, f.listing, frozenset(f.tags), claims(f.claims),
+        claims(f.terms),
+    )  # fmt: skip
+    return kept, sections
+
+
+def _section_line(section: str) -> int:
+    """The line a section starts on (0 for a note's text above its first heading)."""
+    head, _, line = section.rpartition("#")
+    return int(line) if head.startswith("section:") and line.isdigit() else 0
+
+
+def _names_kept(db: GraphDB, own: dict[str, NoteGraph]) -> dict[str, str] | None:
+    """When every one of these notes is held already and says the same names as its stored
+    facts (so the name table stands, and no other note's edges can change): the new id of
+    each of their claimed sections that moved (old → new). None otherwise."""
+    old = db.facts(own)
+    if old.keys() != own.keys():
+        return None
+    moved: dict[str, str] = {}
+    for path, part in own.items():
+        (was, before), (now, after) = _name_facts(old[path]), _name_facts(part.facts)
+        if was != now:
+            return None
+        moved.update((a, b) for a, b in zip(before, after, strict=True) if a != b)
+    return moved
+
+
+def _update_in_place(
+    db: GraphDB,
+    notes: dict[str, tuple[Note, str]],
+    own: dict[str, NoteGraph],
+    moved: dict[str, str],
+    progress: Progress | None,
+) -> tuple[int, int]:
+    """:func:`update` for edits that keep the name table (:func:`_names_kept`): the notes'
+    rows are written again, their names found with the saved matcher keys, the sections
+    that moved renamed in the name table, the cards of the concepts they define refreshed;
+    no other note is read."""
+    from kb.mentions import Matcher
+
+    matcher = Matcher(db.said_keys(), checked=True)
+    # Links find notes by path, file name or alias: a resolver over the notes named like
+    # what these notes' links look up answers as one over the whole vault would.
+    asked = set().union(*(link_keys(part.facts) for part in own.values()))
+    named = [(p, a) for p, a in db.signature() if asked & _signature_keys([(p, a)])]
+    names = Names(target=db.targets(), signature=frozenset(named))
+    resolver = names.resolver()
+    removed_nodes = db.drop_notes(own)
+    steps = 2 * len(notes)
+    for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
+        part = own[path]
+        f = part.facts
+        f.hits, text = find_hits(note, matcher)
+        for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
+            db.ensure_node(node, tag_attrs(node))
+        db.put_note(f, encode_light(f), encode_links(f), part.nodes, part.edges, text, link_keys(f))
+        if progress:
+            progress(done, steps)
+    removed_nodes -= {n for part in own.values() for n in part.nodes}
+    db.move_abouts(moved)
+    # The cards of the concepts these notes define: a definition's line, snippet or tags
+    # may have changed (which definition comes first cannot: the lines kept their order).
+    mine = {
+        (c.section, c.key, c.source): c
+        for part in own.values()
+        for c in (*part.facts.claims, *part.facts.terms)
+    }
+    for concept in sorted(db.concepts_defined_in(own)):
+        old = db.definitions(concept)
+        new = [
+            Definition.of(mine[moved.get(d.section, d.section), d.key, d.source])
+            if d.path in own
+            else d
+            for d in old
+        ]
+        if new != old:
+            db.put_definitions(concept, new)
+            attrs = concept_attrs(new)
+            if db.node(concept) != attrs:
+                db.put_node(concept, attrs)
+    for path in sorted(own):
+        new_edges = derive(own[path].facts, names, resolver)
+        for node in {v for _, v, _ in new_edges if v.startswith("missing:")}:
+            db.ensure_node(node, missing_attrs(node))
+        db.put_edges(new_edges, path, derived=True)
+    db.drop_nodes(removed_nodes)
+    db.drop_unlinked()
+    return 0, len(own)
 
 
 def _sync_shared_nodes(db: GraphDB, facts: dict[str, NoteFacts], names: Names) -> set[str]:
