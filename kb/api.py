@@ -96,8 +96,14 @@ FOUND_MAX = 1000
 """Sections at most that a card of a name that is no topic counts."""
 
 
-def show(kg: KnowledgeGraph, topic: str, found_in: Callable[[str], list[Hit]]) -> dict:
-    """``kb show --json``: the card of a topic; for a name that is no topic but that notes say,
+def show(
+    kg: KnowledgeGraph,
+    topic: str,
+    found_in: Callable[[str], list[Hit]],
+    related: int | None = None,
+) -> dict:
+    """``kb show --json``: the card of a topic, with its ``related`` most related topics (0:
+    all; None: the card's usual number); for a name that is no topic but that notes say,
     where they say it (``found_in(topic)`` finds those sections). Raises TopicNotFound."""
     try:
         node = kg.find(topic)
@@ -106,7 +112,7 @@ def show(kg: KnowledgeGraph, topic: str, found_in: Callable[[str], list[Hit]]) -
         if not found:
             raise
         return not_a_topic(topic, found, missing.suggestions)
-    return kg.card(node)
+    return kg.card(node) if related is None else kg.card(node, related)
 
 
 def not_a_topic(topic: str, hits: list[Hit], suggestions: list[str]) -> dict:

@@ -330,3 +330,25 @@ def test_neighbors_come_most_closely_tied_first(kb):
     # headings; a tag is one edge at four times a link's cost.
     assert order.index("Bottleneck") < order.index("#cnn")
     assert order[-1].startswith("#")
+
+
+def test_show_lists_every_related_topic_with_n_0(tmp_path) -> None:
+    """The related list is ranked on the way; -n 0 ranks them all, a cut says so."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    root = tmp_path / "v"
+    root.mkdir()
+    names = [f"Topic{i:02d}" for i in range(20)]
+    (root / "Hub.md").write_text(
+        "# Hub\n\n" + "\n".join(f"- [[{n}]] matters." for n in names) + "\n", encoding="utf-8"
+    )
+    for n in names:
+        (root / f"{n}.md").write_text(f"# {n}\n\nPart of the hub.\n", encoding="utf-8")
+    run = lambda *a: CliRunner().invoke(cli, ["--vault", str(root), *a])  # noqa: E731
+    every = run("show", "Hub", "-n", "0")
+    assert every.exit_code == 0, every.output
+    assert "related (20)" in every.output
+    cut = run("show", "Hub", "-n", "3")
+    assert "related (15+)" in cut.output and "… more (-n 0 for all)" in cut.output

@@ -117,7 +117,17 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
     """
     kg, _ = _open(ctx)
     found: list = []  # the sections saying a name that is no topic, as hits
-    card = api.show(kg, topic, lambda name: found.extend(_found_in(ctx, name)) or found)
+    # The related topics are ranked on the way (a busy topic has thousands of candidates):
+    # as many as shown, one more to know whether some were left out; all with -n 0.
+    from kb.graph.queries import RELATED_SHOWN
+
+    related = 0 if limit == 0 else max(limit, RELATED_SHOWN) + 1
+    card = api.show(
+        kg, topic, lambda name: found.extend(_found_in(ctx, name)) or found, related=related
+    )
+    if related and len(card["related"]) >= related:
+        card["related"] = card["related"][: related - 1]
+        card["related_cut"] = True
     if as_json:
         emit_json(card)
         return
@@ -184,7 +194,7 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
         ),
     ]
     for title, key, lines in lists:
-        _listing(title, card[key], limit, color, lines)
+        _listing(title, card[key], limit, color, lines, cut=card.get(f"{key}_cut", False))
 
 
 def _found_in(ctx: click.Context, topic: str) -> list:
@@ -213,18 +223,22 @@ def _not_a_topic(topic: str, hits: list, suggestions: list[str], limit: int) -> 
     _more(hits, limit)
 
 
-def _listing(title: str, items: list, limit: int, color: bool, lines) -> None:
-    """A titled list of a card: its count, its first ``limit`` entries, how many were left out."""
-    _section(title, items, color)
+def _listing(title: str, items: list, limit: int, color: bool, lines, cut: bool = False) -> None:
+    """A titled list of a card: its count, its first ``limit`` entries, how many were left out
+    (``cut``: the card itself holds only some, so that count is not known)."""
+    _section(title, items, color, cut)
     for e in _first(items, limit):
         for line in lines(e):
             echo(f"    {line}")
-    _more(items, limit)
+    if cut:
+        echo("    " + more_line(None))
+    else:
+        _more(items, limit)
 
 
-def _section(title: str, items: list, color: bool) -> None:
+def _section(title: str, items: list, color: bool, cut: bool = False) -> None:
     if items:
-        echo(style(f"  {title} ({len(items)})", color, bold=True))
+        echo(style(f"  {title} ({len(items)}{'+' * cut})", color, bold=True))
 
 
 @click.command()

@@ -291,8 +291,9 @@ class KnowledgeGraph:
             return [node] + self.db.defines(node)
         return [node]
 
-    def card(self, node: str) -> dict:
-        """Everything kb knows about a node, JSON-ready (see ``kb show --json``)."""
+    def card(self, node: str, related: int = RELATED_SHOWN) -> dict:
+        """Everything kb knows about a node, JSON-ready (see ``kb show --json``), with its
+        ``related`` most related topics (0: all of them)."""
         attrs = self.node(node)
         label_key = concept_key(attrs["label"])
         aliases = [name for key, name in self.db.display(node).items() if key != label_key]
@@ -367,7 +368,7 @@ class KnowledgeGraph:
                 lambda e: (e["id"], e["source"], e["line"]),
             ),
         }
-        card["related"], rank = self._related(node, card)
+        card["related"], rank = self._related(node, card, related)
         # Most related first (then by place): the lists a person reads top down.
         last = len(rank)
 
