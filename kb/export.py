@@ -35,7 +35,7 @@ from urllib.parse import quote
 from kb import datadir
 from kb.errors import KbError
 from kb.model import strip_note_suffix
-from kb.nodes import EDGE_KINDS, NODE_KINDS
+from kb.nodes import EDGE_KINDS, EDGES, NODE_KINDS
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -52,44 +52,17 @@ _NODE_STYLE: dict[str, dict[str, str]] = {
 }
 _OTHER_NODE = {"label": "Other", "shape": "square", "color": "#f472b6"}
 
-# How each edge kind is drawn: arrows for links, dashes for mentions, hairlines for structure.
+# How each edge kind is drawn (kb.nodes.EDGES): arrows for links, dashes for mentions,
+# hairlines for structure.
 _EDGE_STYLE: dict[str, dict[str, Any]] = {
-    "contains": {
-        "label": "contains",
-        "color": "#4b5563",
-        "width": 0.6,
-        "dashes": False,
-        "arrows": "",
-    },
-    "links_to": {
-        "label": "links to",
-        "color": "#8b8fa3",
-        "width": 1.4,
-        "dashes": False,
-        "arrows": "to",
-    },
-    "embeds": {
-        "label": "embeds",
-        "color": "#c084fc",
-        "width": 2.2,
-        "dashes": False,
-        "arrows": "to",
-    },
-    "about": {
-        "label": "is about",
-        "color": "#d4b86a",
-        "width": 1.2,
-        "dashes": False,
-        "arrows": "to",
-    },
-    "mentions": {
-        "label": "mentions",
-        "color": "#b59f5b",
-        "width": 1.0,
-        "dashes": [5, 5],
-        "arrows": "to",
-    },
-    "tagged": {"label": "tagged", "color": "#2f8f6f", "width": 0.8, "dashes": [2, 4], "arrows": ""},
+    k: {
+        "label": e.label,
+        "color": e.color,
+        "width": e.width,
+        "dashes": e.dashes,
+        "arrows": e.arrows,
+    }
+    for k, e in EDGES.items()
 }
 _OTHER_EDGE = {"label": "other", "color": "#6b7280", "width": 1.0, "dashes": False, "arrows": ""}
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from kb.concepts import concept_key
 from kb.errors import TopicNotFound
 from kb.graph.db import Damaged
-from kb.nodes import missing_id, note_id, tag_chain, tag_id
+from kb.nodes import EDGES, missing_id, note_id, tag_chain, tag_id
 from kb.text import has_cjk
 from kb.topicnames import best_match, compact, lookup_keys, name_weight, specificity
 
@@ -42,13 +42,8 @@ if TYPE_CHECKING:
     from kb.checks import CachedResolver
     from kb.graph.db import GraphDB
 
-PATH_WEIGHT = {
-    "links_to": 1.0, "embeds": 1.0, "about": 1.0, "mentions": 2.1, "contains": 1.0, "tagged": 4.0,
-}  # fmt: skip
-"""Cost of a hop between two topics for ``kb path``: a link the user wrote, or a heading under
-another (a note's concept, a concept's sub-concept), is cheapest; a mention kb found is dearer
-than two written links (it is inferred: ResNet → Bottleneck → 1x1 conv by the user's links
-beats a sentence that names ResNet and 1x1 conv); a tag hub dearer still."""
+PATH_WEIGHT = {k: e.cost for k, e in EDGES.items()}
+"""Cost of a hop between two topics for ``kb path`` (:attr:`kb.nodes.EdgeKind.cost`)."""
 HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制", "损失")
 """Words a Chinese name may end with or not (``1×1卷积`` finds ``1×1卷积层``, ``温度参数``
 finds ``温度``)."""
@@ -115,11 +110,9 @@ class TagCount:
     """0 for ``ml``, 1 for ``ml/cnn``…"""
 
 
-LINK_KINDS = ("links_to", "embeds")
+LINK_KINDS = tuple(k for k, e in EDGES.items() if e.link)
 
-_KIND_ORDER = {
-    k: i for i, k in enumerate(("links_to", "embeds", "about", "mentions", "contains", "tagged"))
-}
+_KIND_ORDER = {k: e.rank for k, e in EDGES.items()}
 
 
 def _as_vault_path(topic: str) -> str:
