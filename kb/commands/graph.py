@@ -125,7 +125,7 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
     card = api.show(
         kg, topic, lambda name: found.extend(_found_in(ctx, name)) or found, related=related
     )
-    if related and len(card["related"]) >= related:
+    if related and len(card.get("related", ())) >= related:
         card["related"] = card["related"][: related - 1]
         card["related_cut"] = True
     if as_json:
