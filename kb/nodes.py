@@ -53,6 +53,11 @@ EDGES: dict[str, EdgeKind] = {
 """Every edge kind (the page's legend lists them in this order)."""
 EDGE_KINDS = tuple(EDGES)
 
+SAID_WITH = "said with"
+"""A hop of ``kb path`` and ``kb neighbors`` that is no stored edge: one sentence mentions
+both topics (``LSTM就是…解决梯度消失的问题``), wherever it stands. It costs what a mention
+does, and comes after one of the same cost."""
+
 
 def note_id(path: str) -> str:
     return f"note:{path}"

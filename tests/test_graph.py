@@ -837,3 +837,27 @@ def test_edits_that_keep_names_equal_a_full_rebuild_on_the_sample_vault(tmp_path
         full = _sync(root, tmp_path / f"full-{step}", full=True)
         assert _snapshot(inc.graph.graph) == _snapshot(full.graph.graph), (step, f.name)
     assert len(in_place) >= 6  # most of these edits keep the name table
+
+
+def test_one_sentence_naming_two_topics_joins_them_in_one_hop():
+    """ml-notes-zh: "LSTM…解决梯度消失的问题" in a section about other things: LSTM and 梯度消失
+    are one hop apart, said with each other, not three hops through the headings."""
+    tricks = (
+        "# Tricks\n\nWays to train deep nets.\n\n## Help techniques\n\n"
+        "LSTM avoids the vanishing gradient problem.\n\n"
+        "Other words here, and LSTM again with a long way to go before the vanishing gradient"
+        " comes up once more, far from where the sentence began, in one sentence.\n"
+    )
+    notes = [
+        parse_note("# LSTM\n\nA gated recurrent cell.\n", "LSTM.md"),
+        parse_note("# Vanishing gradient\n\nGradients shrink.\n", "Vanishing gradient.md"),
+        parse_note(tricks, "Tricks.md"),
+    ]
+    kg = graph.build(notes)
+    hops = kg.shortest_path("note:LSTM.md", "note:Vanishing gradient.md")
+    assert [(h.kind, h.source, h.target) for h in hops] == [
+        ("said with", "note:LSTM.md", "note:Vanishing gradient.md")
+    ]
+    assert hops[0].text == "LSTM avoids the vanishing gradient problem."
+    assert (hops[0].path, hops[0].line) == ("Tricks.md", 7)
+    assert "note:Vanishing gradient.md" in kg.neighbourhood("note:LSTM.md")

@@ -16,6 +16,7 @@ import click
 
 from kb import api
 from kb.errors import notice
+from kb.nodes import SAID_WITH
 from kb.output import (
     echo,
     emit_json,
@@ -307,6 +308,12 @@ def _distinct_evidence(hops: list[dict]) -> list[tuple[str, str]]:
 def _hop_text(h: dict, at: str, color: bool) -> str:
     """A hop walked from ``at``: the arrow as the edge points."""
     kind = style(h["kind"], color, fg="cyan")
+    if h["kind"] == SAID_WITH:  # one sentence names both: no direction
+        first, then = (
+            (h["source"], h["target"]) if h["source"] == at else (h["target"], h["source"])
+        )
+        label = {h["source"]: h["source_label"], h["target"]: h["target_label"]}
+        return f"{label[first]} –{kind}– {label[then]}"
     if h["source"] == at:
         return f"{h['source_label']} –{kind}→ {h['target_label']}"
     return f"{h['target_label']} ←{kind}– {h['source_label']}"

@@ -588,6 +588,16 @@ class GraphDB:
                 out.update(self.db.execute(q, chunk))
         return out
 
+    def said_with(self, node: str) -> list[tuple[str, str, str | None, int | None, str]]:
+        """(place, other node, path, line, sentence) of every other node that a place's
+        mention of ``node`` names in the same sentence (the two mentions' evidence)."""
+        q = (
+            "SELECT a.src, b.dst, a.path, a.line, a.text FROM edges AS a JOIN edges AS b"
+            " ON b.src = a.src AND b.kind = 'mentions' AND b.line = a.line AND b.text = a.text"
+            " AND b.dst != a.dst WHERE a.dst = ? AND a.kind = 'mentions'"
+        )
+        return self.db.execute(q, (node,)).fetchall()
+
     def evidence(self, u: str, v: str, kind: str) -> list[tuple[str | None, int | None, str]]:
         """(path, line, text) of every edge of ``kind`` from ``u`` to ``v``."""
         q = "SELECT path, line, text FROM edges WHERE src = ? AND dst = ? AND kind = ?"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from kb.concepts import concept_key
 from kb.errors import TopicNotFound
 from kb.graph.db import Damaged
-from kb.nodes import EDGES, missing_id, note_id, tag_chain, tag_id
+from kb.nodes import EDGES, SAID_WITH, missing_id, note_id, tag_chain, tag_id
 from kb.text import has_cjk
 from kb.topicnames import best_match, compact, lookup_keys, name_weight, specificity
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from kb.checks import CachedResolver
     from kb.graph.db import GraphDB
 
-PATH_WEIGHT = {k: e.cost for k, e in EDGES.items()}
+PATH_WEIGHT = {k: e.cost for k, e in EDGES.items()} | {SAID_WITH: EDGES["mentions"].cost}
 """Cost of a hop between two topics for ``kb path`` (:attr:`kb.nodes.EdgeKind.cost`)."""
 HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制", "损失")
 """Words a Chinese name may end with or not (``1×1卷积`` finds ``1×1卷积层``, ``温度参数``
@@ -112,7 +112,7 @@ class TagCount:
 
 LINK_KINDS = tuple(k for k, e in EDGES.items() if e.link)
 
-_KIND_ORDER = {k: e.rank for k, e in EDGES.items()}
+_KIND_ORDER = {k: e.rank for k, e in EDGES.items()} | {SAID_WITH: len(EDGES)}
 
 
 def _as_vault_path(topic: str) -> str:
@@ -542,7 +542,23 @@ class KnowledgeGraph:
                 continue
             kind = _topic_kind(d["kind"], tu, tv, v)
             out.append(Hop(tu, tv, kind, d["path"], d["line"], d["text"], tu == topic, u, v))
+        for place, other, path, line, text in self._said_with(topic):
+            out.append(Hop(topic, other, SAID_WITH, path, line, text, True, place, place))
         self._hops[topic] = out
+        return out
+
+    def _said_with(self, topic: str) -> list[tuple[str, str, str | None, int | None, str]]:
+        """(place, other topic, path, line, sentence) of each sentence that mentions ``topic``
+        and another topic, where the place is neither's (a place of either has its own edge)."""
+        if topic.startswith("section:"):
+            return []
+        rows = self.db.said_with(topic)
+        places = self._topics_of({place for place, *_ in rows if place.startswith("section:")})
+        out = []
+        for place, other, path, line, text in rows:
+            at = places.get(place, place)
+            if other != topic and at not in (topic, other) and not other.startswith("section:"):
+                out.append((place, other, path, line, text))
         return out
 
     def _ends(self, topic: str, nodes: set[str]):
@@ -579,6 +595,9 @@ class KnowledgeGraph:
             w = _hop_cost(_topic_kind(kind, tu, tv, v), tu)
             if w < best.get(other, _INF):
                 best[other] = w
+        for _, other, *_ in self._said_with(topic):
+            ties[other] += 1
+            best[other] = min(best.get(other, _INF), PATH_WEIGHT[SAID_WITH])
         self._cost_cache[topic] = best
         self._ties[topic] = dict(ties)
         return best
@@ -680,7 +699,10 @@ class KnowledgeGraph:
         near_a = {m: hop for m, (_, hop) in self._steps(a).items() if m not in skip}
         for m, (_, hop) in sorted(self._steps(b).items(), key=lambda mh: _natural(mh[0])):
             if m in near_a and not m.startswith("tag:"):
-                out.append((m, [near_a[m], hop]))
+                hops = [near_a[m], hop]
+                if any(f"{h.path}:{h.line}" in skip for h in hops):
+                    continue  # the path's own sentence again, through a topic it names
+                out.append((m, hops))
         return out[:limit]
 
     def neighbourhood(self, node: str, depth: int = 1) -> dict[str, int]:
