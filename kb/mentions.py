@@ -17,7 +17,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
-from kb.concepts import SEPARATOR, is_word_char, mentionable, normalise
+from kb.concepts import SEPARATOR, is_common_word, is_word_char, mentionable, normalise
 from kb.model import MAX_NAME_CHARS
 from kb.text import is_cjk
 
@@ -92,24 +92,40 @@ class Matcher:
             if breaks is None:
                 breaks = [m.start() for m in re.finditer(SEPARATOR, norm)]
             order = bisect_right(breaks, start)
-            if start > 0 and is_cjk(key[0]) and is_cjk(norm[start - 1]):
-                # Inside a run of Chinese: the name must begin a word (方差 is not in 协方差).
-                # (Where it ends is not checked: jieba cuts 1x1卷积层来 as 卷积/层来.)
+            inside = start > 0 and is_cjk(key[0]) and is_cjk(norm[start - 1])
+            runs_on = end + 1 < len(norm) and is_cjk(key[-1]) and is_cjk(norm[end + 1])
+            if inside or runs_on:
                 if order not in starts:
-                    starts[order] = _word_starts(norm, breaks, order)
-                if start not in starts[order]:
+                    starts[order] = _words(norm, breaks, order)
+                words = starts[order]
+                # Inside a run of Chinese: the name must begin a word (方差 is not in 协方差)…
+                if inside and start not in words:
+                    continue
+                # …and not end inside a common word begun within it (层组 is not in 卷积层组成,
+                # 组成 being a word; jieba's 卷积/层来 for 卷积层来 is no word, so 卷积层 is).
+                if runs_on and _ends_inside_a_word(words, start, end + 1):
                     continue
             yield start, -len(key), order, key
 
 
-def _word_starts(norm: str, breaks: list[int], order: int) -> frozenset[int]:
-    """Offsets in ``norm`` where jieba starts a word, in the text number ``order``."""
+def _words(norm: str, breaks: list[int], order: int) -> dict[int, str]:
+    """Offset in ``norm`` → the word jieba starts there, in the text number ``order``."""
     from kb.topicnames import cut_all
 
     begin = breaks[order - 1] + len(SEPARATOR) if order else 0
     end = breaks[order] if order < len(breaks) else len(norm)
-    out, at = set(), begin
+    out, at = {}, begin
     for word in cut_all(norm[begin:end]):
-        out.add(at)
+        out[at] = word
         at += len(word)
-    return frozenset(out)
+    return out
+
+
+def _ends_inside_a_word(words: dict[int, str], start: int, end: int) -> bool:
+    """True when a common word (:func:`kb.concepts.is_common_word`) begins after ``start``
+    and before ``end`` and runs past ``end``: the name [start, end) stops inside it."""
+    for at in range(start + 1, end):
+        word = words.get(at)
+        if word is not None and at + len(word) > end and is_common_word(word):
+            return True
+    return False

@@ -434,14 +434,14 @@ def heading_term(title: str) -> HeadingTerm | None:
     if not t or is_sentence(t) or not names_a_concept(t) or _starts_with_goal(t):
         return None
     if _NOT_A_NAME.search(t):
-        return None  # A + B？ (a comparison), x_{hp} or \overline{x} (math)
+        return None  # A + B？ (a comparison), Maxout -> RELU (a relation), x_{hp} (math)
     aliases += _script_names(t)
     key = concept_key(t)
     kept = tuple(dict.fromkeys(a for a in aliases if concept_key(a) != key))
     return HeadingTerm(t, kept, form)
 
 
-_NOT_A_NAME = re.compile(r"\s\+\s|\\[A-Za-z]|_\{|\^\{|\w\(\)|用于")
+_NOT_A_NAME = re.compile(r"\s\+\s|\\[A-Za-z]|_\{|\^\{|\w\(\)|用于|->|→|=>|⇒")
 
 
 _MODIFIER_TAIL = re.compile("的(?:" + "|".join(sorted(STEP_MODIFIERS_ZH, key=len)[::-1]) + ")$")
