@@ -332,10 +332,19 @@ def build(vault: Vault) -> MCPServer:
         limit: Limit = 10,
     ) -> CallToolResult:
         """The notes most like a given note (the words they share, weighted by how rare they
-        are in the vault), best first, each with its path and a snippet."""
+        are in the vault), best first, each with its path and a snippet.
+
+        Given a concept or a section instead of a note, it answers the notes most like the
+        note that holds it, and says so (`via`: that topic's label, kind, path and line)."""
         _check("limit", limit, 1, MAX_LIMIT)
-        hits = _rebuilding(session, lambda: api.related(vault, note, limit))
-        return _result(_hits_text(hits, "No related notes found."), hits, "notes")
+        found = _rebuilding(session, lambda: api.related_to(vault, note, limit))
+        hits = [api.hit_json(h, heading=False) for h in found.hits]
+        text = _hits_text(hits, "No related notes found.")
+        if found.via:  # a concept or a section: say whose likes these are
+            return _result(
+                f"{api.via_text(note, found.via)}:\n{text}", {"notes": hits, "via": found.via}
+            )
+        return _result(text, hits, "notes")
 
     @tool
     def read_note(
