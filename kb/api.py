@@ -274,6 +274,11 @@ def _problem(p) -> dict:
 # -- reading a note --------------------------------------------------------------------------
 
 
+def note_list(kg: KnowledgeGraph) -> list[dict]:
+    """Every note of the vault, by path: its path, title and first words."""
+    return [{"path": n["path"], "title": n["label"], "snippet": n["snippet"]} for n in kg.notes()]
+
+
 READ_MAX_CHARS = 20_000
 """Characters :func:`read_note` returns by default: a long note is cut, saying so."""
 
