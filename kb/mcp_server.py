@@ -418,8 +418,8 @@ def build(vault: Vault) -> MCPServer:
     @server.resource(
         "kb://note/{+path}",
         name="note",
-        description="A note of the vault as Markdown, by its vault path, percent-encoded as in a URL "
-        "(kb://note/topics/ReLU.md, kb://note/topics/1x1%20卷积.md).",
+        description="A note of the vault as Markdown, by its vault path, percent-encoded as in "
+        "a URL (kb://note/topics/ReLU.md, kb://note/topics/1x1%20卷积.md).",
         mime_type="text/markdown",
     )
     async def note(path: str) -> str:
