@@ -509,6 +509,15 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
+def _say_reading(vault: Vault) -> None:
+    print(
+        f"kb serve: reading the notes of {vault.name} before serving (the first time, kb indexes"
+        " every note once: minutes on a large vault)…",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     """Serve ``vault`` on 127.0.0.1:``port`` until Ctrl-C, refreshing as files change."""
     import uvicorn
@@ -519,7 +528,15 @@ def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     port = sock.getsockname()[1]
     live = Live(vault)
     start = time.perf_counter()
-    live.worker.submit(live.session.fresh).result()  # reads the vault before the first page
+    # Progress shows on a terminal only; elsewhere (a log, a service) a long first read of
+    # the vault would be silence, so say what is going on when it takes more than a second.
+    said = threading.Timer(1.0, _say_reading, args=(vault,))
+    if not sys.stderr.isatty():
+        said.start()
+    try:
+        live.worker.submit(live.session.fresh).result()  # reads the vault before the first page
+    finally:
+        said.cancel()
     live.announced = live.session.version
     app = build(vault, live, port)
     watching = threading.Event()

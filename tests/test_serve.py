@@ -311,6 +311,23 @@ def test_stops_on_ctrl_c_with_a_page_listening(tmp_path) -> None:
     assert "stopped" in server.stderr and "Traceback" not in server.stderr
 
 
+def test_a_long_first_read_is_said_without_a_terminal(tmp_path) -> None:
+    """Progress bars are for terminals; in a log, a first read of seconds still says what
+    kb serve is doing before the line that it is ready."""
+    from bench import gen
+
+    vault = tmp_path / "vault"
+    gen.generate(vault, 100, 1)
+    started = time.monotonic()
+    with running(vault, tmp_path / "serve.err") as server:
+        took = time.monotonic() - started
+        said = server.stderr
+        assert server.stop() == 0
+    assert took > 1.5, f"the first read took {took:.1f} s: too quick to test the notice"
+    reading = "kb serve: reading the notes of vault before serving"
+    assert said.startswith(reading) and said.index(reading) < said.index("ready in"), said
+
+
 def test_port_in_use_is_one_line(tmp_path) -> None:
     import socket
 
