@@ -67,6 +67,14 @@ class Related:
     topic's label, kind, path and line; the hits are then the notes most like its note."""
 
 
+def suggest(vault: Vault, query: str) -> list[str]:
+    """Queries to try instead of ``query`` (words of the notes close to its unknown words), as
+    ``kb search`` offers them when nothing is found; empty when none is better."""
+    from kb import index
+
+    return index.suggest(vault, query)
+
+
 def related_to(vault: Vault, note: str, limit: int | None = 10) -> Related:
     """The notes most like ``note`` (a title, alias or vault path, or a name the graph knows:
     a concept gives the notes like the note it is in, saying so in ``via``)."""

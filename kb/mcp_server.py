@@ -531,9 +531,7 @@ def _rebuilding(session: Session, read: Callable[[], Any]) -> Any:
 
 
 def _no_hits(vault: Vault, query: str) -> str:
-    from kb import index
-
-    tries = index.suggest(vault, query)
+    tries = api.suggest(vault, query)
     return f"No hits for {query!r}." + (f" Did you mean: {', '.join(tries)}?" if tries else "")
 
 

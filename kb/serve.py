@@ -58,6 +58,7 @@ STATIC = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "vis-network.min.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 """The files the page loads (from kb/assets), and nothing else is served from there."""
 CSP = "; ".join(
@@ -335,6 +336,10 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
             return _error(404, f"no file {name[:80]!r} here")
         return Response(files[name], media_type=STATIC[name])
 
+    async def favicon(request: Request) -> Response:
+        # Asked for by browsers (and tools) whatever the page's <link rel="icon"> says.
+        return Response(files["favicon.svg"], media_type=STATIC["favicon.svg"])
+
     async def status(request: Request) -> dict:
         def ask(kg: KnowledgeGraph, store: Store) -> dict:
             return {
@@ -357,6 +362,14 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
         def ask(kg, store) -> list[dict]:
             hits = live.session.rebuilding(lambda: api.search_hits(vault, query, limit))
             return [{**api.hit_json(h), "highlight": highlighted(h.snippet)} for h in hits]
+
+        return await live.ask(ask)
+
+    async def suggest(request: Request) -> dict:
+        query = _text(request, "q")[:1000]
+
+        def ask(kg, store) -> dict:
+            return {"did_you_mean": live.session.rebuilding(lambda: api.suggest(vault, query))}
 
         return await live.ask(ask)
 
@@ -430,8 +443,10 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
     routes = [
         Route("/", home),
         Route("/static/{name}", static),
+        Route("/favicon.ico", favicon),
         Route("/api/status", endpoint(status)),
         Route("/api/search", endpoint(search)),
+        Route("/api/suggest", endpoint(suggest)),
         Route("/api/topic/{name:path}", endpoint(topic)),
         Route("/api/path", endpoint(path)),
         Route("/api/neighbors", endpoint(neighbors)),
