@@ -456,8 +456,8 @@ class _Server(MCPServer):
         start = int(cursor)
 
         def page() -> tuple[list[dict], int]:
-            kg, _ = self.session.fresh()
-            notes = api.note_list(kg)
+            # made once per state of the vault: a client reads the pages one after the other
+            notes = self.session.report("notes", lambda kg, _: api.note_list(kg))
             return notes[start : start + RESOURCES_PER_PAGE], len(notes)
 
         try:
