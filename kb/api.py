@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kb.errors import KbError, TopicNotFound
@@ -55,19 +56,56 @@ def search(vault: Vault, query: str, limit: int = 10) -> list[dict]:
     return [hit_json(h) for h in search_hits(vault, query, limit)]
 
 
-def related_hits(vault: Vault, note: str, limit: int = 10) -> list[Hit]:
-    """The notes most like ``note`` (a title, alias or vault path, or a name the graph knows)."""
+@dataclass(frozen=True, slots=True)
+class Related:
+    """What ``kb related`` found for a name: the notes most like the note it names."""
+
+    hits: list[Hit]
+    """The notes most like that note, best first (never the note itself)."""
+    via: dict | None = None
+    """When the name is a topic inside a note (a concept, a section) rather than a note: that
+    topic's label, kind, path and line; the hits are then the notes most like its note."""
+
+
+def suggest(vault: Vault, query: str) -> list[str]:
+    """Queries to try instead of ``query`` (words of the notes close to its unknown words), as
+    ``kb search`` offers them when nothing is found; empty when none is better."""
+    from kb import index
+
+    return index.suggest(vault, query)
+
+
+def related_to(vault: Vault, note: str, limit: int | None = 10) -> Related:
+    """The notes most like ``note`` (a title, alias or vault path, or a name the graph knows:
+    a concept gives the notes like the note it is in, saying so in ``via``)."""
     from kb import index
 
     try:
-        return index.related(vault, note, limit=limit)
+        return Related(index.related(vault, note, limit=limit))
     except TopicNotFound:
         # The graph knows more names than the index (title parts like 残差网络 in
         # 残差网络（ResNet）, concepts): `kb show` and `kb related` should agree on a name.
-        path = _note_named_in_graph(vault, note)
-        if path is None:
+        topic = _topic_in_graph(vault, note)
+        if topic is None:
             raise
-        return index.related(vault, path, limit=limit)
+    if not topic.get("path"):
+        hint = (
+            f" (its notes: search tag:{topic['label'].lstrip('#')})"
+            if topic["kind"] == "tag"
+            else ""
+        )
+        raise KbError(
+            f"{note!r} is a {topic['kind']}, not a note; give a note's title or path{hint}"
+        )
+    via = None
+    if topic["kind"] != "note":
+        via = {k: topic[k] for k in ("label", "kind", "path", "line")}
+    return Related(index.related(vault, topic["path"], limit=limit), via)
+
+
+def related_hits(vault: Vault, note: str, limit: int | None = 10) -> list[Hit]:
+    """The notes most like ``note`` (see :func:`related_to`)."""
+    return related_to(vault, note, limit).hits
 
 
 def related(vault: Vault, note: str, limit: int = 10) -> list[dict]:
@@ -75,18 +113,25 @@ def related(vault: Vault, note: str, limit: int = 10) -> list[dict]:
     return [hit_json(h, heading=False) for h in related_hits(vault, note, limit)]
 
 
-def _note_named_in_graph(vault: Vault, name: str) -> str | None:
-    """The note the saved concept graph gives for a name, if the graph exists and knows it."""
+def via_text(name: str, via: dict) -> str:
+    """One line saying that ``name`` gave a topic inside a note, and whose likes are shown."""
+    return (
+        f"{name!r} is the {via['kind']} {via['label']!r} at {via['path']}:{via['line']}, "
+        f"not a note: the notes most like {via['path']}"
+    )
+
+
+def _topic_in_graph(vault: Vault, name: str) -> dict | None:
+    """The node the saved concept graph gives for a name, if the graph exists and knows it."""
     from kb import graph
 
     kg = graph.read(vault)
     if kg is None:
         return None
     try:
-        node = kg.find(name)
+        return kg.node(kg.find(name))
     except KbError:
         return None
-    return kg.node(node).get("path")
 
 
 # -- the graph -------------------------------------------------------------------------------
@@ -241,6 +286,11 @@ def _problem(p) -> dict:
 
 
 # -- reading a note --------------------------------------------------------------------------
+
+
+def note_list(kg: KnowledgeGraph) -> list[dict]:
+    """Every note of the vault, by path: its path, title and first words."""
+    return [{"path": n["path"], "title": n["label"], "snippet": n["snippet"]} for n in kg.notes()]
 
 
 READ_MAX_CHARS = 20_000

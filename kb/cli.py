@@ -272,6 +272,10 @@ def main() -> None:
     global _MAIN_PID
     _MAIN_PID = os.getpid()
     signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored (`&`)
+        # A terminal's Ctrl-C reaches every process of the group: the forked workers stop
+        # without a traceback each, and kb itself unwinds as before.
+        signal.signal(signal.SIGINT, _terminate)
     code = _run()
     # Everything kb writes is committed and closed by now. Exiting without tearing down the
     # interpreter skips freeing a large graph object by object (0.35 s on a 6,000-note vault).
@@ -292,6 +296,9 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+INTERRUPTED = "kb: interrupted; what it had finished is kept (run it again to go on from there)"
+
+
 def _run() -> int:
     """Run the CLI and return the exit code."""
     debug = "--debug" in sys.argv[1:]
@@ -301,8 +308,10 @@ def _run() -> int:
         return code if isinstance(code, int) else 0
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort as e:
+        # click turns Ctrl-C into Abort (and so does a prompt's Ctrl-D): say which it was.
+        ctrl_c = isinstance(e.__context__, KeyboardInterrupt)
+        click.echo(INTERRUPTED if ctrl_c else "Aborted.", err=True)
         return 130
     except click.ClickException as e:
         e.show()
@@ -315,7 +324,7 @@ def _run() -> int:
         _as_click(e).show()
         return e.exit_code
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        click.echo(INTERRUPTED, err=True)
         return 130
     except BrokenPipeError:
         # `kb search x | head`: the reader went away; not an error worth a traceback.

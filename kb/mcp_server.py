@@ -16,11 +16,20 @@ import inspect
 import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    ListResourcesResult,
+    Resource,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import Field, ValidationError
 
 from kb import api
 from kb.errors import KbError, TopicNotFound
@@ -38,6 +47,8 @@ NODE_KINDS = frozenset({"note", "section", "concept", "tag", "missing"})
 """The kinds of node a ``neighbors`` call can keep (see :mod:`kb.graph`)."""
 MAX_READ_CHARS = 100_000
 """The most characters ``read_note`` returns in one call."""
+RESOURCES_PER_PAGE = 500
+"""Notes per page of ``resources/list`` (the client asks for the next page by its cursor)."""
 
 
 def _check(name: str, value: int, low: int, high: int) -> int:
@@ -223,12 +234,13 @@ Topic = Annotated[
 def build(vault: Vault) -> MCPServer:
     """The MCP server of ``vault``, its tools and its note resources."""
     session = Session(vault)
-    server = MCPServer(
+    server = _Server(
         "kb",
         instructions=INSTRUCTIONS,
         version=_version(),
         log_level="WARNING",
     )
+    server.session = session
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 
     def tool(fn: Callable[..., CallToolResult]) -> None:
@@ -332,10 +344,19 @@ def build(vault: Vault) -> MCPServer:
         limit: Limit = 10,
     ) -> CallToolResult:
         """The notes most like a given note (the words they share, weighted by how rare they
-        are in the vault), best first, each with its path and a snippet."""
+        are in the vault), best first, each with its path and a snippet.
+
+        Given a concept or a section instead of a note, it answers the notes most like the
+        note that holds it, and says so (`via`: that topic's label, kind, path and line)."""
         _check("limit", limit, 1, MAX_LIMIT)
-        hits = _rebuilding(session, lambda: api.related(vault, note, limit))
-        return _result(_hits_text(hits, "No related notes found."), hits, "notes")
+        found = _rebuilding(session, lambda: api.related_to(vault, note, limit))
+        hits = [api.hit_json(h, heading=False) for h in found.hits]
+        text = _hits_text(hits, "No related notes found.")
+        if found.via:  # a concept or a section: say whose likes these are
+            return _result(
+                f"{api.via_text(note, found.via)}:\n{text}", {"notes": hits, "via": found.via}
+            )
+        return _result(text, hits, "notes")
 
     @tool
     def read_note(
@@ -397,10 +418,12 @@ def build(vault: Vault) -> MCPServer:
     @server.resource(
         "kb://note/{+path}",
         name="note",
-        description="A note of the vault as Markdown, by its vault path (kb://note/topics/ReLU.md).",
+        description="A note of the vault as Markdown, by its vault path, percent-encoded as in "
+        "a URL (kb://note/topics/ReLU.md, kb://note/topics/1x1%20卷积.md).",
         mime_type="text/markdown",
     )
     async def note(path: str) -> str:
+        """The Markdown of the note at ``path`` (a vault path, percent-decoded)."""
         try:
             _, store = session.fresh()
             return api.read_note(vault, store, path, None, MAX_READ_CHARS * 10)["text"]
@@ -408,6 +431,73 @@ def build(vault: Vault) -> MCPServer:
             raise ResourceError(clean(str(e))) from None
 
     return server
+
+
+class _Server(MCPServer):
+    """The SDK's server, with the vault's notes listed as resources and arguments that do
+    not fit a tool's schema said in one line."""
+
+    session: Session
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as e:
+            if isinstance(e.__cause__, ValidationError):
+                raise ToolError(_bad_arguments(name, e.__cause__)) from e.__cause__
+            raise
+
+    async def _handle_list_resources(self, ctx: Any, params: Any) -> ListResourcesResult:
+        # The SDK lists only resources added one by one, and in one page; a vault's notes
+        # are many and change, so they are listed here, a page at a time.
+        cursor = getattr(params, "cursor", None) or "0"
+        if not cursor.isdigit():
+            raise MCPError(code=INVALID_PARAMS, message=f"bad cursor {cursor[:40]!r}")
+        start = int(cursor)
+
+        def page() -> tuple[list[dict], int]:
+            # made once per state of the vault: a client reads the pages one after the other
+            notes = self.session.report("notes", lambda kg, _: api.note_list(kg))
+            return notes[start : start + RESOURCES_PER_PAGE], len(notes)
+
+        try:
+            notes, total = self.session.repairing(page)
+        except KbError as e:
+            raise MCPError(code=INVALID_PARAMS, message=clean(str(e))) from None
+        end = start + len(notes)
+        return ListResourcesResult(
+            resources=[
+                Resource(
+                    uri=note_uri(n["path"]),
+                    name=n["path"],
+                    title=n["title"],
+                    description=n["snippet"] or None,
+                    mime_type="text/markdown",
+                )
+                for n in notes
+            ],
+            next_cursor=str(end) if end < total else None,
+        )
+
+
+def note_uri(path: str) -> str:
+    """The resource URI of a note: ``kb://note/`` and its vault path, percent-encoded (a space,
+    ``?`` or ``#`` in a file name would otherwise end or break the URI)."""
+    return "kb://note/" + quote(path, safe="/")
+
+
+def _bad_arguments(tool: str, error: ValidationError) -> str:
+    """One line for arguments that do not fit a tool's schema (pydantic says it in many)."""
+    said = []
+    for e in error.errors():
+        field = ".".join(str(part) for part in e["loc"]) or "arguments"
+        if e["type"] == "missing":
+            said.append(f"{field} is required")
+            continue
+        message = e["msg"].removeprefix("Input ").removeprefix("Value ")
+        got = repr(e.get("input"))
+        said.append(f"{field} {message} (got {got[:40] + '…' if len(got) > 40 else got})")
+    return clean(f"bad arguments for {tool}: " + "; ".join(said))
 
 
 def _answer(session: Session, call: Callable[[], CallToolResult]) -> CallToolResult:
@@ -441,9 +531,7 @@ def _rebuilding(session: Session, read: Callable[[], Any]) -> Any:
 
 
 def _no_hits(vault: Vault, query: str) -> str:
-    from kb import index
-
-    tries = index.suggest(vault, query)
+    tries = api.suggest(vault, query)
     return f"No hits for {query!r}." + (f" Did you mean: {', '.join(tries)}?" if tries else "")
 
 

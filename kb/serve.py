@@ -58,6 +58,7 @@ STATIC = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "vis-network.min.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 """The files the page loads (from kb/assets), and nothing else is served from there."""
 CSP = "; ".join(
@@ -335,6 +336,10 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
             return _error(404, f"no file {name[:80]!r} here")
         return Response(files[name], media_type=STATIC[name])
 
+    async def favicon(request: Request) -> Response:
+        # Asked for by browsers (and tools) whatever the page's <link rel="icon"> says.
+        return Response(files["favicon.svg"], media_type=STATIC["favicon.svg"])
+
     async def status(request: Request) -> dict:
         def ask(kg: KnowledgeGraph, store: Store) -> dict:
             return {
@@ -357,6 +362,14 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
         def ask(kg, store) -> list[dict]:
             hits = live.session.rebuilding(lambda: api.search_hits(vault, query, limit))
             return [{**api.hit_json(h), "highlight": highlighted(h.snippet)} for h in hits]
+
+        return await live.ask(ask)
+
+    async def suggest(request: Request) -> dict:
+        query = _text(request, "q")[:1000]
+
+        def ask(kg, store) -> dict:
+            return {"did_you_mean": live.session.rebuilding(lambda: api.suggest(vault, query))}
 
         return await live.ask(ask)
 
@@ -430,8 +443,10 @@ def build(vault: Vault, live: Live, port: int) -> Starlette:
     routes = [
         Route("/", home),
         Route("/static/{name}", static),
+        Route("/favicon.ico", favicon),
         Route("/api/status", endpoint(status)),
         Route("/api/search", endpoint(search)),
+        Route("/api/suggest", endpoint(suggest)),
         Route("/api/topic/{name:path}", endpoint(topic)),
         Route("/api/path", endpoint(path)),
         Route("/api/neighbors", endpoint(neighbors)),
@@ -509,6 +524,15 @@ def bind(port: int) -> socket.socket:
     return sock
 
 
+def _say_reading(vault: Vault) -> None:
+    print(
+        f"kb serve: reading the notes of {vault.name} before serving (the first time, kb indexes"
+        " every note once: minutes on a large vault)…",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     """Serve ``vault`` on 127.0.0.1:``port`` until Ctrl-C, refreshing as files change."""
     import uvicorn
@@ -519,7 +543,15 @@ def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     port = sock.getsockname()[1]
     live = Live(vault)
     start = time.perf_counter()
-    live.worker.submit(live.session.fresh).result()  # reads the vault before the first page
+    # Progress shows on a terminal only; elsewhere (a log, a service) a long first read of
+    # the vault would be silence, so say what is going on when it takes more than a second.
+    said = threading.Timer(1.0, _say_reading, args=(vault,))
+    if not sys.stderr.isatty():
+        said.start()
+    try:
+        live.worker.submit(live.session.fresh).result()  # reads the vault before the first page
+    finally:
+        said.cancel()
     live.announced = live.session.version
     app = build(vault, live, port)
     watching = threading.Event()

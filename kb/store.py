@@ -639,6 +639,17 @@ def _stat_row(stat: FileStat) -> tuple[int, int, int, int]:
     return stat.size, stat.mtime_ns, stat.ctime_ns, stat.inode
 
 
+def _parser(parent: int) -> None:
+    """Start a parser process: it dies with kb, and leaves Ctrl-C and `kill` of the process
+    group to kb, which cancels the work not started (a worker that stopped on its own would
+    break the pool, and Python 3.11 then prints an InvalidStateError traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with(parent)
+
+
 def _parse_all(
     vault: Vault, pending: list[str], progress: Progress | None
 ) -> Iterable[Parsed | Unread]:
@@ -658,7 +669,7 @@ def _parse_all(
     done = 0
     from concurrent.futures import ProcessPoolExecutor  # only when there is much to parse
 
-    with ProcessPoolExecutor(workers, initializer=die_with, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(workers, initializer=_parser, initargs=(os.getpid(),)) as pool:
         for results in pool.map(partial(_parse_chunk, vault), chunks):
             done += len(results)
             if progress:

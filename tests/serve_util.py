@@ -56,12 +56,13 @@ class Server:
 
 
 @contextmanager
-def running(vault: Path, errlog: Path, *extra: str, timeout: float = 180):
-    """``kb --vault VAULT [extra…] serve --port 0`` until the block ends (then Ctrl-C)."""
+def running(vault: Path, errlog: Path, *extra: str, timeout: float = 180, port: int = 0):
+    """``kb --vault VAULT [extra…] serve --port PORT`` until the block ends (then Ctrl-C)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "kb", "--vault", str(vault), *extra, "serve"]
     with open(errlog, "w", encoding="utf-8") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kb", "--vault", str(vault), *extra, "serve", "--port", "0"],
+            [*command, "--port", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,

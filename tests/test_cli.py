@@ -340,3 +340,18 @@ def test_related_knows_the_names_the_graph_knows(kb, vault_copy: Path) -> None:
     result = kb("related", "Residual Block", "--json")
     assert result.exit_code == 0, result.output
     assert "block.md" not in {h["path"] for h in json.loads(result.stdout)}  # not itself
+
+
+def test_related_of_a_concept_says_whose_notes_it_gives(kb) -> None:
+    """A concept is no note: `kb related` says on stderr it answers for the note holding it."""
+    assert kb("index").exit_code == 0  # the graph knows concepts; `kb related` builds no graph
+    result = kb("related", "dead relu", "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "'dead relu' is the concept 'Dead ReLU' at topics/ReLU.md:14, not a note: "
+        "the notes most like topics/ReLU.md\n"
+    )
+    assert json.loads(result.stdout) == json.loads(kb("related", "ReLU", "--json").stdout)
+    assert kb("related", "ReLU").stderr == ""
+    tag = kb("related", "#cnn")
+    assert tag.exit_code != 0 and "'#cnn' is a tag, not a note" in tag.stderr

@@ -275,6 +275,88 @@ def _parse_counting(parsed: list[str], real):
     return parse
 
 
+@pytest.fixture(scope="module")
+def big_vault(tmp_path_factory) -> Path:
+    """Enough notes for the parser pool (64) and whoosh's writer processes (1,000)."""
+    from bench import gen
+
+    vault = tmp_path_factory.mktemp("big") / "vault"
+    gen.generate(vault, 1200, 1)
+    return vault
+
+
+def _ctrl_c_in(vault: Path, data: Path, phase: str, percent: int) -> tuple[int, str, float, str]:
+    """``kb index`` on a terminal (a pseudo-terminal), Ctrl-C'd as a terminal does it (the
+    whole process group) once the bar of ``phase`` shows ``percent``: exit code, what it
+    printed, seconds it took to stop, and the bar's last state."""
+    import os
+    import re
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100"}
+    args = [sys.executable, "-m", "kb", "--vault", str(vault), "--index-dir", str(data), "index"]
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    out, sent, at = b"", None, ""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        chunk = b""
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other end closed: kb is gone
+                pass
+        out += chunk
+        if not chunk and proc.poll() is not None:
+            break
+        lines = out.decode("utf-8", "replace").replace("\r", "\n").splitlines()
+        bar = re.search(r"(\d+)%", lines[-1]) if lines and phase in lines[-1] else None
+        if sent is None and bar and int(bar.group(1)) >= percent:
+            at = lines[-1]
+            os.killpg(proc.pid, signal.SIGINT)
+            sent = time.monotonic()
+    proc.wait(30)
+    os.close(master)
+    assert sent is not None, out.decode("utf-8", "replace")
+    return proc.returncode, out.decode("utf-8", "replace"), time.monotonic() - sent, at
+
+
+@pytest.mark.parametrize("phase, percent", [("Reading notes", 40), ("Indexing sections", 5)])
+def test_ctrl_c_in_a_big_first_index_is_one_line(
+    big_vault: Path, tmp_path: Path, phase: str, percent: int
+) -> None:
+    """Ctrl-C reaches kb's worker processes too: once it printed their tracebacks (whoosh's
+    sub-writers, and the parser pool's InvalidStateError). Now: one line, and the notes read
+    so far are kept."""
+    import sqlite3
+
+    from kb.cli import INTERRUPTED
+
+    data = tmp_path / "data"
+    code, out, took, at = _ctrl_c_in(big_vault, data, phase, percent)
+    assert phase in at, at  # the Ctrl-C came in the phase meant
+    assert code == 130
+    assert "Traceback" not in out and "Error" not in out, out
+    said = [line for line in out.replace("\r", "\n").splitlines() if line.strip()]
+    assert said[-1].strip() == INTERRUPTED, said[-3:]
+    assert not [line for line in said if "%" not in line and "Reading" not in line][:-1], said
+    assert took < 15, took
+    db = sqlite3.connect(f"file:{data / 'notes.sqlite'}?mode=ro", uri=True)
+    try:
+        kept = db.execute("SELECT count(*) FROM notes").fetchone()[0]
+    finally:
+        db.close()
+    assert kept >= 200 if phase == "Reading notes" else kept == 1200
+
+
 # -- 8. the README's plain `pytest` runs on every core --------------------------------------------
 
 

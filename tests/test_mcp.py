@@ -170,6 +170,11 @@ def test_bad_arguments_are_one_line_tool_errors(vault_copy: Path, errlog: Path, 
             "depth": ("neighbors", {"topic": "relu", "depth": 50}),
             "kind": ("neighbors", {"topic": "relu", "kinds": ["notes"]}),
             "query": ("search", {"query": '"unclosed'}),
+            # arguments that do not fit the schema: pydantic says so in five lines
+            "type": ("search", {"query": "relu", "limit": "ten"}),
+            "missing": ("search", {}),
+            "not_a_list": ("neighbors", {"topic": "relu", "kinds": "note"}),
+            "tag": ("related_notes", {"note": "#cnn"}),
         }
         out = {key: await s.call_tool(name, args) for key, (name, args) in calls.items()}
         try:
@@ -199,6 +204,14 @@ def test_bad_arguments_are_one_line_tool_errors(vault_copy: Path, errlog: Path, 
     assert "no node kind 'notes'; kinds are concept, missing, note" in text(got["kind"])
     assert "password" not in str(got["resource"]) and "no note" in str(got["resource"])
     assert "query" in text(got["query"]) or "quote" in text(got["query"])
+    assert text(got["type"]).endswith(
+        "bad arguments for search: limit should be a valid integer, unable to parse string "
+        "as an integer (got 'ten')"
+    )
+    assert text(got["missing"]).endswith("bad arguments for search: query is required")
+    assert text(got["not_a_list"]).endswith("kinds should be a valid list (got 'note')")
+    assert "pydantic" not in text(got["type"]) + text(got["missing"])
+    assert "'#cnn' is a tag, not a note" in text(got["tag"])
     # the server is still there, and still answers
     assert not got["after"].is_error
     assert got["after"].structured_content["hits"][0]["path"] == "topics/ReLU.md"
@@ -295,3 +308,67 @@ def test_kb_search_does_not_import_the_sdk(vault_copy: Path) -> None:
         [sys.executable, "-c", code, str(vault_copy)], capture_output=True, text=True, env=env
     )
     assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+
+
+def test_notes_are_listed_as_resources(vault_copy: Path, errlog: Path) -> None:
+    """resources/list gives every note, a page at a time; each listed URI reads its note, even
+    when the file name holds a space, ``?``, ``#`` or ``%``."""
+    odd = ["topics/What is 1x1?.md", "topics/50% #1.md"]
+    for rel in odd:
+        (vault_copy / rel).write_text(f"# {rel}\n\nodd name\n", encoding="utf-8")
+    many = vault_copy / "many"
+    many.mkdir()
+    for i in range(500):  # with the sample's notes, more than one page of 500
+        (many / f"n{i:03}.md").write_text(f"# Note {i}\n\nword{i}\n", encoding="utf-8")
+
+    async def conversation(s: ClientSession) -> tuple:
+        from mcp.types import PaginatedRequestParams
+
+        pages = [await s.list_resources()]
+        while pages[-1].next_cursor:
+            cursor = PaginatedRequestParams(cursor=pages[-1].next_cursor)
+            pages.append(await s.list_resources(params=cursor))
+        listed = [r for p in pages for r in p.resources]
+        wanted = [r for r in listed if not r.name.startswith("many/")]
+        read = {r.name: await s.read_resource(r.uri) for r in wanted + listed[:2]}
+        try:
+            await s.list_resources(params=PaginatedRequestParams(cursor="nonsense"))
+            bad = None
+        except Exception as e:  # noqa: BLE001 - the SDK raises its MCPError
+            bad = e
+        return pages, listed, read, bad
+
+    pages, listed, read, bad = talk(vault_copy, errlog, conversation)
+    on_disk = sorted(p.relative_to(vault_copy).as_posix() for p in vault_copy.rglob("*.md"))
+    on_disk = [p for p in on_disk if not p.startswith("templates/")]  # Obsidian's templates
+    assert len(pages) == 2 and pages[-1].next_cursor is None
+    assert [r.name for r in listed] == on_disk
+    by_name = {r.name: r for r in listed}
+    relu = by_name["topics/ReLU.md"]
+    assert relu.uri == "kb://note/topics/ReLU.md" and relu.title == "ReLU"
+    assert relu.mime_type == "text/markdown" and "激活函数" in (relu.description or "")
+    assert by_name["topics/50% #1.md"].uri == "kb://note/topics/50%25%20%231.md"
+    for name, got in read.items():
+        assert got.contents[0].text == (vault_copy / name).read_text(encoding="utf-8"), name
+    assert "bad cursor 'nonsense'" in str(bad)
+
+
+def test_related_notes_of_a_concept_says_whose_notes(vault_copy: Path, errlog: Path) -> None:
+    """A concept is no note: the answer says it gives the notes like the note holding it."""
+
+    async def conversation(s: ClientSession) -> tuple:
+        return (
+            await s.call_tool("related_notes", {"note": "dead relu", "limit": 3}),
+            await s.call_tool("related_notes", {"note": "ReLU", "limit": 3}),
+        )
+
+    concept, note = talk(vault_copy, errlog, conversation)
+    assert not concept.is_error
+    via = concept.structured_content["via"]
+    assert via == {"label": "Dead ReLU", "kind": "concept", "path": "topics/ReLU.md", "line": 14}
+    assert text(concept).startswith(
+        "'dead relu' is the concept 'Dead ReLU' at topics/ReLU.md:14, not a note: "
+        "the notes most like topics/ReLU.md:\n"
+    )
+    assert concept.structured_content["notes"] == note.structured_content["notes"]
+    assert "via" not in note.structured_content

@@ -311,6 +311,23 @@ def test_stops_on_ctrl_c_with_a_page_listening(tmp_path) -> None:
     assert "stopped" in server.stderr and "Traceback" not in server.stderr
 
 
+def test_a_long_first_read_is_said_without_a_terminal(tmp_path) -> None:
+    """Progress bars are for terminals; in a log, a first read of seconds still says what
+    kb serve is doing before the line that it is ready."""
+    from bench import gen
+
+    vault = tmp_path / "vault"
+    gen.generate(vault, 100, 1)
+    started = time.monotonic()
+    with running(vault, tmp_path / "serve.err") as server:
+        took = time.monotonic() - started
+        said = server.stderr
+        assert server.stop() == 0
+    assert took > 1.5, f"the first read took {took:.1f} s: too quick to test the notice"
+    reading = "kb serve: reading the notes of vault before serving"
+    assert said.startswith(reading) and said.index(reading) < said.index("ready in"), said
+
+
 def test_port_in_use_is_one_line(tmp_path) -> None:
     import socket
 
@@ -400,12 +417,18 @@ browser_test = [
 class Page:
     """A page of the server that may ask nothing of anyone else, and records what it tried."""
 
-    def __init__(self, browser, server):
+    def __init__(self, browser, server, path: str = ""):
         self.page = browser.new_page(viewport={"width": 1500, "height": 900})
         self.blocked: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []
+        self.failed: list[str] = []
+        """Requests the server answered with an error (a missing favicon, say)."""
         own = server.url.rstrip("/")
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"),
+        )
 
         def route(r):
             if r.request.url.startswith(own):
@@ -417,7 +440,10 @@ class Page:
         self.page.route("**/*", route)
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(server.url)
+        self.page.goto(server.url + path)
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
         self.page.wait_for_function("() => window.kbApp && window.kbApp.ready", timeout=30_000)
 
     def clean(self) -> None:
@@ -551,3 +577,129 @@ def test_hostile_note_runs_nothing(sample, browser) -> None:
     assert p.page.evaluate("document.querySelectorAll('#kb-card img, #kb-card svg').length") == 0
     p.page.wait_for_timeout(300)
     p.clean()
+
+
+def _hash(p: Page) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(p.page.url).fragment))
+
+
+@pytest.mark.browser
+def test_favicon_is_served(sample, browser) -> None:
+    status, headers, body = sample.request("/favicon.ico")
+    assert status == 200 and headers["content-type"] == "image/svg+xml" and b"<svg" in body
+    p = Page(browser, sample)
+    icon = p.page.evaluate("document.querySelector('link[rel=icon]').href")
+    status, _, _ = sample.request(icon.removeprefix(sample.url.rstrip("/")))
+    assert status == 200
+    p.page.wait_for_timeout(300)
+    assert p.failed == []
+    p.clean()
+
+
+@pytest.mark.browser
+def test_arrow_keys_move_through_the_hits(sample, browser) -> None:
+    p = Page(browser, sample)
+    _search(p, "resnet")
+    rows = p.page.locator("#kb-hits li")
+    assert rows.count() >= 3
+    current = "() => [...document.querySelectorAll('#kb-hits li')].findIndex(li => li.classList.contains('kb-current'))"  # noqa: E501
+    assert p.page.evaluate(current) == -1
+    p.page.press("#kb-q", "ArrowDown")
+    p.page.press("#kb-q", "ArrowDown")
+    p.page.press("#kb-q", "ArrowDown")
+    p.page.press("#kb-q", "ArrowUp")
+    assert p.page.evaluate(current) == 1
+    assert p.page.get_attribute("#kb-q", "aria-activedescendant") == "kb-hit-1"
+    assert p.page.evaluate("document.activeElement.id") == "kb-q"  # typing goes on
+    second = rows.nth(1).locator(".kb-open").inner_text()  # its path:line
+    p.page.press("#kb-q", "Enter")
+    p.page.wait_for_function("() => window.kbApp.shown", timeout=15_000)
+    assert p.page.evaluate("window.kbApp.shown") == "note:" + second.split(":")[0]
+    p.clean()
+
+
+@pytest.mark.browser
+def test_url_follows_query_card_and_path(sample, browser) -> None:
+    p = Page(browser, sample)
+    _search(p, "relu")
+    assert _hash(p) == {"q": "relu"}
+    p.page.press("#kb-q", "Enter")  # the first row: the topic the query names
+    p.page.wait_for_function("() => window.kbApp.shown === 'note:topics/ReLU.md'")
+    assert _hash(p) == {"q": "relu", "topic": "note:topics/ReLU.md"}
+    # reload: the same query and card
+    p.page.reload()
+    p.wait_ready()
+    assert p.page.input_value("#kb-q") == "relu"
+    assert p.page.locator("#kb-card h2").inner_text() == "ReLU"
+    assert p.page.locator("#kb-hits li").count() > 1
+    # another card, then back: the first card again
+    p.page.locator("#kb-card .kb-topic", has_text="ResNet").first.click()
+    p.page.wait_for_function("() => window.kbApp.shown === 'note:topics/ResNet.md'")
+    assert _hash(p)["topic"] == "note:topics/ResNet.md"
+    p.page.go_back()
+    p.page.wait_for_function("() => window.kbApp.shown === 'note:topics/ReLU.md'")
+    assert p.page.locator("#kb-card h2").inner_text() == "ReLU"
+    p.page.go_forward()
+    p.page.wait_for_function("() => window.kbApp.shown === 'note:topics/ResNet.md'")
+    # a path is in the URL too, and comes back on reload
+    p.page.fill("#kb-from", "ResNet")
+    p.page.fill("#kb-to", "1x1 conv")
+    p.page.click("#kb-path-go")
+    p.page.wait_for_function(
+        "() => document.querySelector('#kb-card h2').textContent === 'ResNet → 1x1 conv'"
+    )  # noqa: E501
+    assert _hash(p) == {"q": "relu", "from": "ResNet", "to": "1x1 conv"}
+    p.page.reload()
+    p.wait_ready()
+    assert p.page.locator("#kb-card h2").inner_text() == "ResNet → 1x1 conv"
+    assert "Bottleneck" in p.page.locator("#kb-card").inner_text()
+    p.clean()
+
+
+@pytest.mark.browser
+def test_a_typo_gets_a_did_you_mean(sample, browser) -> None:
+    p = Page(browser, sample)
+    _search(p, "bottlenek")
+    head = p.page.locator("#kb-hits-head")
+    assert head.inner_text() == "No hits. Did you mean: bottleneck"
+    assert p.page.locator("#kb-hits li").count() == 0
+    before = p.page.evaluate("window.kbApp.searches")
+    head.locator("button", has_text="bottleneck").click()
+    p.page.wait_for_function(f"() => window.kbApp.searches > {before}")
+    assert p.page.input_value("#kb-q") == "bottleneck"
+    assert p.page.locator("#kb-hits li").count() > 0
+    status, answer = sample.get("/api/suggest?q=" + quote("知识蒸溜"))
+    assert status == 200 and answer == {"did_you_mean": ["知识蒸馏"]}
+    status, answer = sample.get("/api/suggest?q=relu")
+    assert status == 200 and answer == {"did_you_mean": []}
+    p.clean()
+
+
+@pytest.mark.browser
+def test_a_stopped_server_is_said_plainly(browser, tmp_path) -> None:
+    """With the server gone the page says so and how to start it again, not "Failed to
+    fetch"; started again on its port, the page carries on by itself."""
+    vault = copy_vault(SAMPLE_VAULT, tmp_path / "vault")
+    with running(vault, tmp_path / "serve.err") as server:
+        p = Page(browser, server)
+        _search(p, "relu")
+        assert server.stop() == 0
+    p.page.fill("#kb-q", "resnet")
+    p.page.wait_for_function("() => !document.querySelector('#kb-down').hidden")
+    p.page.wait_for_function(
+        "() => document.querySelector('#kb-hits-head').textContent.startsWith('kb serve')"
+    )
+    said = p.page.locator("#kb-hits-head").inner_text()
+    banner = p.page.locator("#kb-down").inner_text()
+    assert "Failed to fetch" not in said + banner
+    assert said.startswith("kb serve is not answering: it was stopped")
+    assert f"kb serve --port {server.port}" in banner
+    with running(vault, tmp_path / "again.err", port=server.port) as again:
+        # the event stream comes back on its own (the browser retries every few seconds)
+        p.page.wait_for_function("() => document.querySelector('#kb-down').hidden", timeout=20_000)
+        _search(p, "bottleneck")
+        assert p.page.locator("#kb-hits li").count() > 0
+        assert again.stop() == 0
+    assert p.dialogs == [] and p.errors == []

@@ -28,8 +28,35 @@
     return e;
   }
 
+  // What the page says when the server does not answer (fetch only says "Failed to fetch").
+  function downMessage() {
+    const port = location.port ? " --port " + location.port : "";
+    return (
+      "kb serve is not answering: it was stopped (or this computer slept). Start it again " +
+      "from a terminal (kb serve" + port + ", in the vault's folder or with --vault); " +
+      "this page reconnects by itself."
+    );
+  }
+
+  let down = false;
+
+  function serverDown(isDown) {
+    if (isDown === down) return;
+    down = isDown;
+    const banner = $("kb-down");
+    banner.textContent = isDown ? downMessage() : "";
+    banner.hidden = !isDown;
+  }
+
   async function get(url) {
-    const r = await fetch(url, { headers: { Accept: "application/json" } });
+    let r;
+    try {
+      r = await fetch(url, { headers: { Accept: "application/json" } });
+    } catch (_) {
+      serverDown(true); // the banner says how to start it again
+      throw new Error("kb serve is not answering: it was stopped (see above).");
+    }
+    serverDown(false);
     let data;
     try {
       data = await r.json();
@@ -84,6 +111,51 @@
     return p;
   }
 
+  // -- the URL: what is shown, so that reload, back and a bookmark come back to it -----------
+  // The hash holds q (the query), topic (the open card) or from and to (the open path).
+
+  function urlState() {
+    return new URLSearchParams(location.hash.slice(1));
+  }
+
+  function setUrl(changes, push) {
+    const s = urlState();
+    for (const [k, v] of Object.entries(changes)) {
+      if (v) s.set(k, v);
+      else s.delete(k);
+    }
+    const hash = s.toString() ? "#" + s.toString() : "";
+    if (hash === location.hash) return;
+    history[push ? "pushState" : "replaceState"](null, "", hash || location.pathname);
+  }
+
+  // Show what the URL says (on start, and when back or forward changes it).
+  async function applyUrl() {
+    const s = urlState();
+    const q = s.get("q") || "";
+    const jobs = [];
+    if ($("kb-q").value !== q) {
+      $("kb-q").value = q;
+      jobs.push(runSearch());
+    }
+    const from = s.get("from");
+    const to = s.get("to");
+    const topic = s.get("topic");
+    if (from && to) {
+      $("kb-from").value = from;
+      $("kb-to").value = to;
+      jobs.push(showPath(from, to, { fromUrl: true }));
+    } else if (topic && topic !== app.topic) {
+      jobs.push(openTopic(topic, { fromUrl: true }));
+    } else if (!topic && app.topic) {
+      cardSeq += 1; // back to before any card was opened
+      app.topic = null;
+      $("kb-card").replaceChildren();
+      delete $("kb-card").dataset.id;
+    }
+    await Promise.allSettled(jobs);
+  }
+
   // -- search -------------------------------------------------------------------------------
 
   let searchSeq = 0;
@@ -101,6 +173,7 @@
     const seq = ++searchSeq;
     const list = $("kb-hits");
     const head = $("kb-hits-head");
+    setUrl({ q: q.trim() ? q : null }, false); // typing is not worth a history entry each key
     if (!q.trim()) {
       list.replaceChildren();
       head.textContent = "";
@@ -124,6 +197,28 @@
     hits = hits.slice(0, SHOWN);
     head.textContent = !hits.length ? "No hits." :
       more ? "The first " + SHOWN + " hits (refine the query for others)" : hits.length + " hit(s)";
+    if (!hits.length && !(named && named.id)) {
+      // A typo: offer what kb search offers (a word of the notes close to the unknown one).
+      let tries = [];
+      try {
+        tries = (await get("/api/suggest?q=" + enc(q))).did_you_mean || [];
+      } catch (_) {
+        // no suggestion: "No hits." says enough
+      }
+      if (seq !== searchSeq) return;
+      if (tries.length) {
+        head.append(" Did you mean: ");
+        for (const t of tries) {
+          const b = el("button", "kb-suggest", t);
+          b.type = "button";
+          b.addEventListener("click", () => {
+            $("kb-q").value = t;
+            runSearch();
+          });
+          head.append(b, " ");
+        }
+      }
+    }
     const rows = [];
     if (named && named.id && named.kind !== "not a topic") {
       const li = el("li", "kb-hit kb-hit-topic");
@@ -148,7 +243,43 @@
         return li;
       })
     );
+    [...list.children].forEach((li, i) => {
+      li.id = "kb-hit-" + i;
+      li.setAttribute("role", "option");
+    });
+    $("kb-q").removeAttribute("aria-activedescendant");
     app.searches += 1;
+  }
+
+  // Arrow keys in the search box move through the hits; Enter opens the one marked.
+  function moveHit(step) {
+    const items = [...$("kb-hits").children];
+    if (!items.length) return;
+    let i = items.findIndex((li) => li.classList.contains("kb-current"));
+    if (i < 0) i = step > 0 ? 0 : items.length - 1;
+    else i = Math.min(items.length - 1, Math.max(0, i + step));
+    items.forEach((li, j) => {
+      li.classList.toggle("kb-current", j === i);
+      li.setAttribute("aria-selected", j === i ? "true" : "false");
+    });
+    items[i].scrollIntoView({ block: "nearest" });
+    $("kb-q").setAttribute("aria-activedescendant", items[i].id);
+  }
+
+  function searchKeys(ev) {
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault(); // not the caret's move to the start or end
+      moveHit(ev.key === "ArrowDown" ? 1 : -1);
+    } else if (ev.key === "Enter") {
+      const current = $("kb-hits").querySelector("li.kb-current") || $("kb-hits").firstChild;
+      if (current) {
+        ev.preventDefault();
+        current.click();
+      }
+    } else if (ev.key === "Escape") {
+      for (const li of $("kb-hits").children) li.classList.remove("kb-current");
+      $("kb-q").removeAttribute("aria-activedescendant");
+    }
   }
 
   // -- the topic card ---------------------------------------------------------------------
@@ -190,9 +321,10 @@
     }
     if (seq !== cardSeq) return;
     renderCard(data);
-    if (data.kind !== "not a topic" && !opts.keepGraph) {
+    if (data.kind === "not a topic") return;
+    if (!opts.fromUrl && !opts.refresh) setUrl({ topic: data.id, from: null, to: null }, true);
+    if (!opts.keepGraph) {
       app.topic = data.id;
-      location.hash = "topic=" + enc(data.id);
       await showGraph(data.id);
     }
   }
@@ -280,7 +412,10 @@
     card.replaceChildren();
     const back = el("button", null, "← card");
     back.type = "button";
-    back.addEventListener("click", () => app.topic && openTopic(app.topic, { keepGraph: true }));
+    back.addEventListener(
+      "click",
+      () => app.topic && openTopic(app.topic, { keepGraph: true, refresh: true })
+    );
     card.append(back, el("h2", null, n.title), place(n.path, line));
     const pre = el("div", "kb-note");
     let here = null;
@@ -301,8 +436,10 @@
 
   async function findPath(ev) {
     ev.preventDefault();
-    const a = $("kb-from").value;
-    const b = $("kb-to").value;
+    await showPath($("kb-from").value, $("kb-to").value, {});
+  }
+
+  async function showPath(a, b, opts) {
     const card = $("kb-card");
     let p;
     try {
@@ -313,6 +450,7 @@
     }
     card.replaceChildren(el("h2", null, a + " → " + b));
     card.dataset.id = "";
+    if (!opts.fromUrl) setUrl({ from: a, to: b, topic: null }, true);
     if (p.hops === null) {
       card.append(el("p", "kb-muted", "Not connected."));
       return;
@@ -522,11 +660,21 @@
   function listen() {
     const source = new EventSource("/api/events");
     const live = $("kb-live");
-    source.addEventListener("open", () => live.classList.add("on"));
-    source.addEventListener("error", () => live.classList.remove("on"));
+    let lost = false;
+    source.addEventListener("open", () => {
+      live.classList.add("on");
+      serverDown(false);
+    });
+    source.addEventListener("error", () => {
+      live.classList.remove("on");
+      lost = true;
+      serverDown(true); // the browser tries again on its own, every few seconds
+    });
     source.addEventListener("hello", (ev) => {
       const v = JSON.parse(ev.data).version;
-      if (app.ready && v !== app.version) refreshAll(v); // missed changes while away
+      // missed changes while away (a restarted server counts its versions from 1 again)
+      if (app.ready && (v !== app.version || lost)) refreshAll(v);
+      lost = false;
     });
     source.addEventListener("changed", (ev) => refreshAll(JSON.parse(ev.data).version));
   }
@@ -538,7 +686,9 @@
       const jobs = [];
       if ($("kb-q").value.trim()) jobs.push(runSearch());
       const card = $("kb-card").dataset.id;
-      if (card && card === app.topic) jobs.push(openTopic(app.topic, { keepGraph: true }));
+      if (card && card === app.topic) {
+        jobs.push(openTopic(app.topic, { keepGraph: true, refresh: true }));
+      }
       jobs.push(redrawGraph());
       await Promise.allSettled(jobs);
       app.version = version;
@@ -559,10 +709,11 @@
     $("kb-vault").title = status.notes + " notes";
     document.title = status.vault + " · kb";
     $("kb-q").addEventListener("input", scheduleSearch);
+    $("kb-q").addEventListener("keydown", searchKeys);
     $("kb-path").addEventListener("submit", findPath);
+    window.addEventListener("popstate", () => applyUrl());
     listen();
-    const m = /^#topic=(.+)$/.exec(location.hash);
-    if (m) await openTopic(decodeURIComponent(m[1]));
+    await applyUrl();
     app.timings.ready = performance.now();
     app.ready = true;
   }

@@ -172,7 +172,10 @@ def related(app, note: str, limit: int, no_refresh: bool, as_json: bool) -> None
     wanted = limit + 1 if limit else None  # one more than shown: was the list cut?
     if not no_refresh:
         _refresh(vault)
-    hits = _rebuilding(vault, no_refresh, lambda: api.related_hits(vault, note, wanted))
+    found = _rebuilding(vault, no_refresh, lambda: api.related_to(vault, note, wanted))
+    if found.via:
+        echo(api.via_text(note, found.via), err=True)
+    hits = found.hits
     cut, hits = len(hits) > limit > 0, hits[: limit or None]
     if as_json:
         emit_json([api.hit_json(h, heading=False) for h in hits])

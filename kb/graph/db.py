@@ -625,6 +625,11 @@ class GraphDB:
     def nodes_of_kind(self, kind: str) -> list[str]:
         return [n for (n,) in self.db.execute("SELECT id FROM nodes WHERE kind = ?", (kind,))]
 
+    def nodes_with_attrs(self, kind: str) -> dict[str, dict]:
+        """Every node of ``kind`` with its attributes, in one query."""
+        rows = self.db.execute(f"SELECT {_NODE_COLS} FROM nodes WHERE kind = ?", (kind,))
+        return {row[0]: node_attrs(row[1:]) for row in rows}
+
     def edges_of_kind(self, *kinds: str) -> list[tuple[str, str, str, dict]]:
         marks = ", ".join("?" * len(kinds))
         rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE kind IN ({marks})", kinds)

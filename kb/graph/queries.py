@@ -823,6 +823,10 @@ class KnowledgeGraph:
             for name, paths in sorted(notes.items(), key=lambda kv: kv[0].split("/"))
         ]
 
+    def notes(self) -> list[dict]:
+        """Every note's attributes (label, path, snippet…), by path."""
+        return sorted(self.db.nodes_with_attrs("note").values(), key=lambda a: a["path"])
+
     def orphans(self) -> list[str]:
         """Paths of notes with no link to or from another note (same rule as kb.checks)."""
         linked: set[str] = set()
