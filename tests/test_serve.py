@@ -651,6 +651,12 @@ def test_url_follows_query_card_and_path(sample, browser) -> None:
         "() => document.querySelector('#kb-card h2').textContent === 'ResNet → 1x1 conv'"
     )  # noqa: E501
     assert _hash(p) == {"q": "relu", "from": "ResNet", "to": "1x1 conv"}
+    p.page.go_back()  # from the path to the card before it
+    p.page.wait_for_function("() => document.querySelector('#kb-card h2').textContent === 'ResNet'")
+    p.page.go_forward()
+    p.page.wait_for_function(
+        "() => document.querySelector('#kb-card h2').textContent === 'ResNet → 1x1 conv'"
+    )  # noqa: E501
     p.page.reload()
     p.wait_ready()
     assert p.page.locator("#kb-card h2").inner_text() == "ResNet → 1x1 conv"
