@@ -543,11 +543,10 @@ def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     port = sock.getsockname()[1]
     live = Live(vault)
     start = time.perf_counter()
-    # Progress shows on a terminal only; elsewhere (a log, a service) a long first read of
-    # the vault would be silence, so say what is going on when it takes more than a second.
+    # The session's refresh draws no progress bar, on a terminal or in a log: a long first
+    # read of the vault would be silence, so say what is going on past a second.
     said = threading.Timer(1.0, _say_reading, args=(vault,))
-    if not sys.stderr.isatty():
-        said.start()
+    said.start()
     try:
         live.worker.submit(live.session.fresh).result()  # reads the vault before the first page
     finally:

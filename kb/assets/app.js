@@ -145,7 +145,7 @@
       $("kb-from").value = from;
       $("kb-to").value = to;
       jobs.push(showPath(from, to, { fromUrl: true }));
-    } else if (topic && topic !== app.topic) {
+    } else if (topic && topic !== $("kb-card").dataset.id) { // (a path card has none)
       jobs.push(openTopic(topic, { fromUrl: true }));
     } else if (!topic && app.topic) {
       cardSeq += 1; // back to before any card was opened
