@@ -16,14 +16,18 @@ from kb.nodes import missing_id, note_id
 
 
 def concept_attrs(claims: Sequence[Claim | Definition]) -> dict:
+    """A concept's card: named by its first claim; at home where a heading names it nearest
+    the top of a note (``25_Support Vector Machine › Support Vector Machine``, not a bullet
+    seven headings down a learning map that comes first by path), the first such by place."""
     first = claims[0]
+    home = min(claims, key=lambda c: (c.source != "heading", len(c.heading)))
     return {
         "kind": "concept",
         "label": first.name,
-        "path": first.path,
-        "line": first.line,
-        "heading": list(first.heading),
-        "snippet": next((c.snippet for c in claims if c.snippet), ""),
+        "path": home.path,
+        "line": home.line,
+        "heading": list(home.heading),
+        "snippet": next((c.snippet for c in (home, *claims) if c.snippet), ""),
         "tags": sorted({t for c in claims for t in c.tags}),
     }
 
