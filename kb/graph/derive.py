@@ -16,11 +16,15 @@ from kb.nodes import missing_id, note_id
 
 
 def concept_attrs(claims: Sequence[Claim | Definition]) -> dict:
-    """A concept's card: named by its first claim; at home where a heading names it nearest
-    the top of a note (``25_Support Vector Machine › Support Vector Machine``, not a bullet
-    seven headings down a learning map that comes first by path), the first such by place."""
+    """A concept's card: named by its first claim; at home where a heading or a gloss names
+    it nearest the top of a note (SVM: ``支持向量机(SVM)`` opening 25_Support Vector
+    Machine.md, not a bullet seven headings down a learning map that comes first by path),
+    a heading before a gloss, then the first by place."""
     first = claims[0]
-    home = min(claims, key=lambda c: (c.source != "heading", len(c.heading)))
+    home = min(
+        claims,
+        key=lambda c: (c.source not in ("heading", "gloss"), len(c.heading), c.source != "heading"),
+    )
     return {
         "kind": "concept",
         "label": first.name,
