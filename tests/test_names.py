@@ -50,6 +50,22 @@ def test_prose_that_only_marks_a_heading_topic_does_not_define_it(tmp_path: Path
     assert "log.md" in {e["path"] for e in card["unlinked_mentions"]}
 
 
+def test_a_concept_is_at_home_near_the_top_of_a_note_not_deep_in_a_map(tmp_path: Path) -> None:
+    """ml-notes-zh: SVM is a bullet six headings down 1_Introduction's learning map (first by
+    path) and the gloss that opens 25_Support Vector Machine.md: the card lives there."""
+    deep = "# Intro\n\n## Map\n\n### Supervised\n\n#### Models\n\n##### Non-linear\n\n"
+    root = _vault(
+        tmp_path,
+        {
+            "1_Intro.md": deep + "###### SVM\n\nOne of the models.\n",
+            "25_SVM.md": "# Support Vector Machine\n\n支持向量机(SVM)有两个特点：铰链损失和核技巧。\n",
+        },
+    )
+    card = _card(root, "SVM")
+    assert card["path"] == "25_SVM.md" and card["snippet"].startswith("支持向量机(SVM)")
+    assert sorted(_defined(card)) == ["1_Intro.md#SVM", "25_SVM.md#Support Vector Machine"]
+
+
 @pytest.mark.parametrize(
     ("a", "b", "typed"),
     [

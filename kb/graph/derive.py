@@ -16,15 +16,12 @@ from kb.nodes import missing_id, note_id
 
 
 def concept_attrs(claims: Sequence[Claim | Definition]) -> dict:
-    """A concept's card: named by its first claim; at home where a heading or a gloss names
-    it nearest the top of a note (SVM: ``支持向量机(SVM)`` opening 25_Support Vector
-    Machine.md, not a bullet seven headings down a learning map that comes first by path),
-    a heading before a gloss, then the first by place."""
+    """A concept's card: named by its first claim; at home where a heading names it nearest
+    the top of a note, or a gloss that stands two levels higher than any such heading (SVM:
+    ``支持向量机(SVM)`` opening 25_Support Vector Machine.md, not a bullet seven headings down
+    a learning map that comes first by path); then the first by place."""
     first = claims[0]
-    home = min(
-        claims,
-        key=lambda c: (c.source not in ("heading", "gloss"), len(c.heading), c.source != "heading"),
-    )
+    home = min(claims, key=_home_rank)
     return {
         "kind": "concept",
         "label": first.name,
@@ -34,6 +31,16 @@ def concept_attrs(claims: Sequence[Claim | Definition]) -> dict:
         "snippet": next((c.snippet for c in (home, *claims) if c.snippet), ""),
         "tags": sorted({t for c in claims for t in c.tags}),
     }
+
+
+def _home_rank(c: Claim | Definition) -> tuple[bool, int]:
+    depth = len(c.heading) + (GLOSS_DEPTH if c.source == "gloss" else 0)
+    return c.source not in ("heading", "gloss"), depth
+
+
+GLOSS_DEPTH = 2
+"""How many heading levels a gloss in prose counts for, choosing a concept's home: a heading
+that names the term is where it is defined, unless it sits deep in another topic."""
 
 
 def derive(f: NoteFacts, names: Names, resolver: CachedResolver) -> dict[EdgeKey, dict]:
