@@ -40,6 +40,8 @@ def hit_json(hit: Hit, heading: bool = True) -> dict:
     if heading:
         out["heading"] = breadcrumb(hit.heading)
     out.update(line=hit.line, score=hit.score, snippet=plain(hit.snippet), tags=list(hit.tags))
+    if hit.also:
+        out["also"] = list(hit.also)  # why a hit without the words typed was found
     return out
 
 

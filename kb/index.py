@@ -35,7 +35,7 @@ from kb import analysis, datadir, whoosh_safe
 from kb.errors import IndexDamaged, IndexMissing, KbError, QueryError, TopicNotFound, notice
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
-from kb.text import tag_key
+from kb.text import listing_name, listing_text, tag_key
 from kb.vault import Vault
 
 INDEX_VERSION = 8
@@ -548,19 +548,35 @@ _DAMAGE = (whoosh_safe.IndexDamaged, struct.error, zlib.error, EOFError, IndexEr
 """What reading a damaged index raises, besides the errors a swap can cause."""
 
 
+LISTING_FACTOR = 0.4
+"""A section of a page that lists rather than says (a table of contents, a sidebar, an index,
+a glossary: :func:`kb.text.listing_name`, :func:`kb.text.listing_text`) scores this share:
+such a page holds every heading's words, and ranks below the sections it lists."""
+
+RERANK_MIN = 30
+"""Hits whoosh ranks before listings are demoted, at least (a listing demoted from first
+place needs the sections below it to be among them)."""
+
+
 @_retry_after_swap
 def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
     """Sections matching the query, best first (every one when ``limit`` is None)."""
+    from kb.aliases import Aliases
+
     tree = parse_query(query)
     ix = _open(vault)
+    aliases = Aliases(vault.data_dir)
     with _searcher(ix) as searcher:
         reader = searcher.reader()
-        compiler = Compiler(searcher)
+        compiler = Compiler(searcher, aliases.of)
         q = compiler.compile(tree)
+        aliases.close()
         if not has_words(tree):
             q = wq.And([q, wq.Term("lead", "1")])  # tag:cnn lists notes, not every section
-        results = searcher.search(q, limit=limit)
-        ranked = [(r.score, r.docnum, r.fields()) for r in results]
+        wide = None if limit is None else max(limit * 3, RERANK_MIN)
+        results = searcher.search(q, limit=wide)
+        ranked = [(r.score * _listing_factor(r.fields()), r.docnum, r.fields()) for r in results]
+        ranked.sort(key=lambda r: -r[0])
         key = name_key(tree)
         if ranked and key and ("name", key) in reader:
             # The note whose title or alias is the query comes first (ReLU for "relu").
@@ -571,20 +587,62 @@ def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
             named = searcher.search(wq.Require(q, wq.Term("name", key)), limit=3, optimize=False)
             first = [(top + r.score, r.docnum, r.fields()) for r in named]
             seen = {d for _s, d, _f in first}
-            ranked = (first + [r for r in ranked if r[1] not in seen])[:limit]
-        return [_hit(stored, score, compiler.terms) for score, _d, stored in ranked]
+            ranked = first + [r for r in ranked if r[1] not in seen]
+        ranked = ranked[:limit]
+        return [
+            _hit(stored, score, compiler.terms, compiler.loose, compiler.expanded)
+            for score, _d, stored in ranked
+        ]
 
 
-def _hit(stored: dict, score: float, terms: set[str]) -> Hit:
+def _listing_factor(stored: dict) -> float:
+    """:data:`LISTING_FACTOR` for a section of a listing page, else 1."""
+    path = stored.get("path", "")
+    stem = strip_note_suffix(path.rsplit("/", 1)[-1])
+    if listing_name(stem) or listing_text(stored.get("body", "")):
+        return LISTING_FACTOR
+    return 1.0
+
+
+def _hit(
+    stored: dict,
+    score: float,
+    terms: set[str],
+    loose: set[str] = frozenset(),  # type: ignore[assignment]
+    expanded: dict[str, tuple[str, ...]] | None = None,
+) -> Hit:
+    body = stored.get("body", "")
+    snip = analysis.snippet(body, terms)
+    if loose and "\x02" not in snip:  # no whole word lit: light its parts
+        snip = analysis.snippet(body, terms | loose)
     return Hit(
         path=stored["path"],
         title=stored.get("note_title", ""),
         heading=tuple(stored.get("heading_path", ())),
         line=int(stored.get("line", 1)),
         score=round(float(score), 4),
-        snippet=analysis.snippet(stored.get("body", ""), terms),
+        snippet=snip,
         tags=tuple(stored.get("note_tags", ())),
+        also=_also(stored, expanded or {}),
     )
+
+
+def _also(stored: dict, expanded: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """``term = other name`` for each other name of a query term this section holds and the
+    term itself does not: why a hit without the words typed was found."""
+    if not expanded:
+        return ()
+    text = analysis.fold(
+        " ".join([*stored.get("heading_path", ()), stored.get("body", "")])
+    )
+    out = []
+    for term, names in expanded.items():
+        if analysis.fold(term) in text:
+            continue
+        said = [n for n in names if analysis.fold(n) in text]
+        if said:
+            out.append(f"{term} = {said[0]}")
+    return tuple(out)
 
 
 # -- did you mean ----------------------------------------------------------------------------
