@@ -32,6 +32,7 @@ from whoosh.scoring import BM25F
 from whoosh.writing import LockError
 
 from kb import analysis, datadir, whoosh_safe
+from kb.display import display_text
 from kb.errors import IndexDamaged, IndexMissing, KbError, QueryError, TopicNotFound, notice
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
@@ -553,6 +554,10 @@ LISTING_FACTOR = 0.4
 a glossary: :func:`kb.text.listing_name`, :func:`kb.text.listing_text`) scores this share:
 such a page holds every heading's words, and ranks below the sections it lists."""
 
+HEADING_FACTOR = 1.5
+"""A section whose own heading is the query (``##### ReLU`` for ``relu``) scores this much
+more: it is the section about the thing, even when a longer one says the word more often."""
+
 RERANK_MIN = 30
 """Hits whoosh ranks before listings are demoted, at least (a listing demoted from first
 place needs the sections below it to be among them)."""
@@ -575,9 +580,9 @@ def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
             q = wq.And([q, wq.Term("lead", "1")])  # tag:cnn lists notes, not every section
         wide = None if limit is None else max(limit * 3, RERANK_MIN)
         results = searcher.search(q, limit=wide)
-        ranked = [(r.score * _listing_factor(r.fields()), r.docnum, r.fields()) for r in results]
-        ranked.sort(key=lambda r: -r[0])
         key = name_key(tree)
+        ranked = [(r.score * _factor(r.fields(), key), r.docnum, r.fields()) for r in results]
+        ranked.sort(key=lambda r: -r[0])
         if ranked and key and ("name", key) in reader:
             # The note whose title or alias is the query comes first (ReLU for "relu").
             top = ranked[0][0]
@@ -595,12 +600,16 @@ def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
         ]
 
 
-def _listing_factor(stored: dict) -> float:
-    """:data:`LISTING_FACTOR` for a section of a listing page, else 1."""
+def _factor(stored: dict, key: str | None) -> float:
+    """What a hit's score is multiplied by: :data:`LISTING_FACTOR` for a section of a listing
+    page, :data:`HEADING_FACTOR` for a section headed by the query (``key``), else 1."""
     path = stored.get("path", "")
     stem = strip_note_suffix(path.rsplit("/", 1)[-1])
     if listing_name(stem) or listing_text(stored.get("body", "")):
         return LISTING_FACTOR
+    heading = stored.get("heading_path", ())
+    if key and heading and re.sub(r"\s+", "", analysis.fold(heading[-1])) == key:
+        return HEADING_FACTOR
     return 1.0
 
 
@@ -611,7 +620,7 @@ def _hit(
     loose: set[str] = frozenset(),  # type: ignore[assignment]
     expanded: dict[str, tuple[str, ...]] | None = None,
 ) -> Hit:
-    body = stored.get("body", "")
+    body = display_text(stored.get("body", ""))
     snip = analysis.snippet(body, terms)
     if loose and "\x02" not in snip:  # no whole word lit: light its parts
         snip = analysis.snippet(body, terms | loose)

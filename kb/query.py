@@ -358,11 +358,10 @@ def vocabulary(reader) -> analysis.Vocabulary:
 
 
 def _or_else(q: wq.Query, others: list[wq.Query]) -> wq.Query:
-    """``q``, or where it does not match, any of ``others`` (other names of a word, the words
-    it begins, weighted down): a section saying the word as typed is scored by that alone,
-    so it ranks above one saying only another name of it. (whoosh's DisjunctionMax would say
-    this in one query, but its matcher scores by block quality: equal scores for unequal
-    sections.)"""
+    """``q``, or where it does not match, any of ``others`` (the words a query word begins,
+    weighted down): a section saying the word as typed is scored by that alone, so it ranks
+    above one saying only a longer word. (whoosh's DisjunctionMax would say this in one
+    query, but its matcher scores by block quality: equal scores for unequal sections.)"""
     if not others:
         return q
     return wq.Or([q, wq.AndNot(wq.Or(others), q)])
@@ -447,7 +446,7 @@ class Compiler:
                 words = [self._node(n, False) for n in span]
                 same = wq.And([w for w in words if w is not None])
                 others = self._alias_queries(text, names, FIELD_BOOSTS)
-                out.append(_or_else(same, others))
+                out.append(wq.Or([same, *others]))
                 i += size
                 break
             else:
@@ -546,16 +545,17 @@ class Compiler:
         if not parts:
             return None
         self._keep_words(words, negated)
-        extra = []
+        extra: list = []  # the words it begins: only where the word itself is not said
+        also: list = []  # its other names: added to the word's score, weighted down
         if fields is FIELD_BOOSTS and not negated:
             if node.kind == "word":
                 extra += self._prefix_alternatives(words, fields)
             names = self.aliases(node.text)
             if names:
-                extra += self._alias_queries(node.text, names, fields)
+                also += self._alias_queries(node.text, names, fields)
         if node.kind == "phrase" or len(parts) == 1:
-            q = self._phrase(parts, fields)
-            return _or_else(q, extra)
+            q = _or_else(self._phrase(parts, fields), extra)
+            return wq.Or([q, *also]) if also else q
         alternatives = []
         for f, b in fields.items():
             alternatives.append(wq.Phrase(f, parts, boost=b))
@@ -567,7 +567,8 @@ class Compiler:
                 alternatives.append(wq.And([wq.Term(f, p) for p in parts], boost=b * 0.5))
         if len(words) == 1 and words[0].whole:
             self._keep([words[0].whole], negated)
-        return _or_else(wq.Or(alternatives), extra)
+        q = _or_else(wq.Or(alternatives), extra)
+        return wq.Or([q, *also]) if also else q
 
     def _prefix(self, text: str, fields: dict[str, float], negated: bool):
         raw = re.sub(r"[-_\s]", "", analysis.fold(text))
