@@ -68,12 +68,19 @@ MAX_WORD_PREFIX_SCAN = 400
 """Index words of one field looked at for one query word's prefixes, at most: whoosh lists a
 prefix's words in order, so on a big vocabulary ``con`` alone would list thousands."""
 
+PREFIX_FIELDS = ("title", "aliases", "heading")
+"""Where a query word is also looked for as a prefix: names and headings, short and few."""
+
 MIN_WORD_PREFIX = 3
 """A Latin query word shorter than this finds only itself (``a``, ``nn`` begin too much)."""
 
 ALIAS_BOOST = 0.25
 """A match of another name of a query term (``梯度消失`` for ``vanishing gradient``, from the
 vault's glosses: :mod:`kb.aliases`) is worth this much of a match of the term as typed."""
+
+ALIAS_BODY_SHARE = 0.01
+"""An other name of several words, each in more than this share of the sections, is not
+searched for (see :meth:`Compiler._common`): it would cost more than the search."""
 
 MAX_ALIAS_SPAN = 4
 """Longest run of query words looked up as one name (``batch normalization``)."""
@@ -462,14 +469,37 @@ class Compiler:
         for name in names:
             words = analysis.query_words(name, self.vocabulary)
             parts = [p for w in words for p in w.parts]
-            q = self._phrase(parts, fields, boost=ALIAS_BOOST)
-            if q is None:
+            if not parts:
                 continue
+            # All its words, not the phrase: a phrase over common words (机器 学习 梯度) walks
+            # their positions in every section holding them, too slow for an extra
+            whole = "".join(parts) if all(w.cjk for w in words) else ""
+            if whole and any((f, whole) in self.reader for f in fields):
+                parts = [whole]  # 学习率 is a word of the index: one term, not 学习 + 率
+            if len(parts) == 1:
+                q = wq.Or([wq.Term(f, parts[0], boost=b * ALIAS_BOOST) for f, b in fields.items()])
+            elif self._common(parts):
+                continue
+            else:
+                q = wq.Or(
+                    [
+                        wq.And([wq.Term(f, p) for p in parts], boost=b * ALIAS_BOOST)
+                        for f, b in fields.items()
+                    ]
+                )
             self._keep_words(words, False)
             out.append(q)
         if out:
             self.expanded[text] = names
         return out
+
+    def _common(self, parts: list[str]) -> bool:
+        """True when even the rarest word of an other name is in more than
+        :data:`ALIAS_BODY_SHARE` of the sections: matching it would score a good part of the
+        vault (机器 学习 梯度), so that name is not searched for."""
+        reader = self.reader
+        rarest = min(reader.doc_frequency("body", p) for p in parts)
+        return rarest > ALIAS_BODY_SHARE * max(reader.doc_count(), 1)
 
     def _keep(self, terms: Iterable[str], negated: bool) -> None:
         if not negated:
@@ -499,7 +529,7 @@ class Compiler:
             raw = stemmed if len(stemmed) < len(raw) else raw
         sections: dict[str, int] = {}
         reader = self.reader
-        for f in ("body", "heading"):
+        for f in PREFIX_FIELDS:
             if f not in fields:
                 continue
             for n, t in enumerate(reader.expand_prefix(f, raw)):
@@ -520,7 +550,11 @@ class Compiler:
             return []
         found = self._word_prefixes(raw, fields)
         out = []
+        # Names and headings only: body text would make a common prefix match most of the
+        # vault (normal*), every match scored, for hits the word itself mostly finds already.
         for f, b in fields.items():
+            if f not in PREFIX_FIELDS:
+                continue
             out.extend(
                 wq.Term(f, t, boost=b * WORD_PREFIX_BOOST) for t in found if (f, t) in self.reader
             )
