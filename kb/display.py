@@ -12,6 +12,7 @@ tooltips (:func:`kb.concepts.excerpt`) all go through it. Pure and stdlib-only.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
 """Characters that take no room on screen (zero-width spaces and joiners, direction marks,
@@ -105,7 +106,7 @@ def math_text(latex: str) -> str:
 
 def _accent(m: re.Match[str]) -> str:
     inner = math_text(m.group(2))
-    return inner + ACCENTS[m.group(1)] if len(inner) == 1 else inner
+    return unicodedata.normalize("NFC", inner + ACCENTS[m.group(1)]) if len(inner) == 1 else inner
 
 
 def _group(text: str) -> str:
