@@ -52,7 +52,8 @@ DROPPED = frozenset(
     """left right big Big bigg Bigg bigl bigr Bigl Bigr displaystyle textstyle limits nolimits
     mathbf mathrm mathit mathcal mathbb mathsf mathtt mathfrak boldsymbol bm text textbf
     textit textrm texttt operatorname mbox hat widehat tilde widetilde bar overline underline
-    vec dot ddot acute grave breve check mathring overrightarrow""".split()
+    vec dot ddot acute grave breve check mathring overrightarrow underset overset stackrel
+    mathop""".split()
 )
 """Commands that style or decorate what follows: the command goes, its argument stays
 (``\\mathbf{x}`` → x, ``\\hat{y}`` → y)."""
@@ -68,6 +69,7 @@ ACCENTS = {
     "ddot": "\u0308",
 }  # fmt: skip
 """Accents over one letter, as combining marks (``\\hat{y}`` → ŷ)."""
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}")
 _GROUP = re.compile(r"(?<![\^_])\{([^{}]*)\}")
 _COMMA = re.compile(r",(?=\S)")
 
@@ -82,6 +84,7 @@ def math_text(latex: str) -> str:
         t = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", t)
     t = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", t)
     t = _ACCENT.sub(_accent, t)
+    t = _ENVIRONMENT.sub(" ", t)
 
     def command(m: re.Match[str]) -> str:
         name = m.group(1)
@@ -146,7 +149,8 @@ def _bare(latex: str) -> str:
     """A run of LaTeX found in plain text, as text; a lone ``\\word`` that names no command
     kb knows (a Windows path, ``\\n`` in prose) is left as written."""
     names = re.findall(r"\\([A-Za-z]+)", latex)
-    if names and not any(_known(n) for n in names):
+    spacing = re.search(r"\\[,;:! ]", latex)
+    if names and not spacing and not any(_known(n) for n in names):
         return latex
     text = math_text(latex)
     head = " " if latex[:1].isspace() or latex.startswith(("\\\\", "\\ ")) else ""
@@ -161,4 +165,5 @@ def _known(name: str) -> bool:
         or name in SPACES
         or name in {"frac", "dfrac", "tfrac", "sqrt", "max", "min", "log", "exp", "sin", "cos"}
         or name in {"tanh", "arg", "argmax", "argmin", "lim", "sup", "inf", "det", "ln"}
+        or name in {"begin", "end"}
     )
