@@ -98,8 +98,10 @@ class Aliases:
         for whole in written:
             glossed = _GLOSSED.match(whole)
             # 残差网络（ResNet）: two names of the topic, each one searched for on its own
-            for name, said in ((glossed.group(1), True), (glossed.group(2), True)) if glossed else (
-                (whole, False),
+            for name, said in (
+                ((glossed.group(1), True), (glossed.group(2), True))
+                if glossed
+                else ((whole, False),)
             ):
                 name = name.strip()
                 other = compact_key(name)

@@ -641,9 +641,7 @@ def _also(stored: dict, expanded: dict[str, tuple[str, ...]]) -> tuple[str, ...]
     term itself does not: why a hit without the words typed was found."""
     if not expanded:
         return ()
-    text = analysis.fold(
-        " ".join([*stored.get("heading_path", ()), stored.get("body", "")])
-    )
+    text = analysis.fold(" ".join([*stored.get("heading_path", ()), stored.get("body", "")]))
     out = []
     for term, names in expanded.items():
         if analysis.fold(term) in text:

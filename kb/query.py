@@ -78,7 +78,7 @@ ALIAS_BOOST = 0.25
 """A match of another name of a query term (``梯度消失`` for ``vanishing gradient``, from the
 vault's glosses: :mod:`kb.aliases`) is worth this much of a match of the term as typed."""
 
-ALIAS_BODY_SHARE = 0.01
+ALIAS_COMMON_SHARE = 0.01
 """An other name of several words, each in more than this share of the sections, is not
 searched for (see :meth:`Compiler._common`): it would cost more than the search."""
 
@@ -417,7 +417,9 @@ class Compiler:
             children = self._and_children(node.children)
         else:
             children = [
-                c for c in (self._node(ch, negated, fields) for ch in node.children) if c is not None
+                c
+                for c in (self._node(ch, negated, fields) for ch in node.children)
+                if c is not None
             ]
         if not children:
             return None
@@ -464,15 +466,15 @@ class Compiler:
         return out
 
     def _alias_queries(self, text: str, names: tuple[str, ...], fields: dict[str, float]):
-        """Phrase queries for each other name of ``text``, their words kept to highlight."""
+        """A query for each other name of ``text`` (all its words, weighted down), their words
+        kept to highlight. Not a phrase: a phrase over common words (机器 学习 梯度) walks their
+        positions in every section holding them, too slow for an extra."""
         out = []
         for name in names:
             words = analysis.query_words(name, self.vocabulary)
             parts = [p for w in words for p in w.parts]
             if not parts:
                 continue
-            # All its words, not the phrase: a phrase over common words (机器 学习 梯度) walks
-            # their positions in every section holding them, too slow for an extra
             whole = "".join(parts) if all(w.cjk for w in words) else ""
             if whole and any((f, whole) in self.reader for f in fields):
                 parts = [whole]  # 学习率 is a word of the index: one term, not 学习 + 率
@@ -495,11 +497,11 @@ class Compiler:
 
     def _common(self, parts: list[str]) -> bool:
         """True when even the rarest word of an other name is in more than
-        :data:`ALIAS_BODY_SHARE` of the sections: matching it would score a good part of the
+        :data:`ALIAS_COMMON_SHARE` of the sections: matching it would score a good part of the
         vault (机器 学习 梯度), so that name is not searched for."""
         reader = self.reader
         rarest = min(reader.doc_frequency("body", p) for p in parts)
-        return rarest > ALIAS_BODY_SHARE * max(reader.doc_count(), 1)
+        return rarest > ALIAS_COMMON_SHARE * max(reader.doc_count(), 1)
 
     def _keep(self, terms: Iterable[str], negated: bool) -> None:
         if not negated:

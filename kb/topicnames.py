@@ -766,6 +766,7 @@ def best_match(candidates: Iterable[str], degree: dict[str, int] | None = None) 
 
 # -- listings and weights ------------------------------------------------------------------------
 
+
 def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bool:
     """True when a note or section lists names rather than says something: a table of
     contents, a sidebar, an index, a glossary.

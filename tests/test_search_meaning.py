@@ -48,11 +48,11 @@ def hits(runner, root: Path, query: str, *args: str) -> list[dict]:
 DISPLAY = [
     ("是第一篇探索$1\\times 1$卷积核的论文", "是第一篇探索1×1卷积核的论文"),
     ("引入一个额外的1\\times 1卷积层", "引入一个额外的1×1卷积层"),  # math as kb.md_text keeps it
-    ("每个残差块学习 $f(\\mathbf{x})-\\mathbf{x}$，输出 $f(\\mathbf{x})$。", "每个残差块学习 f(x)-x，输出 f(x)。"),
+    ("每个残差块学习 $f(\\mathbf{x})-\\mathbf{x}$，输出 $f(\\mathbf{x})$。", "每个残差块学习 f(x)-x，输出 f(x)。"),  # noqa: E501
     ("$\\max(0,x)$", "max(0, x)"),
     ("$\\widehat{y}$和$y^*$ 真值", "ŷ和y^* 真值"),
     ("$\\frac{1}{n}\\sum_{i=1}^n x_i$", "1/n∑_{i=1}^n x_i"),
-    ("ReLU = max(0, x)\\\\ Leaky \\ ReLU = max(\\lambda x, x)", "ReLU = max(0, x) Leaky ReLU = max(λ x, x)"),
+    ("ReLU = max(0, x)\\\\ Leaky \\ ReLU = max(\\lambda x, x)", "ReLU = max(0, x) Leaky ReLU = max(λ x, x)"),  # noqa: E501
     ("零\u200b宽\u200d字\ufeff符", "零宽字符"),
     ("深度残差网络^{[4]}提出了残差块", "深度残差网络提出了残差块"),
     ("[!todo]- Bookmark a folder", "Bookmark a folder"),
@@ -140,7 +140,11 @@ def test_breadcrumb_drops_the_file_name_repeated_by_the_h1() -> None:
         "第三章_深度学习基础",
         "3.1 激活函数",
     ]
-    assert breadcrumb(("resnet", "残差网络（ResNet）", "小结")) == ["resnet", "残差网络（ResNet）", "小结"]
+    assert breadcrumb(("resnet", "残差网络（ResNet）", "小结")) == [
+        "resnet",
+        "残差网络（ResNet）",
+        "小结",
+    ]
     assert breadcrumb(("n", "$\\hat{y}$ 的含义")) == ["n", "ŷ 的含义"]
 
 
