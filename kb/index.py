@@ -752,6 +752,10 @@ def related(vault: Vault, note: str, limit: int | None = 10) -> list[Hit]:
             return []
         scores = _or_scores(searcher, keys, (("body", 1.0), ("heading", 2.0), ("title", 2.0)))
         ranked = sorted(scores.items(), key=lambda ds: (-ds[1], ds[0]))
+        # A table of contents or a sidebar shares every note's words: demoted, as in search.
+        head = RERANK_MIN * 4 if limit is None else max(limit * 8, RERANK_MIN * 4)
+        top = [(d, sc * _factor(reader.stored_fields(d), None)) for d, sc in ranked[:head]]
+        ranked = sorted(top, key=lambda ds: (-ds[1], ds[0])) + ranked[head:]
         terms = {t for t, _w in keys}
         best: dict[str, Hit] = {}
         for docnum, score in ranked:

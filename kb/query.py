@@ -385,8 +385,8 @@ class Compiler:
         self.reader = reader = searcher.reader()
         self.terms: set[str] = set()
         self.loose: set[str] = set()
-        """Terms to highlight only when none of :attr:`terms` is in a snippet: the parts of a
-        Chinese query word (函数 of 激活函数), which alone would light up unrelated text."""
+        """Terms to highlight only when none of :attr:`terms` is in a snippet: the longer words
+        a query word begins (normalization for norm)."""
         self.vocabulary = vocabulary(reader)
         self.aliases = aliases or (lambda _text: ())
         self.expanded: dict[str, tuple[str, ...]] = {}
@@ -508,13 +508,13 @@ class Compiler:
             self.terms.update(terms)
 
     def _keep_words(self, words: list[analysis.Word], negated: bool) -> None:
-        """Keep query words to highlight: a Chinese word whole, its parts only as a fallback."""
+        """Keep query words to highlight: a Chinese word whole, never its parts alone (函数 of
+        激活函数 would light up unrelated text)."""
         if negated:
             return
         for w in words:
             if w.cjk and len(w.parts) > 1:
                 self.terms.add("".join(w.parts))
-                self.loose.update(w.parts)
             else:
                 self.terms.update(w.parts)
 

@@ -310,3 +310,19 @@ def test_the_judged_set_is_well_formed() -> None:
     assert any(q.query.isascii() for q in queries)
     for q in queries:
         assert q.wanted and all(path.endswith(".md") for path, _line in q.wanted), q
+
+
+def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) -> None:
+    root = write(
+        tmp_path / "v",
+        {
+            **LISTED,
+            "densenet.md": "# 稠密连接网络\n\n稠密连接网络在残差网络之后提出，每层连到后面所有层，"
+            "残差块换成了稠密块，训练很深的网络也容易。\n",
+        },
+    )
+    indexed(runner, root)
+    vault = find_vault(str(root))
+    assert index.related(vault, "resnet.md")[0].path == "densenet.md"
+    monkeypatch.setattr(index, "LISTING_FACTOR", 1.0)  # the test can fail: listings would win
+    assert index.related(vault, "resnet.md")[0].path != "densenet.md"
