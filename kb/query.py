@@ -423,13 +423,14 @@ class Compiler:
             ]
         if not children:
             return None
-        if len(children) == 1:
+        if len(children) == 1 and not isinstance(node, And):
             return children[0]
         if isinstance(node, Or):
             return wq.Or(children)
         if all(isinstance(c, wq.Not) for c in children):
             children.insert(0, wq.Every())
-        q = wq.And(children)
+        # (one child: a run of words that is a name, found by its other names too)
+        q = children[0] if len(children) == 1 else wq.And(children)
         plain = [c.text for c in node.children if isinstance(c, Text) and c.kind == "word"]
         if len(plain) > 1 and fields is FIELD_BOOSTS and not negated:
             # Words side by side rank above the same words far apart.
