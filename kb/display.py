@@ -18,11 +18,27 @@ ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff
 """Characters that take no room on screen (zero-width spaces and joiners, direction marks,
 the word joiner, invisible operators, the byte-order mark, soft hyphens)."""
 
-_ZERO_WIDTH = re.compile(f"[{ZERO_WIDTH}]")
-_CALLOUT = re.compile(r"\[![A-Za-z][\w-]*\][+-]?[ \t]*")
+class _Lazy:
+    """A regex compiled on first use: every ``kb search`` imports this module, and compiling
+    all of them costs ~10 ms, while most texts need none (no ``$``, no backslash)."""
+
+    __slots__ = ("source", "compiled")
+
+    def __init__(self, source: str):
+        self.source = source
+        self.compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):
+        if self.compiled is None:
+            self.compiled = re.compile(self.source)
+        return getattr(self.compiled, name)
+
+
+_ZERO_WIDTH = _Lazy(f"[{ZERO_WIDTH}]")
+_CALLOUT = _Lazy(r"\[![A-Za-z][\w-]*\][+-]?[ \t]*")
 # ^{[4]}, ^[4], ^{[1,2]}, ^{[3-5]}: a citation written as a superscript
-_CITATION = re.compile(r"\^\{?\[\d+(?:\s*[,，\-–]\s*\d+)*\]\}?")
-_MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]{1,300}?)(?<![\\\s])\$(?!\$)")
+_CITATION = _Lazy(r"\^\{?\[\d+(?:\s*[,，\-–]\s*\d+)*\]\}?")
+_MATH = _Lazy(r"(?<![\\$])\$(?!\$)([^$\n]{1,300}?)(?<![\\\s])\$(?!\$)")
 
 SYMBOLS = {
     "times": "×", "cdot": "·", "div": "÷", "pm": "±", "mp": "∓", "le": "≤", "leq": "≤",
@@ -58,20 +74,20 @@ DROPPED = frozenset(
 """Commands that style or decorate what follows: the command goes, its argument stays
 (``\\mathbf{x}`` → x, ``\\hat{y}`` → y)."""
 
-_COMMAND = re.compile(r"\\([A-Za-z]+|[,;:! {}%_&#$\\])")
-_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-_SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
-_SPACED_SIGN = re.compile(r"\s*([×÷])\s*")
-_ACCENT = re.compile(r"\\(hat|widehat|bar|overline|tilde|widetilde|vec|dot|ddot)\s*\{([^{}]*)\}")
+_COMMAND = _Lazy(r"\\([A-Za-z]+|[,;:! {}%_&#$\\])")
+_FRAC = _Lazy(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_SQRT = _Lazy(r"\\sqrt\s*\{([^{}]*)\}")
+_SPACED_SIGN = _Lazy(r"\s*([×÷])\s*")
+_ACCENT = _Lazy(r"\\(hat|widehat|bar|overline|tilde|widetilde|vec|dot|ddot)\s*\{([^{}]*)\}")
 ACCENTS = {
     "hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "overline": "\u0304",
     "tilde": "\u0303", "widetilde": "\u0303", "vec": "\u20d7", "dot": "\u0307",
     "ddot": "\u0308",
 }  # fmt: skip
 """Accents over one letter, as combining marks (``\\hat{y}`` → ŷ)."""
-_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}")
-_GROUP = re.compile(r"(?<![\^_])\{([^{}]*)\}")
-_COMMA = re.compile(r",(?=\S)")
+_ENVIRONMENT = _Lazy(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}")
+_GROUP = _Lazy(r"(?<![\^_])\{([^{}]*)\}")
+_COMMA = _Lazy(r",(?=\S)")
 
 
 def math_text(latex: str) -> str:
@@ -118,7 +134,7 @@ def _group(text: str) -> str:
     return inner if len(inner) <= 1 or inner.isalnum() else f"({inner})"
 
 
-_BARE_LATEX = re.compile(
+_BARE_LATEX = _Lazy(
     r"(?:[A-Za-z0-9.]+[ \t]*)?"  # the operand before: 1\times 1, not just \times
     r"(?:\\[A-Za-z]+(?:\s*\{[^{}\n]{0,80}\})*|\\[,;:! \\])"
     r"(?:[\s\w^_(),.+\-*/=<>|\[\]]{0,12}?(?:\\[A-Za-z]+(?:\s*\{[^{}\n]{0,80}\})*|\\[,;:! \\]))*"
