@@ -18,6 +18,7 @@ ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff
 """Characters that take no room on screen (zero-width spaces and joiners, direction marks,
 the word joiner, invisible operators, the byte-order mark, soft hyphens)."""
 
+
 class _Lazy:
     """A regex compiled on first use: every ``kb search`` imports this module, and compiling
     all of them costs ~10 ms, while most texts need none (no ``$``, no backslash)."""

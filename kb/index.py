@@ -558,9 +558,13 @@ HEADING_FACTOR = 1.5
 """A section whose own heading is the query (``##### ReLU`` for ``relu``) scores this much
 more: it is the section about the thing, even when a longer one says the word more often."""
 
+RERANK_EXTRA = 10
+"""Hits whoosh ranks beyond those asked for, before listings are demoted: a listing demoted
+from first place needs the sections that pass it to be among them. (Each costs the decoding
+of its stored text.)"""
+
 RERANK_MIN = 30
-"""Hits whoosh ranks before listings are demoted, at least (a listing demoted from first
-place needs the sections below it to be among them)."""
+"""Notes :func:`related` looks at for listings, at least (times four)."""
 
 
 @_retry_after_swap
@@ -578,10 +582,13 @@ def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
         aliases.close()
         if not has_words(tree):
             q = wq.And([q, wq.Term("lead", "1")])  # tag:cnn lists notes, not every section
-        wide = None if limit is None else max(limit * 3, RERANK_MIN)
+        wide = None if limit is None else limit + RERANK_EXTRA
         results = searcher.search(q, limit=wide)
         key = name_key(tree)
-        ranked = [(r.score * _factor(r.fields(), key), r.docnum, r.fields()) for r in results]
+        ranked = []
+        for r in results:
+            stored = r.fields()  # decoded once: a section's stored text can be long
+            ranked.append((r.score * _factor(stored, key), r.docnum, stored))
         ranked.sort(key=lambda r: -r[0])
         if ranked and key and ("name", key) in reader:
             # The note whose title or alias is the query comes first (ReLU for "relu").

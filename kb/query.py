@@ -60,7 +60,7 @@ WORD_PREFIX_BOOST = 0.3
 """A query word also finds the index words it begins (``norm`` → normalization, ``归一`` →
 归一化), worth this much of a whole-word match: those rank below the word itself."""
 
-MAX_WORD_PREFIXES = 8
+MAX_WORD_PREFIXES = 4
 """At most this many index words a plain query word stands for as a prefix (those in the most
 sections): enough for a word's forms, few enough to keep a search as fast."""
 
