@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kb.aliases import compact_key
+from kb.display import display_text
 from kb.errors import KbError, TopicNotFound
 from kb.output import plain
 
@@ -27,11 +29,16 @@ if TYPE_CHECKING:
 
 
 def breadcrumb(heading: tuple[str, ...] | list[str]) -> list[str]:
-    """Note › heading › sub, without a heading that only repeats the one above it."""
+    """Note › heading › sub as a reader reads it (math as text), without a heading that only
+    repeats the one above it (``第三章_深度学习基础 › 第三章 深度学习基础``: the file's name
+    and its H1 differ only in spaces, case and punctuation)."""
     out: list[str] = []
+    last = None
     for item in heading:
-        if not out or item.casefold() != out[-1].casefold():
-            out.append(item)
+        key = compact_key(item)
+        if not out or key != last or not key:
+            out.append(display_text(item))
+        last = key
     return out
 
 
@@ -41,6 +48,8 @@ def hit_json(hit: Hit, heading: bool = True) -> dict:
     if heading:
         out["heading"] = breadcrumb(hit.heading)
     out.update(line=hit.line, score=hit.score, snippet=plain(hit.snippet), tags=list(hit.tags))
+    if hit.also:
+        out["also"] = list(hit.also)  # why a hit without the words typed was found
     return out
 
 

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from kb.display import display_text
 from kb.text import CJK_CHARS, TIMES, is_cjk
 
 # Multiplication between numbers, in any of the ways people type it: 1x1, 1×1, 1 * 1, 1\times1.
@@ -245,8 +246,10 @@ def sentence_spans(text: str) -> list[tuple[int, str]]:
 
 
 def excerpt(sentence: str, name: str = "", limit: int = EVIDENCE_MAX) -> str:
-    """The sentence, cut to ``limit`` characters around the first place ``name`` appears."""
-    sentence = _SPACE.sub(" ", sentence).strip()
+    """The sentence as a reader reads it (:func:`kb.display.display_text`: math as text, no
+    zero-width or citation marks), cut to ``limit`` characters around the first place ``name``
+    appears."""
+    sentence = _SPACE.sub(" ", display_text(sentence)).strip()
     if len(sentence) <= limit:
         return sentence
     at = sentence.casefold().find(name.casefold()[:12]) if name else -1

@@ -32,10 +32,11 @@ from whoosh.scoring import BM25F
 from whoosh.writing import LockError
 
 from kb import analysis, datadir, whoosh_safe
+from kb.display import display_text
 from kb.errors import IndexDamaged, IndexMissing, KbError, QueryError, TopicNotFound, notice
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
-from kb.text import tag_key
+from kb.text import listing_name, listing_text, tag_key
 from kb.vault import Vault
 
 INDEX_VERSION = 8
@@ -548,20 +549,47 @@ _DAMAGE = (whoosh_safe.IndexDamaged, struct.error, zlib.error, EOFError, IndexEr
 """What reading a damaged index raises, besides the errors a swap can cause."""
 
 
+LISTING_FACTOR = 0.4
+"""A section of a page that lists rather than says (a table of contents, a sidebar, an index,
+a glossary: :func:`kb.text.listing_name`, :func:`kb.text.listing_text`) scores this share:
+such a page holds every heading's words, and ranks below the sections it lists."""
+
+HEADING_FACTOR = 1.5
+"""A section whose own heading is the query (``##### ReLU`` for ``relu``) scores this much
+more: it is the section about the thing, even when a longer one says the word more often."""
+
+RERANK_EXTRA = 10
+"""Hits whoosh ranks beyond those asked for, before listings are demoted: a listing demoted
+from first place needs the sections that pass it to be among them. (Each costs the decoding
+of its stored text.)"""
+
+RERANK_MIN = 30
+"""Notes :func:`related` looks at for listings, at least (times four)."""
+
+
 @_retry_after_swap
 def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
     """Sections matching the query, best first (every one when ``limit`` is None)."""
+    from kb.aliases import Aliases
+
     tree = parse_query(query)
     ix = _open(vault)
+    aliases = Aliases(vault.data_dir)
     with _searcher(ix) as searcher:
         reader = searcher.reader()
-        compiler = Compiler(searcher)
+        compiler = Compiler(searcher, aliases.of)
         q = compiler.compile(tree)
+        aliases.close()
         if not has_words(tree):
             q = wq.And([q, wq.Term("lead", "1")])  # tag:cnn lists notes, not every section
-        results = searcher.search(q, limit=limit)
-        ranked = [(r.score, r.docnum, r.fields()) for r in results]
+        wide = None if limit is None else limit + RERANK_EXTRA
+        results = searcher.search(q, limit=wide)
         key = name_key(tree)
+        ranked = []
+        for r in results:
+            stored = r.fields()  # decoded once: a section's stored text can be long
+            ranked.append((r.score * _factor(stored, key), r.docnum, stored))
+        ranked.sort(key=lambda r: -r[0])
         if ranked and key and ("name", key) in reader:
             # The note whose title or alias is the query comes first (ReLU for "relu").
             top = ranked[0][0]
@@ -571,20 +599,64 @@ def search(vault: Vault, query: str, limit: int | None = 10) -> list[Hit]:
             named = searcher.search(wq.Require(q, wq.Term("name", key)), limit=3, optimize=False)
             first = [(top + r.score, r.docnum, r.fields()) for r in named]
             seen = {d for _s, d, _f in first}
-            ranked = (first + [r for r in ranked if r[1] not in seen])[:limit]
-        return [_hit(stored, score, compiler.terms) for score, _d, stored in ranked]
+            ranked = first + [r for r in ranked if r[1] not in seen]
+        ranked = ranked[:limit]
+        return [
+            _hit(stored, score, compiler.terms, compiler.loose, compiler.expanded)
+            for score, _d, stored in ranked
+        ]
 
 
-def _hit(stored: dict, score: float, terms: set[str]) -> Hit:
+def _factor(stored: dict, key: str | None) -> float:
+    """What a hit's score is multiplied by: :data:`LISTING_FACTOR` for a section of a listing
+    page, :data:`HEADING_FACTOR` for a section headed by the query (``key``), else 1."""
+    path = stored.get("path", "")
+    stem = strip_note_suffix(path.rsplit("/", 1)[-1])
+    if listing_name(stem) or listing_text(stored.get("body", "")):
+        return LISTING_FACTOR
+    heading = stored.get("heading_path", ())
+    if key and heading and re.sub(r"\s+", "", analysis.fold(heading[-1])) == key:
+        return HEADING_FACTOR
+    return 1.0
+
+
+def _hit(
+    stored: dict,
+    score: float,
+    terms: set[str],
+    loose: set[str] = frozenset(),  # type: ignore[assignment]
+    expanded: dict[str, tuple[str, ...]] | None = None,
+) -> Hit:
+    body = display_text(stored.get("body", ""))
+    snip = analysis.snippet(body, terms)
+    if loose and "\x02" not in snip:  # no whole word lit: light its parts
+        snip = analysis.snippet(body, terms | loose)
     return Hit(
         path=stored["path"],
         title=stored.get("note_title", ""),
         heading=tuple(stored.get("heading_path", ())),
         line=int(stored.get("line", 1)),
         score=round(float(score), 4),
-        snippet=analysis.snippet(stored.get("body", ""), terms),
+        snippet=snip,
         tags=tuple(stored.get("note_tags", ())),
+        also=_also(stored, expanded or {}),
     )
+
+
+def _also(stored: dict, expanded: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """``term = other name`` for each other name of a query term this section holds and the
+    term itself does not: why a hit without the words typed was found."""
+    if not expanded:
+        return ()
+    text = analysis.fold(" ".join([*stored.get("heading_path", ()), stored.get("body", "")]))
+    out = []
+    for term, names in expanded.items():
+        if analysis.fold(term) in text:
+            continue
+        said = [n for n in names if analysis.fold(n) in text]
+        if said:
+            out.append(f"{term} = {said[0]}")
+    return tuple(out)
 
 
 # -- did you mean ----------------------------------------------------------------------------
@@ -687,6 +759,10 @@ def related(vault: Vault, note: str, limit: int | None = 10) -> list[Hit]:
             return []
         scores = _or_scores(searcher, keys, (("body", 1.0), ("heading", 2.0), ("title", 2.0)))
         ranked = sorted(scores.items(), key=lambda ds: (-ds[1], ds[0]))
+        # A table of contents or a sidebar shares every note's words: demoted, as in search.
+        head = RERANK_MIN * 4 if limit is None else max(limit * 8, RERANK_MIN * 4)
+        top = [(d, sc * _factor(reader.stored_fields(d), None)) for d, sc in ranked[:head]]
+        ranked = sorted(top, key=lambda ds: (-ds[1], ds[0])) + ranked[head:]
         terms = {t for t, _w in keys}
         best: dict[str, Hit] = {}
         for docnum, score in ranked:

@@ -185,3 +185,6 @@ class Hit:
     snippet: str
     """Plain text; matched words are wrapped in ``\\x02`` … ``\\x03`` for the CLI to highlight."""
     tags: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()
+    """Why a section without the words typed was found: ``term = other name`` for each other
+    name of a query term (a gloss of the vault) that it holds."""

@@ -11,7 +11,7 @@ so a search never loads jieba. Only :mod:`kb.index` uses this module.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -55,6 +55,35 @@ the cost of a query grows with the words it is a union of."""
 
 MAX_PREFIX_SCAN = 20_000
 """Index words of one field looked at for a ``prefix*``, at most, to find the most common."""
+
+WORD_PREFIX_BOOST = 0.3
+"""A query word also finds the index words it begins (``norm`` → normalization, ``归一`` →
+归一化), worth this much of a whole-word match: those rank below the word itself."""
+
+MAX_WORD_PREFIXES = 4
+"""At most this many index words a plain query word stands for as a prefix (those in the most
+sections): enough for a word's forms, few enough to keep a search as fast."""
+
+MAX_WORD_PREFIX_SCAN = 400
+"""Index words of one field looked at for one query word's prefixes, at most: whoosh lists a
+prefix's words in order, so on a big vocabulary ``con`` alone would list thousands."""
+
+PREFIX_FIELDS = ("title", "aliases", "heading")
+"""Where a query word is also looked for as a prefix: names and headings, short and few."""
+
+MIN_WORD_PREFIX = 3
+"""A Latin query word shorter than this finds only itself (``a``, ``nn`` begin too much)."""
+
+ALIAS_BOOST = 0.25
+"""A match of another name of a query term (``梯度消失`` for ``vanishing gradient``, from the
+vault's glosses: :mod:`kb.aliases`) is worth this much of a match of the term as typed."""
+
+ALIAS_COMMON_SHARE = 0.01
+"""An other name of several words, each in more than this share of the sections, is not
+searched for (see :meth:`Compiler._common`): it would cost more than the search."""
+
+MAX_ALIAS_SPAN = 4
+"""Longest run of query words looked up as one name (``batch normalization``)."""
 
 MAX_QUERY_CHARS = 1000
 """Longer queries are refused: whoosh nests one matcher per word (thousands of words overflow
@@ -335,17 +364,33 @@ def vocabulary(reader) -> analysis.Vocabulary:
     return analysis.Vocabulary(frequency, sum(reader.field_length(f) for f in fields))
 
 
+def _or_else(q: wq.Query, others: list[wq.Query]) -> wq.Query:
+    """``q``, or where it does not match, any of ``others`` (the words a query word begins,
+    weighted down): a section saying the word as typed is scored by that alone, so it ranks
+    above one saying only a longer word. (whoosh's DisjunctionMax would say this in one
+    query, but its matcher scores by block quality: equal scores for unequal sections.)"""
+    if not others:
+        return q
+    return wq.Or([q, wq.AndNot(wq.Or(others), q)])
+
+
 class Compiler:
     """Turns a query tree into a whoosh query against one open index.
 
     Also collects the terms to highlight in snippets (those outside NOT).
     """
 
-    def __init__(self, searcher):
+    def __init__(self, searcher, aliases: Callable[[str], tuple[str, ...]] | None = None):
         self.searcher = searcher
         self.reader = reader = searcher.reader()
         self.terms: set[str] = set()
+        self.loose: set[str] = set()
+        """Terms to highlight only when none of :attr:`terms` is in a snippet: the longer words
+        a query word begins (normalization for norm)."""
         self.vocabulary = vocabulary(reader)
+        self.aliases = aliases or (lambda _text: ())
+        self.expanded: dict[str, tuple[str, ...]] = {}
+        """Query term → the other names it was also searched as (shown with a hit)."""
 
     def compile(self, node: Node) -> wq.Query:
         q = self.compile_part(node)
@@ -368,18 +413,24 @@ class Compiler:
             return None if child is None else wq.Not(child)
         if isinstance(node, Filter):
             return self._filter(node, negated)
-        children = [
-            c for c in (self._node(ch, negated, fields) for ch in node.children) if c is not None
-        ]
+        if isinstance(node, And) and fields is FIELD_BOOSTS and not negated:
+            children = self._and_children(node.children)
+        else:
+            children = [
+                c
+                for c in (self._node(ch, negated, fields) for ch in node.children)
+                if c is not None
+            ]
         if not children:
             return None
-        if len(children) == 1:
+        if len(children) == 1 and not isinstance(node, And):
             return children[0]
         if isinstance(node, Or):
             return wq.Or(children)
         if all(isinstance(c, wq.Not) for c in children):
             children.insert(0, wq.Every())
-        q = wq.And(children)
+        # (one child: a run of words that is a name, found by its other names too)
+        q = children[0] if len(children) == 1 else wq.And(children)
         plain = [c.text for c in node.children if isinstance(c, Text) and c.kind == "word"]
         if len(plain) > 1 and fields is FIELD_BOOSTS and not negated:
             # Words side by side rank above the same words far apart.
@@ -388,9 +439,131 @@ class Compiler:
                 q = wq.AndMaybe(q, near)
         return q
 
+    def _and_children(self, nodes: tuple[Node, ...]) -> list:
+        """The queries of ANDed nodes, a run of plain words that is a name the vault glosses
+        (``batch normalization`` = 批归一化) also found by its other names."""
+        out = []
+        i = 0
+        while i < len(nodes):
+            for size in range(min(MAX_ALIAS_SPAN, len(nodes) - i), 1, -1):
+                span = nodes[i : i + size]
+                if not all(isinstance(n, Text) and n.kind == "word" for n in span):
+                    continue
+                text = " ".join(n.text for n in span)  # type: ignore[union-attr]
+                names = self.aliases(text)
+                if not names:
+                    continue
+                words = [self._node(n, False) for n in span]
+                same = wq.And([w for w in words if w is not None])
+                others = self._alias_queries(text, names, FIELD_BOOSTS)
+                out.append(wq.Or([same, *others]))
+                i += size
+                break
+            else:
+                q = self._node(nodes[i], False)
+                if q is not None:
+                    out.append(q)
+                i += 1
+        return out
+
+    def _alias_queries(self, text: str, names: tuple[str, ...], fields: dict[str, float]):
+        """A query for each other name of ``text`` (all its words, weighted down), their words
+        kept to highlight. Not a phrase: a phrase over common words (机器 学习 梯度) walks their
+        positions in every section holding them, too slow for an extra."""
+        out = []
+        for name in names:
+            words = analysis.query_words(name, self.vocabulary)
+            parts = [p for w in words for p in w.parts]
+            if not parts:
+                continue
+            whole = "".join(parts) if all(w.cjk for w in words) else ""
+            if whole and any((f, whole) in self.reader for f in fields):
+                parts = [whole]  # 学习率 is a word of the index: one term, not 学习 + 率
+            if len(parts) == 1:
+                q = wq.Or([wq.Term(f, parts[0], boost=b * ALIAS_BOOST) for f, b in fields.items()])
+            elif self._common(parts):
+                continue
+            else:
+                q = wq.Or(
+                    [
+                        wq.And([wq.Term(f, p) for p in parts], boost=b * ALIAS_BOOST)
+                        for f, b in fields.items()
+                    ]
+                )
+            self._keep_words(words, False)
+            out.append(q)
+        if out:
+            self.expanded[text] = names
+        return out
+
+    def _common(self, parts: list[str]) -> bool:
+        """True when even the rarest word of an other name is in more than
+        :data:`ALIAS_COMMON_SHARE` of the sections: matching it would score a good part of the
+        vault (机器 学习 梯度), so that name is not searched for."""
+        reader = self.reader
+        rarest = min(reader.doc_frequency("body", p) for p in parts)
+        return rarest > ALIAS_COMMON_SHARE * max(reader.doc_count(), 1)
+
     def _keep(self, terms: Iterable[str], negated: bool) -> None:
         if not negated:
             self.terms.update(terms)
+
+    def _keep_words(self, words: list[analysis.Word], negated: bool) -> None:
+        """Keep query words to highlight: a Chinese word whole, never its parts alone (函数 of
+        激活函数 would light up unrelated text)."""
+        if negated:
+            return
+        for w in words:
+            if w.cjk and len(w.parts) > 1:
+                self.terms.add("".join(w.parts))
+            else:
+                self.terms.update(w.parts)
+
+    def _word_prefixes(self, raw: str, fields: dict[str, float]) -> list[str]:
+        """Index words that ``raw`` (a folded query word) begins, but ``raw`` itself: at most
+        :data:`MAX_WORD_PREFIXES`, those in the most sections."""
+        if analysis.has_cjk(raw):
+            if len(raw) < 2:
+                return []
+        elif len(raw) < MIN_WORD_PREFIX or not raw.isalpha():
+            return []
+        else:
+            stemmed = analysis.stem(raw)
+            raw = stemmed if len(stemmed) < len(raw) else raw
+        sections: dict[str, int] = {}
+        reader = self.reader
+        for f in PREFIX_FIELDS:
+            if f not in fields:
+                continue
+            for n, t in enumerate(reader.expand_prefix(f, raw)):
+                if n >= MAX_WORD_PREFIX_SCAN:
+                    break
+                word = t.decode("utf-8") if isinstance(t, bytes) else t
+                if word != raw:
+                    sections[word] = sections.get(word, 0) + reader.doc_frequency(f, word)
+        return sorted(sections, key=lambda w: (-sections[w], w))[:MAX_WORD_PREFIXES]
+
+    def _prefix_alternatives(self, words: list[analysis.Word], fields: dict[str, float]):
+        """Term queries for the index words a one-word query begins (weighted down)."""
+        if len(words) != 1:
+            return []
+        w = words[0]
+        raw = "".join(w.parts) if w.cjk else (w.whole or (w.parts[0] if len(w.parts) == 1 else ""))
+        if not raw:
+            return []
+        found = self._word_prefixes(raw, fields)
+        out = []
+        # Names and headings only: body text would make a common prefix match most of the
+        # vault (normal*), every match scored, for hits the word itself mostly finds already.
+        for f, b in fields.items():
+            if f not in PREFIX_FIELDS:
+                continue
+            out.extend(
+                wq.Term(f, t, boost=b * WORD_PREFIX_BOOST) for t in found if (f, t) in self.reader
+            )
+        if out:
+            self.loose.update(found)
+        return out
 
     def _phrase(self, parts: list[str], fields: dict[str, float], boost: float = 1.0):
         if not parts:
@@ -408,9 +581,18 @@ class Compiler:
         parts = [p for w in words for p in w.parts]
         if not parts:
             return None
-        self._keep(parts, negated)
+        self._keep_words(words, negated)
+        extra: list = []  # the words it begins: only where the word itself is not said
+        also: list = []  # its other names: added to the word's score, weighted down
+        if fields is FIELD_BOOSTS and not negated:
+            if node.kind == "word":
+                extra += self._prefix_alternatives(words, fields)
+            names = self.aliases(node.text)
+            if names:
+                also += self._alias_queries(node.text, names, fields)
         if node.kind == "phrase" or len(parts) == 1:
-            return self._phrase(parts, fields)
+            q = _or_else(self._phrase(parts, fields), extra)
+            return wq.Or([q, *also]) if also else q
         alternatives = []
         for f, b in fields.items():
             alternatives.append(wq.Phrase(f, parts, boost=b))
@@ -422,7 +604,8 @@ class Compiler:
                 alternatives.append(wq.And([wq.Term(f, p) for p in parts], boost=b * 0.5))
         if len(words) == 1 and words[0].whole:
             self._keep([words[0].whole], negated)
-        return wq.Or(alternatives)
+        q = _or_else(wq.Or(alternatives), extra)
+        return wq.Or([q, *also]) if also else q
 
     def _prefix(self, text: str, fields: dict[str, float], negated: bool):
         raw = re.sub(r"[-_\s]", "", analysis.fold(text))

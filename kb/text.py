@@ -83,3 +83,43 @@ def _find_whole(text: str, piece: str, at: int) -> int:
 
 def _is_alnum(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
+
+
+# -- pages that list rather than say ---------------------------------------------------------
+
+LISTING_STEMS = frozenset(
+    """
+    _sidebar sidebar summary index readme toc contents glossary terminology 目录 索引 术语 术语表
+    """.split()
+)
+"""File names of pages that list the vault rather than say something (Docsify's
+``_sidebar.md``, GitBook's ``SUMMARY.md``, README indexes, glossaries)."""
+
+
+def listing_name(stem: str) -> bool:
+    """True when a note's file name says it is a listing (``index``, ``README-en``,
+    ``_sidebar``, ``目录``): see :data:`LISTING_STEMS`."""
+    name = stem.casefold()
+    base = re.split(r"[_\-.]", name, maxsplit=1)[0]
+    if base in ("index", "readme") and len(name) <= len(base) + 9:
+        name = base  # index_origin, README-en, readme.zh: the same page in another form
+    return name in LISTING_STEMS
+
+
+def listing_text(text: str, links: int = 0) -> bool:
+    """True when text (one block per line) lists names rather than says something: many
+    short lines (median 30 characters or less) few of which end a sentence, or mostly links
+    (five or more, one per 40 characters or more)."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    if not lines:
+        return False
+    size = sum(len(ln) for ln in lines)
+    if links >= 5 and size <= 40 * links:
+        return True  # (a short topic note with three links, 激活函数 → ReLU, is no listing)
+    if len(lines) >= 8:
+        lengths = sorted(len(ln) for ln in lines)
+        median = lengths[len(lengths) // 2]
+        ends = sum(ln.endswith(("。", ".", "！", "!", "？", "?")) for ln in lines)
+        if median <= 30 and ends <= 0.2 * len(lines):
+            return True
+    return False

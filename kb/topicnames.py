@@ -41,7 +41,15 @@ from kb.concepts import (
     normalise,
 )
 from kb.model import MAX_NAME_CHARS
-from kb.text import CJK_CHARS, TIMES, has_cjk, is_cjk, placed
+from kb.text import (
+    CJK_CHARS,
+    TIMES,
+    has_cjk,
+    is_cjk,
+    listing_name,
+    listing_text,
+    placed,
+)
 
 # -- words of each language -----------------------------------------------------
 
@@ -758,43 +766,19 @@ def best_match(candidates: Iterable[str], degree: dict[str, int] | None = None) 
 
 # -- listings and weights ------------------------------------------------------------------------
 
-LISTING_STEMS = frozenset(
-    """
-    _sidebar sidebar summary index readme toc contents glossary terminology 目录 索引 术语 术语表
-    """.split()
-)
-"""File names of pages that list the vault rather than say something (Docsify's
-``_sidebar.md``, GitBook's ``SUMMARY.md``, README indexes, glossaries)."""
-
 
 def is_listing(text: str, links: int = 0, stem: str = "", title: str = "") -> bool:
     """True when a note or section lists names rather than says something: a table of
     contents, a sidebar, an index, a glossary.
 
     ``text`` is its plain text (one block per line), ``links`` how many note links it holds,
-    ``stem``/``title`` the note's file name and title. A listing is a page named so, or text
-    of many short lines (median 30 characters or less) few of which end a sentence, or text
-    that is mostly links (five or more, one per 40 characters or more).
+    ``stem``/``title`` the note's file name and title. A listing is a page named so
+    (:func:`kb.text.listing_name`), or text of many short lines or mostly links
+    (:func:`kb.text.listing_text`; search demotes the same sections).
     """
-    name = stem.casefold()
-    base = re.split(r"[_\-.]", name, maxsplit=1)[0]
-    if base in ("index", "readme") and len(name) <= len(base) + 9:
-        name = base  # index_origin, README-en, readme.zh: the same page in another form
-    if name in LISTING_STEMS or clean_heading(title).casefold() in {"目录", "contents", "index"}:
+    if listing_name(stem) or clean_heading(title).casefold() in {"目录", "contents", "index"}:
         return True
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    if not lines:
-        return False
-    size = sum(len(ln) for ln in lines)
-    if links >= 5 and size <= 40 * links:
-        return True  # (a short topic note with three links, 激活函数 → ReLU, is no listing)
-    if len(lines) >= 8:
-        lengths = sorted(len(ln) for ln in lines)
-        median = lengths[len(lengths) // 2]
-        ends = sum(ln.endswith(("。", ".", "！", "!", "？", "?")) for ln in lines)
-        if median <= 30 and ends <= 0.2 * len(lines):
-            return True
-    return False
+    return listing_text(text, links)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,9 @@ from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_VAULT = REPO / "vault"
-SHARED_VAULTS = REPO.parent / "shared" / "vaults"
+SHARED_VAULTS = Path(os.environ.get("KB_SHARED_VAULTS") or REPO.parent / "shared" / "vaults")
+"""The real vaults: ../shared/vaults beside the checkout (a git worktree elsewhere can point
+at them with KB_SHARED_VAULTS)."""
 
 
 @pytest.fixture

@@ -282,15 +282,15 @@ def test_blanked_math_never_cuts_a_word():
 
 
 def test_mention_evidence_shows_inline_math_and_code_as_written():
-    """Evidence reads as the note: ``$T$`` and `` `relu` `` kept (they are only left out of
-    matching), a Sphinx role with its code left out."""
+    """Evidence reads as the note: ``$T$`` (as text: kb.display) and `` `relu` `` kept (they
+    are only left out of matching), a Sphinx role with its code left out."""
     kd = parse_note("# 知识蒸馏\n\n蒸馏用到温度。\n", "kd.md")
     log = parse_note(
         "# Log\n\n见 :numref:`fig_x`，加入温度 $T$ 做知识蒸馏，再用 `relu`。\n", "log.md"
     )
     G = graph.build([kd, log]).graph
     (text,) = [d["text"] for d in G.get_edge_data("note:log.md", "note:kd.md").values()]
-    assert text == "见 ，加入温度 $T$ 做知识蒸馏，再用 `relu`。"
+    assert text == "见 ，加入温度 T 做知识蒸馏，再用 `relu`。"
 
 
 def test_mentions_skip_self_and_linked_targets():

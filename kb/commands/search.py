@@ -137,6 +137,8 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
             echo(f"{location}  {crumbs}")
             if h.snippet:
                 echo("    " + highlight(h.snippet, color))
+            if h.also:
+                echo("    " + style("also as: " + "; ".join(h.also), color, dim=True))
         if cut:
             echo(more_line(None))
     if not hits:

@@ -32,7 +32,7 @@ from kb.graph.facts import BadFacts, Definition, EdgeKey, NoteFacts, decode
 DB_FILE = "graph.sqlite"
 SCHEMA = 12
 """Bump when what the graph holds or how names are found changes: a saved graph of another
-schema is rebuilt."""
+schema is rebuilt. 12: evidence and snippets in display text (kb.display)."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",

@@ -1,0 +1,186 @@
+"""Text as a person reads it: the one function that makes snippets, evidence and tooltips.
+
+Section text keeps what a note's source says (kb.md_text keeps inline math as its LaTeX, the
+graph keeps sentences with their ``$…$``), which is what search and matching need. Shown to a
+person, that text reads badly: ``$1\\times 1$`` for 1×1, zero-width spaces, citation marks
+such as ``^{[4]}``, Obsidian callout markers (``[!todo]-``). :func:`display_text` turns it into
+what a reader sees, keeping the words of text-like math (``$\\max(0,x)$`` → ``max(0, x)``);
+search snippets (:mod:`kb.index`), ``kb show``/``kb path`` evidence and the HTML page's
+tooltips (:func:`kb.concepts.excerpt`) all go through it. Pure and stdlib-only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
+"""Characters that take no room on screen (zero-width spaces and joiners, direction marks,
+the word joiner, invisible operators, the byte-order mark, soft hyphens)."""
+
+
+class _Lazy:
+    """A regex compiled on first use: every ``kb search`` imports this module, and compiling
+    all of them costs ~10 ms, while most texts need none (no ``$``, no backslash)."""
+
+    __slots__ = ("source", "compiled")
+
+    def __init__(self, source: str):
+        self.source = source
+        self.compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):
+        if self.compiled is None:
+            self.compiled = re.compile(self.source)
+        return getattr(self.compiled, name)
+
+
+_ZERO_WIDTH = _Lazy(f"[{ZERO_WIDTH}]")
+_CALLOUT = _Lazy(r"\[![A-Za-z][\w-]*\][+-]?[ \t]*")
+# ^{[4]}, ^[4], ^{[1,2]}, ^{[3-5]}: a citation written as a superscript
+_CITATION = _Lazy(r"\^\{?\[\d+(?:\s*[,，\-–]\s*\d+)*\]\}?")
+_MATH = _Lazy(r"(?<![\\$])\$(?!\$)([^$\n]{1,300}?)(?<![\\\s])\$(?!\$)")
+
+SYMBOLS = {
+    "times": "×", "cdot": "·", "div": "÷", "pm": "±", "mp": "∓", "le": "≤", "leq": "≤",
+    "ge": "≥", "geq": "≥", "neq": "≠", "ne": "≠", "approx": "≈", "sim": "∼", "equiv": "≡",
+    "propto": "∝", "in": "∈", "notin": "∉", "subset": "⊂", "subseteq": "⊆", "cup": "∪",
+    "cap": "∩", "infty": "∞", "sum": "∑", "prod": "∏", "int": "∫", "partial": "∂",
+    "nabla": "∇", "forall": "∀", "exists": "∃", "to": "→", "rightarrow": "→",
+    "leftarrow": "←", "Rightarrow": "⇒", "Leftarrow": "⇐", "leftrightarrow": "↔",
+    "mapsto": "↦", "ldots": "…", "cdots": "⋯", "dots": "…", "circ": "∘", "odot": "⊙",
+    "otimes": "⊗", "oplus": "⊕", "top": "⊤", "perp": "⊥", "star": "⋆", "ast": "∗",
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
+    "zeta": "ζ", "eta": "η", "theta": "θ", "vartheta": "θ", "iota": "ι", "kappa": "κ",
+    "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ",
+    "tau": "τ", "upsilon": "υ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ",
+    "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ",
+    "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω", "sqrt": "√",
+    "lvert": "|", "rvert": "|", "vert": "|", "lVert": "‖", "rVert": "‖", "Vert": "‖",
+    "mid": "|", "langle": "⟨", "rangle": "⟩", "lfloor": "⌊", "rfloor": "⌋", "lceil": "⌈",
+    "rceil": "⌉", "{": "{", "}": "}", "%": "%", "_": "_", "&": "&", "#": "#", "$": "$",
+}  # fmt: skip
+"""LaTeX commands that stand for one symbol, and the symbol."""
+
+SPACES = frozenset({",", ";", ":", "!", " ", "quad", "qquad", "enspace", "thinspace"})
+"""Spacing commands: read as one space (``\\!`` as none)."""
+
+DROPPED = frozenset(
+    """left right big Big bigg Bigg bigl bigr Bigl Bigr displaystyle textstyle limits nolimits
+    mathbf mathrm mathit mathcal mathbb mathsf mathtt mathfrak boldsymbol bm text textbf
+    textit textrm texttt operatorname mbox hat widehat tilde widetilde bar overline underline
+    vec dot ddot acute grave breve check mathring overrightarrow underset overset stackrel
+    mathop""".split()
+)
+"""Commands that style or decorate what follows: the command goes, its argument stays
+(``\\mathbf{x}`` → x, ``\\hat{y}`` → y)."""
+
+_COMMAND = _Lazy(r"\\([A-Za-z]+|[,;:! {}%_&#$\\])")
+_FRAC = _Lazy(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_SQRT = _Lazy(r"\\sqrt\s*\{([^{}]*)\}")
+_SPACED_SIGN = _Lazy(r"\s*([×÷])\s*")
+_ACCENT = _Lazy(r"\\(hat|widehat|bar|overline|tilde|widetilde|vec|dot|ddot)\s*\{([^{}]*)\}")
+ACCENTS = {
+    "hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "overline": "\u0304",
+    "tilde": "\u0303", "widetilde": "\u0303", "vec": "\u20d7", "dot": "\u0307",
+    "ddot": "\u0308",
+}  # fmt: skip
+"""Accents over one letter, as combining marks (``\\hat{y}`` → ŷ)."""
+_ENVIRONMENT = _Lazy(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}")
+_GROUP = _Lazy(r"(?<![\^_])\{([^{}]*)\}")
+_COMMA = _Lazy(r",(?=\S)")
+
+
+def math_text(latex: str) -> str:
+    """Inline LaTeX as a reader reads it: ``1\\times 1`` → ``1×1``, ``\\max(0,x)`` →
+    ``max(0, x)``, ``\\mathbf{x}_i`` → ``x_i``, ``\\frac{a}{b}`` → ``a/b``. Named operators
+    (``\\max``, ``\\log``, ``\\softmax``) keep their name; what is not a known command keeps
+    its name too, so no word of the math is lost."""
+    t = latex.strip()
+    for _ in range(3):  # nested fractions
+        t = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", t)
+    t = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", t)
+    t = _ACCENT.sub(_accent, t)
+    t = _ENVIRONMENT.sub(" ", t)
+
+    def command(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in SPACES or name == "\\":  # \\ ends a line of an aligned formula
+            return " "
+        if name == "!":
+            return ""
+        if name in SYMBOLS:
+            return SYMBOLS[name] + (" " if name.isalpha() and len(SYMBOLS[name]) > 1 else "")
+        if name in DROPPED:
+            return ""
+        return name  # \max, \log, \softmax, an unknown macro: its name is what a reader says
+
+    t = _COMMAND.sub(command, t)
+    for _ in range(3):  # {x} is x; x_{ij} and x^{(i)} keep theirs (a subscript of several)
+        t = _GROUP.sub(lambda m: m.group(1), t)
+    t = re.sub(r"([_^])\{([^{}])\}", r"\1\2", t)
+    t = _SPACED_SIGN.sub(lambda m: m.group(1), t)
+    t = _COMMA.sub(", ", t)
+    return " ".join(t.split())
+
+
+def _accent(m: re.Match[str]) -> str:
+    inner = math_text(m.group(2))
+    return unicodedata.normalize("NFC", inner + ACCENTS[m.group(1)]) if len(inner) == 1 else inner
+
+
+def _group(text: str) -> str:
+    """A fraction's part, bracketed when it is more than one symbol: a/(b+c)."""
+    inner = math_text(text)
+    return inner if len(inner) <= 1 or inner.isalnum() else f"({inner})"
+
+
+_BARE_LATEX = _Lazy(
+    r"(?:[A-Za-z0-9.]+[ \t]*)?"  # the operand before: 1\times 1, not just \times
+    r"(?:\\[A-Za-z]+(?:\s*\{[^{}\n]{0,80}\})*|\\[,;:! \\])"
+    r"(?:[\s\w^_(),.+\-*/=<>|\[\]]{0,12}?(?:\\[A-Za-z]+(?:\s*\{[^{}\n]{0,80}\})*|\\[,;:! \\]))*"
+    r"(?:[ \t]*[A-Za-z0-9.]+)?"  # and the one after
+)
+"""A run of LaTeX left in text without its dollars (kb.md_text keeps inline math so)."""
+
+
+def display_text(text: str) -> str:
+    """``text`` as a person should read it in a snippet, a piece of evidence or a tooltip:
+    inline math as text, no zero-width characters, no citation marks, no callout markers."""
+    if not text:
+        return text
+    if any(c in text for c in ZERO_WIDTH):
+        text = _ZERO_WIDTH.sub("", text)
+    if "[!" in text:
+        text = _CALLOUT.sub("", text)
+    if "^" in text:
+        text = _CITATION.sub("", text)
+    if "$" in text:
+        text = _MATH.sub(lambda m: math_text(m.group(1)), text)
+    if "\\" in text:
+        text = _BARE_LATEX.sub(lambda m: _bare(m.group()), text)
+    return text
+
+
+def _bare(latex: str) -> str:
+    """A run of LaTeX found in plain text, as text; a lone ``\\word`` that names no command
+    kb knows (a Windows path, ``\\n`` in prose) is left as written."""
+    names = re.findall(r"\\([A-Za-z]+)", latex)
+    spacing = re.search(r"\\[,;:! ]", latex)
+    if names and not spacing and not any(_known(n) for n in names):
+        return latex
+    text = math_text(latex)
+    head = " " if latex[:1].isspace() or latex.startswith(("\\\\", "\\ ")) else ""
+    tail = " " if latex[-1:].isspace() else ""
+    return head + text + tail if text else " "
+
+
+def _known(name: str) -> bool:
+    return (
+        name in SYMBOLS
+        or name in DROPPED
+        or name in SPACES
+        or name in {"frac", "dfrac", "tfrac", "sqrt", "max", "min", "log", "exp", "sin", "cos"}
+        or name in {"tanh", "arg", "argmax", "argmin", "lim", "sup", "inf", "det", "ln"}
+        or name in {"begin", "end"}
+    )
