@@ -184,4 +184,9 @@ def _sync_graph(vault: Vault, full: bool) -> None:
     """Bring the graph up to date (in the child process); the caller holds the lock."""
     from kb import graph as kb_graph
 
-    kb_graph.sync(vault, Store(vault), full=full)
+    store = Store(vault)
+    done = kb_graph.sync(vault, store, full=full)
+    # Closed here: a forked worker leaves by os._exit, and a connection left open keeps its
+    # write-ahead log (hundreds of MB after a full build) for the next kb to fold in.
+    done.graph.db.close()
+    store.close()

@@ -58,7 +58,7 @@ def test_a_concept_is_at_home_near_the_top_of_a_note_not_deep_in_a_map(tmp_path:
         tmp_path,
         {
             "1_Intro.md": deep + "###### SVM\n\nOne of the models.\n",
-            "25_SVM.md": "# Support Vector Machine\n\n支持向量机(SVM)有两个特点：铰链损失和核技巧。\n",
+            "25_SVM.md": "# Support Vector Machine\n\n支持向量机(SVM)有两个特点：核技巧。\n",
         },
     )
     card = _card(root, "SVM")

@@ -30,7 +30,7 @@ from kb.errors import KbError
 from kb.graph.facts import BadFacts, Definition, EdgeKey, NoteFacts, decode
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 12
+SCHEMA = 13
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt. 12: evidence and snippets in display text (kb.display)."""
 
