@@ -592,9 +592,12 @@ class GraphDB:
         """(place, other node, path, line, sentence) of every other node that a place's
         mention of ``node`` names in the same sentence (the two mentions' evidence)."""
         q = (
-            "SELECT a.src, b.dst, a.path, a.line, a.text FROM edges AS a JOIN edges AS b"
-            " ON b.src = a.src AND b.kind = 'mentions' AND b.line = a.line AND b.text = a.text"
-            " AND b.dst != a.dst WHERE a.dst = ? AND a.kind = 'mentions'"
+            # The mentions of ``node`` first, then each one's place's other mentions (left to
+            # itself, SQLite walks every mention in the graph and looks each one up).
+            "SELECT a.src, b.dst, a.path, a.line, a.text FROM edges AS a INDEXED BY edges_dst"
+            " CROSS JOIN edges AS b ON b.src = a.src AND b.kind = 'mentions'"
+            " AND b.line = a.line AND b.text = a.text AND b.dst != a.dst"
+            " WHERE a.dst = ? AND a.kind = 'mentions'"
         )
         return self.db.execute(q, (node,)).fetchall()
 

@@ -132,6 +132,7 @@ class KnowledgeGraph:
         self._resolver: CachedResolver | None = None
         self._whole: nx.MultiDiGraph | None = None
         self._hops: dict[str, list[Hop]] = {}
+        self._said: dict[str, list[tuple[str, str, str | None, int | None, str]]] = {}
         self._cost_cache: dict[str, dict[str, float]] = {}
         self._topic_cache: dict[str, str] = {}
         self._ties: dict[str, dict[str, int]] = {}
@@ -552,6 +553,8 @@ class KnowledgeGraph:
         and another topic, where the place is neither's (a place of either has its own edge)."""
         if topic.startswith("section:"):
             return []
+        if topic in self._said:
+            return self._said[topic]
         rows = self.db.said_with(topic)
         places = self._topics_of({place for place, *_ in rows if place.startswith("section:")})
         out = []
@@ -559,6 +562,7 @@ class KnowledgeGraph:
             at = places.get(place, place)
             if other != topic and at not in (topic, other) and not other.startswith("section:"):
                 out.append((place, other, path, line, text))
+        self._said[topic] = out
         return out
 
     def _ends(self, topic: str, nodes: set[str]):
