@@ -333,9 +333,10 @@ class _PerDocReader(w3.W3PerDocReader):
         if fieldname not in cache:
             reader = self._cached_reader(w3._lenfield(fieldname), w3.LENGTHS_COLUMN)
             # A fixed-size column: one byte per document from _basepos, 0 past its end.
-            cache[fieldname] = (
-                None if reader is None else bytes(reader._dbfile.get(reader._basepos, reader._count))
-            )
+            if reader is None:
+                cache[fieldname] = None
+            else:
+                cache[fieldname] = bytes(reader._dbfile.get(reader._basepos, reader._count))
         return cache[fieldname]
 
     def stored_fields(self, docnum):
