@@ -68,7 +68,11 @@ OBSIDIANTOOLS = (
     "print(len(v.md_file_index), v.graph.number_of_nodes(), v.graph.number_of_edges())"
 )
 DEFAULT_OUT = measure.REPO / "bench" / "results"
-REAL_VAULTS_DIR = measure.REPO.parent / "shared" / "vaults"
+REAL_VAULTS_DIR = next(
+    (p / "shared" / "vaults" for p in measure.REPO.parents if (p / "shared" / "vaults").is_dir()),
+    measure.REPO.parent / "shared" / "vaults",
+)
+"""``../shared/vaults`` of the repository (or of a folder above it: a git worktree's)."""
 REAL_VAULTS = ("d2l-zh", "ml-notes-zh", "foam-docs")
 """Real vaults benchmarked by the whole run (each as it is, and all repeated together)."""
 SCALED_NOTES = 6500
