@@ -30,8 +30,10 @@ from kb.model import Note
 from kb.text import tag_key
 from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 9
-"""Bump when Note or the table changes: a store of another schema is rebuilt."""
+SCHEMA = 10
+"""Bump when Note or the table changes: a store of another schema is rebuilt. 10: the
+``generation`` the search index and the graph trust (GENERATION_KEY); a kb of 9 writes notes
+without changing it, so a store of 9 is read again, never trusted."""
 
 GENERATION_KEY = "generation"
 """The ``meta`` row naming the store's content: a new random token in every transaction that
