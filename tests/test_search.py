@@ -356,3 +356,24 @@ def test_escape_sequences_in_a_note_never_reach_the_terminal(kb, vault_copy: Pat
     assert result.exit_code == 0, result.output
     assert "zzesc" in result.stdout and "tail" in result.stdout
     assert not any(ch in result.output for ch in "\x1b\x07\x9b")
+
+
+def test_most_notes_changed_is_a_rebuild_not_an_update(vault_copy: Path, monkeypatch) -> None:
+    """An update of every note (a new store schema changes every hash) would leave segments
+    full of deleted documents that every search reads: the index is built anew instead."""
+    from kb.store import Store
+
+    monkeypatch.setattr(index, "PARALLEL_MIN_NOTES", 1)
+    vault = Vault(root=vault_copy, data_dir=vault_copy / ".kb")
+    store = Store(vault)
+    store.refresh()
+    index.sync(vault, store)
+    notes = sorted((vault_copy / "topics").glob("*.md"))
+    (notes[0]).write_text(notes[0].read_text(encoding="utf-8") + "\nzebra\n", encoding="utf-8")
+    store.refresh()
+    assert not index.sync(vault, store).rebuilt  # one note: updated in place
+    for note in notes[:6]:
+        note.write_text(note.read_text(encoding="utf-8") + "\nyak\n", encoding="utf-8")
+    store.refresh()
+    assert index.sync(vault, store).rebuilt  # most of the nine
+    assert len(index.search(vault, "yak")) == 6
