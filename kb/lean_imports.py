@@ -3,7 +3,9 @@
 ``whoosh.compat`` imports ``urllib.request`` (for a ``urlretrieve`` kb never calls) and the
 ``cached_property`` package imports ``asyncio`` (only to tell whether a decorated method is
 a coroutine: whoosh's never are); together about 0.04 s of every search, a sixth of its
-process (``python -X importtime -m kb search WORD``). While either of those two modules is
+process (``python -X importtime -m kb search WORD``). Likewise ``whoosh.query.terms`` imports
+``whoosh.lang.morph_en`` (16 ms of regular expressions) for the ``Variations`` query, which
+kb never builds. While either of those two modules is
 being executed, a stand-in for ``urllib.request`` or ``asyncio`` is in ``sys.modules``; it
 is taken out right after, so every other import gets the real module. The stand-ins load the
 real module the first time anything else is asked of them.
@@ -23,7 +25,11 @@ import types
 from collections.abc import Callable
 from contextlib import contextmanager
 
-_STAND_INS: dict[str, str] = {"whoosh.compat": "urllib.request", "cached_property": "asyncio"}
+_STAND_INS: dict[str, str] = {
+    "whoosh.compat": "urllib.request",
+    "cached_property": "asyncio",
+    "whoosh.query.terms": "whoosh.lang.morph_en",
+}
 """Module whose execution is wrapped -> the module it imports and does not need."""
 
 
@@ -49,6 +55,10 @@ def _urlretrieve(*args, **kwargs):
     return _real("urllib.request").urlretrieve(*args, **kwargs)
 
 
+def _variations(*args, **kwargs):
+    return _real("whoosh.lang.morph_en").variations(*args, **kwargs)
+
+
 def _iscoroutinefunction(func) -> bool:
     # asyncio's answer differs from inspect's only for functions asyncio itself marked.
     if "asyncio" in sys.modules and not isinstance(sys.modules["asyncio"], _StandIn):
@@ -59,6 +69,7 @@ def _iscoroutinefunction(func) -> bool:
 _DEFINED: dict[str, dict[str, Callable]] = {
     "urllib.request": {"urlretrieve": _urlretrieve},
     "asyncio": {"iscoroutinefunction": _iscoroutinefunction},
+    "whoosh.lang.morph_en": {"variations": _variations},
 }
 
 
