@@ -47,11 +47,11 @@ _OWN_DIRS = re.compile(r"search|search\.(new|old)\.\d+|graph")
 """Which of those names are folders."""
 
 _INDEX_FILES = re.compile(
-    r"held\.json|held\.\d+\.tmp|_MAIN_\d+\.toc(\.[\d.]+)?|MAIN_[0-9a-z]+\.[A-Za-z0-9_.]+"
-    r"|MAIN_WRITELOCK"
+    r"held\.json|held\.\d+\.tmp|generation\.json|generation\.\d+\.tmp"
+    r"|_MAIN_\d+\.toc(\.[\d.]+)?|MAIN_[0-9a-z]+\.[A-Za-z0-9_.]+|MAIN_WRITELOCK"
 )
 """What whoosh and kb write in a search index folder: the table of contents (and its
-temporary copy), segment files, whoosh's lock file and held.json."""
+temporary copy), segment files, whoosh's lock file, held.json and generation.json."""
 
 _INDEX_TEMP_DIR = "MAIN.tmp"
 """whoosh's temporary folder of a writer (its sorting runs)."""

@@ -2,7 +2,9 @@
 
 The index is kept in ``<data_dir>/search/`` with ``held.json`` beside it: the
 ``{path: sha}`` of the notes it holds, so :func:`sync` learns what changed from
-:meth:`kb.store.Store.diff` without reading the index.
+:meth:`kb.store.Store.diff` without reading the index; and ``generation.json``, the store's
+:meth:`~kb.store.Store.generation` that list was taken at: when the store still has it,
+nothing changed and a search reads neither held.json nor every note's hash.
 
 Ranking is BM25F over the fields below, with a hit in a note's title, alias or a
 section's heading worth more than one in body text (:data:`kb.query.FIELD_BOOSTS`).
@@ -43,6 +45,12 @@ INDEX_VERSION = 8
 """Bump when the schema, the text analysis or the file format changes: an index of another
 version is rebuilt. 8: no pickles (kb.whoosh_safe); an index of 7 or before holds them."""
 
+
+REBUILD_SHARE = 0.5
+"""When more than this share of the notes held changed (a new store schema changes every
+note's hash), the index is built anew rather than updated: an update deletes and adds
+every note, and leaves its old segments full of deleted documents that every search reads
+(a 6,000-note index updated whole: 4 segments, 66 MB, 45,000 deleted documents in the TOC)."""
 
 PARALLEL_MIN_NOTES = 1000
 """From this many notes to index on, whoosh writes with one process per core."""
@@ -248,20 +256,59 @@ def _held_or_problem(vault: Vault) -> tuple[dict[str, str] | None, str]:
     return notes, ""
 
 
-def _write_held(vault: Vault, held: dict[str, str], folder: Path | None = None) -> None:
-    path = _held_path(vault, folder)
-    # atomic, never through a symlink: a reader sees the old or the new list, never half
-    tmp = path.with_name(f"held.{os.getpid()}.tmp")
+def _write_held(
+    vault: Vault, held: dict[str, str], folder: Path | None = None, generation: str = ""
+) -> None:
+    """Write held.json, then generation.json (the store's generation ``held`` was taken at).
+
+    In that order: a kb killed between the two leaves an older generation beside the new list,
+    which costs the next sync a full comparison, never a missed change."""
+    _write_json(_held_path(vault, folder), {"version": INDEX_VERSION, "notes": held})
+    _write_generation(vault, generation, folder)
+
+
+def _write_generation(vault: Vault, generation: str, folder: Path | None = None) -> None:
+    path = _generation_path(vault, folder)
+    if generation:
+        _write_json(path, {"version": INDEX_VERSION, "generation": generation})
+    else:
+        datadir.remove_file(path)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    # atomic, never through a symlink: a reader sees the old or the new file, never half
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
     datadir.remove_file(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with open(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"version": INDEX_VERSION, "notes": held}))
+        fh.write(json.dumps(data))
     os.replace(tmp, path)
+
+
+def _generation_path(vault: Vault, folder: Path | None = None) -> Path:
+    return (folder or index_dir(vault)) / "generation.json"
+
+
+def _held_generation(vault: Vault) -> str:
+    """The store generation the index is known to hold ("" when unknown: compare in full)."""
+    try:
+        with open(_generation_path(vault), "rb") as fh:
+            data = json.loads(fh.read(4096))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+        return ""
+    generation = data.get("generation")
+    return generation if isinstance(generation, str) else ""
 
 
 def exists(vault: Vault) -> bool:
     """True when the vault has a search index of this version."""
-    return _read_held(vault) is not None and whoosh_safe.exists_in(str(index_dir(vault)))
+    if _held_generation(vault):  # of this version; held.json is then not read (672 KB at 6,500)
+        usable = _held_path(vault).is_file()
+    else:
+        usable = _read_held(vault) is not None
+    return usable and whoosh_safe.exists_in(str(index_dir(vault)))
 
 
 def sync(vault: Vault, store, full: bool = False, progress: Progress | None = None) -> SyncResult:
@@ -269,13 +316,20 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     start = time.perf_counter()
     result = SyncResult()
     _clean_up_after_a_killed_kb(vault)
+    generation = store.generation()  # before the comparison: a change after it is seen next time
+    if not full and generation and _held_generation(vault) == generation:
+        result.seconds = time.perf_counter() - start
+        return result
     held, problem = (None, "") if full else _held_or_problem(vault)
     ix = None
     if held is not None:
         stale, gone = store.diff(held)
         if not stale and not gone:
+            _write_generation(vault, generation)  # so the next search can tell from it alone
             result.seconds = time.perf_counter() - start
             return result
+        if len(held) >= PARALLEL_MIN_NOTES and len(stale) + len(gone) > REBUILD_SHARE * len(held):
+            return _rebuild(vault, store, result, start, progress, generation)
         try:
             ix = whoosh_safe.open_dir(str(index_dir(vault)), _schema())
         except Exception as e:  # noqa: BLE001 - a damaged or foreign index is rebuilt, not fatal
@@ -284,7 +338,7 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     if ix is None:
         if problem:
             notice(f"the search index in {index_dir(vault)} {problem}; rebuilding it")
-        return _rebuild(vault, store, result, start, progress)
+        return _rebuild(vault, store, result, start, progress, generation)
     try:
         writer = _writer(ix, len(stale))
     except LockError:
@@ -299,8 +353,8 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
         _write_notes(writer, store, held, stale, gone, result, progress, fresh=False)
     except _DAMAGE as e:  # a file the update reads does not decode (damaged, or planted)
         notice(f"the search index in {index_dir(vault)} is damaged ({_problem(e)}); rebuilding it")
-        return _rebuild(vault, store, SyncResult(), start, progress)
-    _write_held(vault, held)
+        return _rebuild(vault, store, SyncResult(), start, progress, generation)
+    _write_held(vault, held, generation=generation)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -336,7 +390,7 @@ def _clean_up_after_a_killed_kb(vault: Vault) -> None:
     # _MAIN_<gen>.toc.<time> (a commit's table of contents before its rename, never removed).
     if not datadir.is_real_dir(live):
         return
-    for tmp in live.glob("held.*.tmp"):
+    for tmp in [*live.glob("held.*.tmp"), *live.glob("generation.*.tmp")]:
         datadir.remove_file(tmp)
     from whoosh.filedb.filestore import FileStorage
 
@@ -349,7 +403,9 @@ def _clean_up_after_a_killed_kb(vault: Vault) -> None:
         lock.release()
 
 
-def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) -> SyncResult:
+def _rebuild(
+    vault: Vault, store, result: SyncResult, start: float, progress, generation: str = ""
+) -> SyncResult:
     """Build a new index beside the live one and swap it in: searches go on meanwhile."""
     vault.ensure_data_dir()
     live = index_dir(vault)
@@ -365,7 +421,7 @@ def _rebuild(vault: Vault, store, result: SyncResult, start: float, progress) ->
         held: dict[str, str] = {}
         stale, _ = store.diff(held)
         _write_notes(_writer(ix, len(stale)), store, held, stale, [], result, progress, fresh=True)
-        _write_held(vault, held, fresh)
+        _write_held(vault, held, fresh, generation)
         old = live.with_name(f"search.old.{os.getpid()}")
         datadir.check_no_links(vault.data_dir)
         if os.path.lexists(live):

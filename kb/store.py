@@ -30,8 +30,16 @@ from kb.model import Note
 from kb.text import tag_key
 from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 9
-"""Bump when Note or the table changes: a store of another schema is rebuilt."""
+SCHEMA = 10
+"""Bump when Note or the table changes: a store of another schema is rebuilt. 10: the
+``generation`` the search index and the graph trust (GENERATION_KEY); a kb of 9 writes notes
+without changing it, so a store of 9 is read again, never trusted."""
+
+GENERATION_KEY = "generation"
+"""The ``meta`` row naming the store's content: a new random token in every transaction that
+changes a note's row, so a consumer that wrote down the token it caught up with knows, from one
+small read, that nothing changed since (random, not a count: a store deleted and made again
+must not repeat a number a consumer holds)."""
 
 PARALLEL_MIN_FILES = 64
 """Below this many files to parse, a process pool costs more than it saves."""
@@ -65,6 +73,11 @@ class Changes:
     def any(self) -> bool:
         """True when the vault's notes differ from the last refresh."""
         return bool(self.added or self.changed or self.removed)
+
+
+def _new_generation(db: sqlite3.Connection) -> None:
+    """Mark the store's content as changed (inside the transaction that changes it)."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (GENERATION_KEY, os.urandom(8).hex()))
 
 
 def _hash(raw: bytes) -> str:
@@ -371,6 +384,7 @@ class Store:
                     " warnings INTEGER, ctime_ns INTEGER, inode INTEGER)"
                 )
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+                _new_generation(db)
                 db.commit()
         except BaseException:
             db.close()
@@ -428,6 +442,7 @@ class Store:
             try:
                 with self._db:  # type: ignore[union-attr]
                     self._db.execute("DELETE FROM notes WHERE path=?", (path,))  # type: ignore[union-attr]
+                    _new_generation(self._db)  # type: ignore[arg-type]
             except sqlite3.Error:
                 pass  # read-only or locked: the record stays unused until a refresh replaces it
             return None
@@ -441,9 +456,10 @@ class Store:
             "SELECT count(*), coalesce(sum(sections),0), coalesce(sum(links),0),"
             " coalesce(sum(warnings),0) FROM notes"
         ).fetchone()
-        tags: set[str] = set()
+        written: set[str] = set()
         for (joined,) in db.execute("SELECT tags FROM notes WHERE tags != ''"):
-            tags.update(tag_key(t) for t in joined.split("\n"))
+            written.update(joined.split("\n"))
+        tags = {tag_key(t) for t in written}  # folded once per tag, not once per use
         return Totals(notes, sections, links, len(tags), warnings + len(self._skipped(db)))
 
     def skipped(self) -> dict[str, str]:
@@ -477,6 +493,14 @@ class Store:
         except (ValueError, TypeError, KeyError, AttributeError):
             return {}
 
+    def generation(self) -> str:
+        """A token that changes whenever a note's row does ("" before the first refresh)."""
+        db = self._connect(create=False)
+        if db is None:
+            return ""
+        row = db.execute("SELECT value FROM meta WHERE key=?", (GENERATION_KEY,)).fetchone()
+        return str(row[0]) if row else ""
+
     def diff(self, held: dict[str, str]) -> tuple[list[str], list[str]]:
         """For a consumer holding ``{path: sha}``: (paths to (re)load, paths to drop)."""
         current = self.hashes()
@@ -490,11 +514,17 @@ class Store:
         start = time.perf_counter()
         db = self._connect(create=True)
         assert db is not None
+        # The manifest without the notes: read from this index, a scan of 6,000 rows takes
+        # 15 ms instead of 65 ms (the table's pages hold the notes' records too); totals()
+        # reads it too.
+        db.execute(
+            "CREATE INDEX IF NOT EXISTS notes_manifest ON notes(path, size, mtime_ns, ctime_ns,"
+            " inode, sha, sections, links, warnings, tags)"
+        )
+        # (size, mtime, ctime, inode) rows compare equal to the scan's FileStat tuples.
         known = {
-            p: (FileStat(size, mtime, ctime, inode), sha)
-            for p, size, mtime, ctime, inode, sha in db.execute(
-                "SELECT path, size, mtime_ns, ctime_ns, inode, sha FROM notes"
-            )
+            row[0]: (row[1:5], row[5])
+            for row in db.execute("SELECT path, size, mtime_ns, ctime_ns, inode, sha FROM notes")
         }
         if full:
             known_before, known = known, {}
@@ -544,6 +574,8 @@ class Store:
                 db.executemany(
                     "INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", touched
                 )
+                if full or changes.removed or touched or not self.generation():
+                    _new_generation(db)  # (a store of an older kb has none yet)
                 db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('skipped', ?)",
                     (json.dumps({"schema": SCHEMA, "files": remembered}),),
@@ -560,6 +592,7 @@ class Store:
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                _new_generation(db)
         except sqlite3.OperationalError as e:
             raise KbError(
                 f"cannot update {self.path} ({e}); is another program using it?"
@@ -568,7 +601,7 @@ class Store:
     def _read_and_parse(
         self,
         todo: list[str],
-        known: dict[str, tuple[FileStat, str]],
+        known: dict[str, tuple[tuple[int, ...], str]],
         changes: Changes,
         progress: Progress | None,
         batch: Callable[[list[tuple]], None] | None = None,

@@ -306,7 +306,39 @@ class _PerDocWriter(w3.W3PerDocWriter):
         raise ValueError("kb's index has no term vectors")
 
 
+_BYTE_TO_LENGTH = [byte_to_length(b) for b in range(256)]
+
+
 class _PerDocReader(w3.W3PerDocReader):
+    def doc_field_length(self, docnum, fieldname, default=0):
+        """whoosh's answer, from each field's length column read once into bytes.
+
+        whoosh reads the length byte of every posting through its column reader, and for a
+        field without lengths (an ID or KEYWORD one) stats the missing column file again each
+        time (``_cached_reader`` does not remember a miss): a segment's flush asks once per
+        posting, so that was about a tenth of a writer's time.
+        """
+        if docnum > self._doccount:
+            raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
+        lengths = self._length_bytes(fieldname)
+        if lengths is None:
+            return default
+        lbyte = lengths[docnum] if docnum < len(lengths) else 0
+        if lbyte:
+            return _BYTE_TO_LENGTH[lbyte]
+        return None  # as whoosh does for a length of 0
+
+    def _length_bytes(self, fieldname: str) -> bytes | None:
+        cache = self.__dict__.setdefault("_kb_lengths", {})
+        if fieldname not in cache:
+            reader = self._cached_reader(w3._lenfield(fieldname), w3.LENGTHS_COLUMN)
+            # A fixed-size column: one byte per document from _basepos, 0 past its end.
+            if reader is None:
+                cache[fieldname] = None
+            else:
+                cache[fieldname] = bytes(reader._dbfile.get(reader._basepos, reader._count))
+        return cache[fieldname]
+
     def stored_fields(self, docnum):
         reader = self._cached_reader("_stored", STORED_COLUMN)
         value = reader[docnum] if reader is not None else None
@@ -348,8 +380,14 @@ def _from_bytes(typecode: str, raw: bytes) -> array:
     return out
 
 
+_ONE_POSITION = struct.pack("!I", 1)
+"""The count of a posting with one position (the deltas are little-endian: see _to_bytes)."""
+
+
 def encode_positions(positions: list[int]) -> bytes:
     """A posting's word positions: their count and their deltas, as 32-bit numbers."""
+    if len(positions) == 1:  # most postings: 5 times faster than through an array
+        return _ONE_POSITION + positions[0].to_bytes(4, "little")
     deltas = array("I", positions[:1])
     deltas.extend(b - a for a, b in pairwise(positions))
     return struct.pack("!I", len(positions)) + _to_bytes(deltas)

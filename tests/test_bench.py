@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import gen, report
+from bench import gen, probe, report, run
 from bench.run import QUICK_SIZES, cached_vault
 from kb.parse import parse_note
 from kb.resolve import Resolver
@@ -219,6 +219,11 @@ def test_quick_run_measures_every_figure(quick) -> None:
         assert search["samples"] == 2 * len(gen.QUERIES)
         assert all(n > 0 for n in search["hits"].values()), search["hits"]
         assert size["counts"]["notes"] == size["notes"]
+        # the stages of a full index, one by one (bench.stages)
+        for stage in ("scan", "parse", "analyse", "write", "graph"):
+            fig = figures[f"stage_{stage}"]
+            assert fig["seconds"] >= 0 and fig["cpu"] >= 0, stage
+        assert figures["stage_parse"]["cpu"] > 0 and figures["stage_write"]["cpu"] > 0
 
 
 def test_quick_run_compares_with_rg_and_obsidiantools(quick) -> None:
@@ -258,7 +263,7 @@ def test_quick_run_table_agrees_with_json(quick) -> None:
             size["figures"]["full_index"]["seconds"], abs=0.006
         )
     # every target of the issue is listed; none applies to the quick run's tiny vaults
-    assert len(results["targets"]) == 10
+    assert len(results["targets"]) == 13
     assert all(t["passed"] is None for t in results["targets"])
     for t in results["targets"]:
         assert t["name"] in table
@@ -324,3 +329,18 @@ def test_harness_works_without_rg_obsidiantools_and_matplotlib(tmp_path: Path) -
     assert not (out / "speed.png").exists() and "no plot" in done.stderr
     table = (out / "RESULTS.md").read_text(encoding="utf-8")
     assert "not installed" in table
+
+
+def test_real_vaults_are_repeated_to_the_size_asked_for(tmp_path: Path) -> None:
+    sources = []
+    for name, count in (("a", 3), ("b", 2)):
+        folder = tmp_path / "vaults" / name
+        folder.mkdir(parents=True)
+        for i in range(count):
+            (folder / f"note {i}.md").write_text(f"# {name} {i}\n", encoding="utf-8")
+        sources.append(folder)
+    root = run.scaled_real_vault(tmp_path / "cache", sources, 12)
+    files = probe.note_files(root)
+    assert len(files) == 15  # three rounds of five notes: the first count >= 12
+    assert "copy-03/b/note 1.md" in files
+    assert run.scaled_real_vault(tmp_path / "cache", sources, 12) == root  # made once

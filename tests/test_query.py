@@ -61,7 +61,7 @@ NOTES = [
 
 
 class FakeStore:
-    """The part of kb.store.Store that kb.index uses: hashes, notes, diff."""
+    """The part of kb.store.Store that kb.index uses: hashes, notes, diff, generation."""
 
     def __init__(self, notes: list[Note]):
         self._notes = {n.path: n for n in notes}
@@ -71,6 +71,9 @@ class FakeStore:
 
     def notes(self, paths=None) -> dict[str, Note]:
         return {p: self._notes[p] for p in (paths or self._notes) if p in self._notes}
+
+    def generation(self) -> str:
+        return ""  # no generation: kb.index compares every hash
 
     def diff(self, held):
         current = self.hashes()

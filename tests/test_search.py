@@ -174,18 +174,62 @@ def test_sync_is_incremental(vault_copy: Path) -> None:
     assert index.sync(vault, store, full=True).rebuilt
 
 
+def test_nothing_changed_is_known_from_the_generation_alone(vault_copy: Path, monkeypatch) -> None:
+    """A search with nothing changed reads neither held.json nor every note's hash; a change,
+    or a generation.json that is not the store's, goes back to comparing them."""
+    from kb.store import Store
+
+    vault = Vault(root=vault_copy, data_dir=vault_copy / ".kb")
+    store = Store(vault)
+    store.refresh()
+    index.sync(vault, store)
+    written = json.loads((vault_copy / ".kb" / "search" / "generation.json").read_text())
+    assert written == {"version": index.INDEX_VERSION, "generation": store.generation()}
+
+    def refuse(*_a, **_k):
+        raise AssertionError("compared every note")
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "hashes", refuse)
+        m.setattr(index, "_read_held", refuse)
+        m.setattr(index, "_held_or_problem", refuse)
+        assert index.sync(vault, store).sections == 0
+        assert index.exists(vault)
+    (vault_copy / "topics" / "ReLU.md").write_text("# ReLU\n\nzebra\n", encoding="utf-8")
+    store.refresh()
+    assert index.sync(vault, store).updated == 1
+    assert [h.path for h in index.search(vault, "zebra")] == ["topics/ReLU.md"]
+    # A generation.json left behind by a kb killed before writing it: a full comparison.
+    (vault_copy / ".kb" / "search" / "generation.json").write_text(
+        json.dumps({"version": index.INDEX_VERSION, "generation": "older"})
+    )
+    compared = []
+    real = Store.hashes
+    monkeypatch.setattr(Store, "hashes", lambda self: compared.append(1) or real(self))
+    result = index.sync(vault, store)
+    assert compared and result.sections == 0 and not result.rebuilt
+    assert index._held_generation(vault) == store.generation()  # written down again
+
+
 def test_search_does_not_load_jieba_or_the_graph(kb, vault_copy: Path) -> None:
     first(kb, "relu")  # build the index first: indexing Chinese does need jieba
+    # main() ends with os._exit: made to raise here, or the check after it would never run.
+    # urllib.request and asyncio: imported by whoosh, kept out by kb.lean_imports.
     code = (
-        "import sys\n"
+        "import os, sys\n"
+        "def _exit(code):\n"
+        "    raise SystemExit(code)\n"
+        "os._exit = _exit\n"
         "from kb.cli import main\n"
         f"sys.argv = ['kb', '--vault', {str(vault_copy)!r}, 'search', sys.argv[1]]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "loaded = [m for m in ('rjieba', 'networkx', 'pyvis', 'markdown_it') if m in sys.modules]\n"
+        "heavy = ('rjieba', 'networkx', 'pyvis', 'markdown_it', 'urllib.request', 'asyncio')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
         "assert not loaded, loaded\n"
+        "print('checked')\n"
     )
     for query in ("relu", "知识蒸馏"):
         done = subprocess.run(
@@ -196,6 +240,7 @@ def test_search_does_not_load_jieba_or_the_graph(kb, vault_copy: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert "ReLU" in done.stdout or "蒸馏" in done.stdout
+        assert done.stdout.rstrip().endswith("checked")
 
 
 # -- related ----------------------------------------------------------------------------
@@ -313,3 +358,24 @@ def test_escape_sequences_in_a_note_never_reach_the_terminal(kb, vault_copy: Pat
     assert result.exit_code == 0, result.output
     assert "zzesc" in result.stdout and "tail" in result.stdout
     assert not any(ch in result.output for ch in "\x1b\x07\x9b")
+
+
+def test_most_notes_changed_is_a_rebuild_not_an_update(vault_copy: Path, monkeypatch) -> None:
+    """An update of every note (a new store schema changes every hash) would leave segments
+    full of deleted documents that every search reads: the index is built anew instead."""
+    from kb.store import Store
+
+    monkeypatch.setattr(index, "PARALLEL_MIN_NOTES", 1)
+    vault = Vault(root=vault_copy, data_dir=vault_copy / ".kb")
+    store = Store(vault)
+    store.refresh()
+    index.sync(vault, store)
+    notes = sorted((vault_copy / "topics").glob("*.md"))
+    (notes[0]).write_text(notes[0].read_text(encoding="utf-8") + "\nzebra\n", encoding="utf-8")
+    store.refresh()
+    assert not index.sync(vault, store).rebuilt  # one note: updated in place
+    for note in notes[:6]:
+        note.write_text(note.read_text(encoding="utf-8") + "\nyak\n", encoding="utf-8")
+    store.refresh()
+    assert index.sync(vault, store).rebuilt  # most of the nine
+    assert len(index.search(vault, "yak")) == 6

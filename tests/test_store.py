@@ -131,3 +131,62 @@ def test_worker_processes_do_not_keep_the_write_lock(vault_copy: Path) -> None:
         assert done.stdout.strip() == "free", done.stderr
     finally:
         subprocess.run(["pkill", "-f", f"{vault_copy}"], check=False)
+
+
+def test_generation_changes_with_the_notes_and_only_then(vault_copy: Path) -> None:
+    """The token the search index and the graph trust to skip comparing every hash."""
+    store = store_for(vault_copy)
+    assert store.generation() == ""  # no store yet
+    store.refresh()
+    first = store.generation()
+    assert first
+    store.refresh()
+    assert store.generation() == first  # nothing changed: the same token
+    relu = vault_copy / "topics" / "ReLU.md"
+    st = relu.stat()
+    os.utime(relu, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    store.refresh()
+    assert store.generation() == first  # touched, same content: the notes did not change
+    relu.write_text(relu.read_text(encoding="utf-8") + "\nzebra\n", encoding="utf-8")
+    store.refresh()
+    edited = store.generation()
+    assert edited not in ("", first)
+    (vault_copy / "topics" / "Smooth L1.md").unlink()
+    store.refresh()
+    assert store.generation() not in ("", first, edited)
+    full = store.generation()
+    store.refresh(full=True)
+    assert store.generation() != full
+
+
+def test_a_store_without_a_generation_gets_one(vault_copy: Path) -> None:
+    """A store written before the generation existed: the next refresh gives it one."""
+    import sqlite3
+
+    store = store_for(vault_copy)
+    store.refresh()
+    store.close()
+    db = sqlite3.connect(vault_copy / ".kb" / "notes.sqlite")
+    db.execute("DELETE FROM meta WHERE key='generation'")
+    db.commit()
+    db.close()
+    store = store_for(vault_copy)
+    assert store.generation() == ""
+    assert not store.refresh().any
+    assert store.generation()
+
+
+def test_a_damaged_record_dropped_changes_the_generation(vault_copy: Path) -> None:
+    import sqlite3
+
+    store = store_for(vault_copy)
+    store.refresh()
+    before = store.generation()
+    store.close()
+    db = sqlite3.connect(vault_copy / ".kb" / "notes.sqlite")
+    db.execute("UPDATE notes SET note='{not a note' WHERE path='topics/ReLU.md'")
+    db.commit()
+    db.close()
+    store = store_for(vault_copy)
+    assert "topics/ReLU.md" not in store.notes(["topics/ReLU.md"])  # refused and forgotten
+    assert store.generation() != before

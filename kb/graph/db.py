@@ -201,6 +201,22 @@ class GraphDB:
         """{path: sha} of the notes the graph holds (what Store.diff compares)."""
         return dict(self.db.execute("SELECT path, sha FROM notes"))
 
+    def store_generation(self) -> str:
+        """The store generation (kb.store.Store.generation) the graph was last brought up to
+        date with; "" when unknown (then is_current compares every note's hash)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'store_generation'").fetchone()
+        return str(row[0]) if row else ""
+
+    def set_store_generation(self, generation: str) -> None:
+        """Write down that the graph holds the store's notes of ``generation`` (only once it
+        does: a kb killed before this leaves the old one, which costs a full comparison)."""
+        if generation:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('store_generation', ?)", (generation,)
+            )
+        else:
+            self.db.execute("DELETE FROM meta WHERE key = 'store_generation'")
+
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM notes").fetchone()[0]
 

@@ -102,6 +102,9 @@ def is_current(vault: Vault, store: Store) -> bool:
     except (FileNotFoundError, Damaged):
         return False
     try:
+        generation = store.generation()
+        if generation and db.store_generation() == generation:
+            return db.whole()  # nothing changed in the store since: no hash compared
         return store.diff(db.held()) == ([], []) and db.whole()
     finally:
         db.close()
@@ -127,6 +130,7 @@ def _sync(
 ) -> SyncResult:
     if not full and not db.whole():
         raise Damaged("is damaged (some notes have lost their nodes)")
+    generation = store.generation()  # before the comparison: a change after it is seen next time
     held = db.held()
     stale, gone = store.diff(held)
     result = SyncResult(KnowledgeGraph(db), full=full)
@@ -149,6 +153,8 @@ def _sync(
         result.changed = sorted(p for p in notes if p in held)
         result.removed = gone
         result.rescanned, result.rederived = stats
+    if db.store_generation() != generation:
+        db.set_store_generation(generation)  # after the update's own transaction, not before
     result.seconds = time.perf_counter() - start
     return result
 
