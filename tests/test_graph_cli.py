@@ -375,3 +375,26 @@ def test_a_full_index_leaves_no_write_ahead_log_of_the_graph(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     wal = vault / ".kb" / "graph.sqlite-wal"
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_tags_and_orphans_take_n_like_every_list(kb, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    root = tmp_path / "v"
+    root.mkdir()
+    for name in ("a", "b", "c"):
+        (root / f"{name}.md").write_text(f"# {name}\n\nAlone.\n", encoding="utf-8")
+    run = lambda *a: CliRunner().invoke(cli, ["--vault", str(root), *a])  # noqa: E731
+    assert run("orphans").output.splitlines() == ["a.md", "b.md", "c.md"]
+    assert run("orphans", "-n", "1").output.splitlines() == ["a.md", "… 2 more (-n 0 for all)"]
+    assert json.loads(run("orphans", "-n", "2", "--json").stdout) == ["a.md", "b.md"]
+    tags = kb("tags", "-n", "1")
+    assert tags.exit_code == 0 and "more (-n 0 for all)" in tags.output
+    assert len(json.loads(kb("tags", "-n", "1", "--json").stdout)) == 1
+
+
+def test_neighbors_refuses_depth_0(kb) -> None:
+    result = kb("neighbors", "relu", "--depth", "0")
+    assert result.exit_code == 2 and "--depth" in result.output

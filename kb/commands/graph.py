@@ -80,10 +80,15 @@ def _non_empty(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
-def depth_option(default: int, help: str):
-    """``-d/--depth N``: hops around a topic."""
+def depth_option(default: int, help: str, least: int = 0):
+    """``-d/--depth N``: hops around a topic (at least ``least``)."""
     return click.option(
-        "--depth", "-d", default=default, show_default=True, type=click.IntRange(min=0), help=help
+        "--depth",
+        "-d",
+        default=default,
+        show_default=True,
+        type=click.IntRange(min=least),
+        help=help,
     )
 
 
@@ -321,7 +326,7 @@ def _hop_text(h: dict, at: str, color: bool) -> str:
 
 @click.command()
 @click.argument("topic", callback=_non_empty)
-@depth_option(1, "How many hops out.")
+@depth_option(1, "How many hops out.", least=1)
 @limit_option("topics", 20, json_lists_all=True)
 @json_option
 @click.pass_context
@@ -351,10 +356,11 @@ def neighbors(ctx: click.Context, topic: str, depth: int, limit: int, as_json: b
 
 
 @click.command()
+@limit_option("tags", 0)
 @json_option
 @click.pass_context
 @repairing
-def tags(ctx: click.Context, as_json: bool) -> None:
+def tags(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Every tag with its number of notes; nested tags under their parent.
 
     A parent tag counts the notes carrying it or any tag nested under it.
@@ -366,20 +372,22 @@ def tags(ctx: click.Context, as_json: bool) -> None:
     kg, _ = _open(ctx)
     counts = api.tags(kg)
     if as_json:
-        emit_json(counts)
+        emit_json(_first(counts, limit))
         return
     if not counts:
         echo("No tags.")
     width = len(str(max(t["notes"] for t in counts))) if counts else 1
-    for t in counts:
+    for t in _first(counts, limit):
         echo(f"{t['notes']:>{width}}  {'  ' * t['depth']}#{t['tag']}")
+    _more(counts, limit, indent="")
 
 
 @click.command()
+@limit_option("notes", 0)
 @json_option
 @click.pass_context
 @repairing
-def orphans(ctx: click.Context, as_json: bool) -> None:
+def orphans(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Notes with no links in or out (links to missing notes do not count).
 
     \b
@@ -389,10 +397,11 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
     kg, _ = _open(ctx)
     found = kg.orphans()
     if as_json:
-        emit_json(found)
+        emit_json(_first(found, limit))
         return
-    for p in found:
+    for p in _first(found, limit):
         echo(p)
+    _more(found, limit, indent="")
     if not found:
         echo("No orphans.", err=True)
 
@@ -466,7 +475,7 @@ def slug(text: str) -> str:
 @click.option(
     "--topic", "-t", metavar="TOPIC", callback=_non_empty, help="Centre the graph on this topic."
 )
-@depth_option(2, "Hops around the topic.")
+@depth_option(1, "Hops around the topic.")
 @click.option("--all", "all_", is_flag=True, help="The whole vault instead of one topic.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
 @click.option("--out", "-o", metavar="FILE", help="Where to write ('-' for stdout).")
@@ -499,7 +508,7 @@ def graph(
     \b
     Examples:
       kb graph --topic resnet               # graph/resnet.html
-      kb graph --topic relu --depth 1 --open
+      kb graph --topic relu --depth 2 --open
       kb graph --all --format graphml --out vault.graphml
       kb graph --topic resnet --format json --out - | jq '.nodes | length'
     """
