@@ -36,6 +36,13 @@ class _Lazy:
 
 
 _ZERO_WIDTH = _Lazy(f"[{ZERO_WIDTH}]")
+# d2l's :label:`sec_dropout`, :numref:`fig_x`, :cite:`Ioffe.Szegedy.2015` (the backticks gone
+# with the code they marked): markup for Sphinx, nothing a reader reads
+_ROLE = _Lazy(
+    r"(?<![\w:/]):(?:label|numref|eqref|ref|cite|citet|citep|doc|term):[A-Za-z0-9_.,/-]*[A-Za-z0-9_]"
+)
+# ==highlighted== (Obsidian): the marks go, the words stay
+_HIGHLIGHT = _Lazy(r"(?<![A-Za-z0-9=])==(?=\S)([^=\n]{1,400}?)(?<=\S)==(?![A-Za-z0-9=])")
 _CALLOUT = _Lazy(r"\[![A-Za-z][\w-]*\][+-]?[ \t]*")
 # ^{[4]}, ^[4], ^{[1,2]}, ^{[3-5]}: a citation written as a superscript
 _CITATION = _Lazy(r"\^\{?\[\d+(?:\s*[,，\-–]\s*\d+)*\]\}?")
@@ -76,7 +83,7 @@ DROPPED = frozenset(
 (``\\mathbf{x}`` → x, ``\\hat{y}`` → y)."""
 
 _COMMAND = _Lazy(r"\\([A-Za-z]+|[,;:! {}%_&#$\\])")
-_FRAC = _Lazy(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_FRAC_HEAD = _Lazy(r"\\[dt]?frac(?![A-Za-z])")
 _SQRT = _Lazy(r"\\sqrt\s*\{([^{}]*)\}")
 _SPACED_SIGN = _Lazy(r"\s*([×÷])\s*")
 _ACCENT = _Lazy(r"\\(hat|widehat|bar|overline|tilde|widetilde|vec|dot|ddot)\s*\{([^{}]*)\}")
@@ -96,9 +103,7 @@ def math_text(latex: str) -> str:
     ``max(0, x)``, ``\\mathbf{x}_i`` → ``x_i``, ``\\frac{a}{b}`` → ``a/b``. Named operators
     (``\\max``, ``\\log``, ``\\softmax``) keep their name; what is not a known command keeps
     its name too, so no word of the math is lost."""
-    t = latex.strip()
-    for _ in range(3):  # nested fractions
-        t = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", t)
+    t = _fractions(latex.strip())
     t = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", t)
     t = _ACCENT.sub(_accent, t)
     t = _ENVIRONMENT.sub(" ", t)
@@ -124,6 +129,38 @@ def math_text(latex: str) -> str:
     return " ".join(t.split())
 
 
+def _fractions(t: str) -> str:
+    r"""Every ``\frac{a}{b}`` as ``a/b``, whatever braces ``a`` and ``b`` hold inside
+    (``\frac{S'(z^i,z^j)}{\sum_{k\ne i}S'(z^i,z^k)}``); ``\frac12`` as 1/2."""
+    out, at = [], 0
+    for m in _FRAC_HEAD.finditer(t):
+        if m.start() < at:
+            continue  # inside a fraction already read
+        a, after_a = _argument(t, m.end())
+        b, after_b = _argument(t, after_a) if a is not None else (None, after_a)
+        if a is None or b is None:
+            continue
+        out += [t[at : m.start()], f"{_group(a)}/{_group(b)}"]
+        at = after_b
+    return "".join(out) + t[at:] if out else t
+
+
+def _argument(t: str, at: int) -> tuple[str | None, int]:
+    r"""The argument of a command starting at ``at``: a balanced ``{…}`` or one character."""
+    while at < len(t) and t[at] in " \t":
+        at += 1
+    if at >= len(t):
+        return None, at
+    if t[at] != "{":
+        return (t[at], at + 1) if t[at].isalnum() else (None, at)
+    depth = 0
+    for i in range(at, min(len(t), at + 400)):
+        depth += {"{": 1, "}": -1}.get(t[i], 0)
+        if depth == 0:
+            return t[at + 1 : i], i + 1
+    return None, at
+
+
 def _accent(m: re.Match[str]) -> str:
     inner = math_text(m.group(2))
     return unicodedata.normalize("NFC", inner + ACCENTS[m.group(1)]) if len(inner) == 1 else inner
@@ -146,13 +183,17 @@ _BARE_LATEX = _Lazy(
 
 def display_text(text: str) -> str:
     """``text`` as a person should read it in a snippet, a piece of evidence or a tooltip:
-    inline math as text, no zero-width characters, no citation marks, no callout markers."""
+    inline math as text, no zero-width characters, no citation marks, no callout markers,
+    no Sphinx roles (``:numref:`fig_x```), no ``==highlight==`` marks."""
     if not text:
         return text
     if any(c in text for c in ZERO_WIDTH):
         text = _ZERO_WIDTH.sub("", text)
     if "[!" in text:
         text = _CALLOUT.sub("", text)
+    text = strip_roles(text)
+    if "==" in text:
+        text = _HIGHLIGHT.sub(lambda m: m.group(1), text)
     if "^" in text:
         text = _CITATION.sub("", text)
     if "$" in text:
@@ -160,6 +201,12 @@ def display_text(text: str) -> str:
     if "\\" in text:
         text = _BARE_LATEX.sub(lambda m: _bare(m.group()), text)
     return text
+
+
+def strip_roles(text: str) -> str:
+    """``text`` without Sphinx roles and their targets (``:numref:`fig_x``` left as
+    ``:numref:fig_x`` once the code is gone): markup, not words."""
+    return _ROLE.sub("", text) if ":" in text else text
 
 
 def _bare(latex: str) -> str:

@@ -15,7 +15,7 @@ from kb.analysis import snippet
 from kb.api import breadcrumb
 from kb.cli import cli
 from kb.concepts import excerpt
-from kb.display import ZERO_WIDTH, display_text, math_text
+from kb.display import ZERO_WIDTH, display_text, math_text, strip_roles
 from kb.parse import parse_note
 from kb.text import placed
 from kb.vault import find_vault
@@ -102,6 +102,7 @@ def _check_every_section(root: Path) -> int:
             text = section.text
             if not text:
                 continue
+            text = strip_roles(text)  # (markup: ``:numref:fig_n`` holds no math's n)
             shown = display_text(text)
             where = f"{note.path}:{section.line_start}"
             assert not any(c in shown for c in ZERO_WIDTH), where
@@ -326,3 +327,24 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
     assert index.related(vault, "resnet.md")[0].path == "densenet.md"
     monkeypatch.setattr(index, "LISTING_FACTOR", 1.0)  # the test can fail: listings would win
     assert index.related(vault, "resnet.md")[0].path != "densenet.md"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # ml-notes-zh: a fraction whose parts hold braces of their own
+        (
+            r"$Q=\frac{S'(z^i,z^j)}{\sum_{k\ne i}S'(z^i,z^k)}$",
+            "Q=(S'(z^i, z^j))/(∑_{k≠ i}S'(z^i, z^k))",
+        ),
+        (r"$\frac{1}{\sqrt{2\pi}}$", "1/(√2π)"),
+        # d2l-zh's Sphinx roles, their backticks gone with the code they marked
+        ("根据 :eqref:eq_attn-pooling中定义的函数", "根据 中定义的函数"),
+        (":label:sec_batch_norm\n训练深层神经网络", "\n训练深层神经网络"),
+        # ==highlight== marks go, == in code or prose stays
+        ("==将每一个参数都归一化==成标准正态分布", "将每一个参数都归一化成标准正态分布"),
+        ("if a==b and c==d", "if a==b and c==d"),
+    ],
+)
+def test_display_text_of_nested_fractions_roles_and_highlights(text: str, shown: str) -> None:
+    assert display_text(text) == shown
