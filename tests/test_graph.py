@@ -861,3 +861,19 @@ def test_one_sentence_naming_two_topics_joins_them_in_one_hop():
     assert hops[0].text == "LSTM avoids the vanishing gradient problem."
     assert (hops[0].path, hops[0].line) == ("Tricks.md", 7)
     assert "note:Vanishing gradient.md" in kg.neighbourhood("note:LSTM.md")
+
+
+def test_a_term_glossed_in_passing_does_not_take_the_sections_other_mentions():
+    """d2l-zh: LeNet's intro glosses 支持向量机（support vector machines） and speaks of ATMs;
+    the card of 支持向量机 is defined there but does not mention ATMs."""
+    lenet = parse_note(
+        "# LeNet\n\nLeNet 被广泛用于 ATM 机中，后来被支持向量机（support vector machines）超越。\n",
+        "lenet.md",
+    )
+    atm = parse_note("# ATM\n\nA cash machine.\n", "ATM.md")
+    kg = graph.build([lenet, atm])
+    node = kg.find("支持向量机")
+    card = kg.card(node)
+    assert [d["path"] for d in card["defined_in"]] == ["lenet.md"]
+    assert "note:ATM.md" not in {e["id"] for e in card["mentions_out"]}
+    assert "note:ATM.md" in {e["id"] for e in kg.card("note:lenet.md")["mentions_out"]}

@@ -635,11 +635,13 @@ class GraphDB:
                         seen[(u, v, k)] = edge_attrs(rest)
         return [(u, v, k, d) for (u, v, k), d in seen.items()]
 
-    def defines(self, concept: str) -> list[str]:
+    def defines(self, concept: str, headings: bool = False) -> list[str]:
+        """The sections that define ``concept``, in order (only those it heads: ``headings``)."""
+        also = " AND source = 'heading'" if headings else ""
         rows = self.db.execute(
-            "SELECT section FROM defines WHERE concept = ? ORDER BY ord", (concept,)
+            f"SELECT section FROM defines WHERE concept = ?{also} ORDER BY ord", (concept,)
         )
-        return [s for (s,) in rows]
+        return list(dict.fromkeys(s for (s,) in rows))
 
     def nodes_of_kind(self, kind: str) -> list[str]:
         return [n for (n,) in self.db.execute("SELECT id FROM nodes WHERE kind = ?", (kind,))]

@@ -276,13 +276,14 @@ class KnowledgeGraph:
         return out
 
     def own_nodes(self, node: str) -> list[str]:
-        """The nodes that speak for ``node``: a note and its sections; a concept's defining
-        sections; otherwise the node itself."""
+        """The nodes that speak for ``node``: a note and its sections; the sections a
+        concept's name heads (a section that glosses a term in passing says other things:
+        d2l's LeNet intro glosses 支持向量机 and speaks of ATMs); otherwise the node itself."""
         attrs = self.node(node)
         if attrs["kind"] == "note":
             return self.outline(node)
         if attrs["kind"] == "concept":
-            return [node] + self.db.defines(node)
+            return [node] + self.db.defines(node, headings=True)
         return [node]
 
     def card(self, node: str, related: int = RELATED_SHOWN) -> dict:
@@ -292,16 +293,17 @@ class KnowledgeGraph:
         label_key = concept_key(attrs["label"])
         aliases = [name for key, name in self.db.display(node).items() if key != label_key]
         scope = self.own_nodes(node)
+        concept = attrs["kind"] == "concept"
         defined = [
             {
                 "path": self.node(s)["path"],
                 "line": self.node(s)["line"],
                 "heading": self.node(s)["heading"],
             }
-            for s in scope
+            for s in ([node, *self.db.defines(node)] if concept else scope)
             if (s == node and attrs["kind"] == "note")
-            or (s != node and (attrs["kind"] == "concept" or self.about(s) == node))
-        ]  # (a concept's scope is the sections that define it: by title or by a marked term)
+            or (s != node and (concept or self.about(s) == node))
+        ]  # (a concept is defined where its name heads a section or a marked term says it)
         incoming = self.db.in_edges(node)
         for u, _, _, d in incoming:
             if d["kind"] in ("about", "mentions") and self.about(u) == node and u not in scope:
