@@ -162,7 +162,8 @@ def show(
     try:
         node = kg.find(topic)
     except TopicNotFound as missing:
-        found = None if missing.ambiguous else found_in(topic)
+        tag = topic.strip().startswith(("#", "tag:"))  # a tag asked for: no tag is no topic
+        found = None if missing.ambiguous or tag else found_in(topic)
         if not found:
             raise
         return not_a_topic(topic, found, missing.suggestions)

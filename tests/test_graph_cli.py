@@ -398,3 +398,17 @@ def test_tags_and_orphans_take_n_like_every_list(kb, tmp_path) -> None:
 def test_neighbors_refuses_depth_0(kb) -> None:
     result = kb("neighbors", "relu", "--depth", "0")
     assert result.exit_code == 2 and "--depth" in result.output
+
+
+def test_show_of_a_tag_no_note_carries_is_no_topic(tmp_path) -> None:
+    """A vault without tags: `kb show '#cnn'` says there is no such topic, rather than
+    building a card from the sections that say "cnn"."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "a.md").write_text("# A\n\nA note about cnn.\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--vault", str(root), "show", "#cnn"])
+    assert result.exit_code == 1 and "no topic '#cnn'" in result.output
