@@ -300,8 +300,21 @@ def _ctrl_c_in(vault: Path, data: Path, phase: str, percent: int) -> tuple[int, 
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100"}
     args = [sys.executable, "-m", "kb", "--vault", str(vault), "--index-dir", str(data), "index"]
     master, slave = os.openpty()
+
+    def as_at_a_terminal() -> None:
+        # A shell ignores Ctrl-C for the jobs it starts in the background, and kb keeps a
+        # signal its parent ignored (as nohup means it): when pytest itself runs so, kb
+        # would finish the whole index. At a terminal, Ctrl-C is not ignored.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(
-        args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        args,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        preexec_fn=as_at_a_terminal,
     )
     os.close(slave)
     out, sent, at = b"", None, ""
