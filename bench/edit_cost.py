@@ -1,7 +1,9 @@
 """What an edit costs: whole `kb index` processes with nothing changed, after one note is
-edited, and after one note is added and another deleted, in wall and CPU seconds.
+edited, and after one note is added and another deleted, in wall and CPU seconds; or, with
+``--session``, how long `kb serve` and `kb mcp` take to catch up with one edit
+(kb.session.Session.fresh() in this process).
 
-    python -m bench.edit_cost VAULT --index-dir DIR [--runs 3]
+    python -m bench.edit_cost VAULT --index-dir DIR [--runs 3] [--session]
 
 VAULT must be a copy kb may write into (a note is appended to, one added and removed); its
 index must exist (run `kb index` once). CPU is the child's user + system time, which a busy
@@ -41,10 +43,14 @@ def main() -> None:
     ap.add_argument("vault", type=Path)
     ap.add_argument("--index-dir", type=Path, required=True)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--session", action="store_true", help="time Session.fresh() instead")
     args = ap.parse_args()
     notes = sorted(p for p in args.vault.rglob("*.md") if ".kb" not in p.parts)
     if not notes:
         sys.exit(f"no notes in {args.vault}")
+    if args.session:
+        session_edit(args.vault, args.index_dir, notes[len(notes) // 2], args.runs)
+        return
     edited, added = notes[len(notes) // 2], args.vault / "bench-edit-cost-added.md"
     results: dict[str, list[tuple[float, float]]] = {"nothing": [], "edit": [], "add+delete": []}
     run_index(args.vault, args.index_dir)  # caught up before the first measure
@@ -67,6 +73,29 @@ def main() -> None:
             f"{what:<11} wall {statistics.median(w for w, _ in runs):.2f} s ({walls}); "
             f"CPU {statistics.median(c for _, c in runs):.2f} s ({cpus})"
         )
+    print(f"load average after: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def session_edit(vault: Path, index_dir: Path, note: Path, runs: int) -> None:
+    """Session.fresh() with nothing changed and right after ``note`` is appended to."""
+    from kb.session import Session
+    from kb.vault import find_vault
+
+    session = Session(find_vault(str(vault), str(index_dir)))
+    start = time.perf_counter()
+    session.fresh()
+    print(f"first refresh {time.perf_counter() - start:.2f} s")
+    for i in range(runs):
+        start = time.perf_counter()
+        session.fresh()
+        nothing = time.perf_counter() - start
+        with note.open("a", encoding="utf-8") as fh:
+            fh.write(f"\nA sentence about dropout ({i}).\n")
+        cpu, start = time.process_time(), time.perf_counter()
+        session.fresh()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        print(f"nothing changed {nothing:.3f} s; after an edit {wall:.2f} s wall, {cpu:.2f} s CPU")
+    session.close()
     print(f"load average after: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
