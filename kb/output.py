@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -188,7 +189,25 @@ def progress(label: str, min_items: int = 200) -> Iterator[Callable[[int, int], 
             sys.stderr.flush()
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--json``: print JSON for scripts. An error then also prints JSON on stdout (``error``,
+    and ``did_you_mean`` for a name that is no topic) besides its line on stderr, so a script
+    reading stdout gets an answer it can parse."""
+    from kb.errors import KbError, TopicNotFound
+
+    @functools.wraps(f)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except KbError as e:
+            if kwargs.get("as_json"):
+                answer: dict[str, Any] = {"error": str(e)}
+                if isinstance(e, TopicNotFound):
+                    answer["did_you_mean"] = e.suggestions
+                emit_json(answer)
+            raise
+
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(run)
 
 
 def limit_option(what: str, default: int = 10, json_lists_all: bool = False):

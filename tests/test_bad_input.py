@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -159,3 +160,20 @@ def test_real_process_prints_one_line(vault_copy: Path, args: list[str], code: i
     assert proc.returncode == code, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("Error: ")
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["show", "nosuchtopic"], ["path", "relu", "nosuchtopic"], ["search", "OR relu"]],
+    ids=["show", "path", "search"],
+)
+def test_an_error_with_json_is_json_on_stdout_too(kb, args: list[str]) -> None:
+    """A script reading stdout gets an answer it can parse; the line stays on stderr."""
+    result = kb(*args, "--json")
+    assert result.exit_code in (1, 2)
+    answer = json.loads(result.stdout)
+    assert answer["error"] and answer["error"] in result.stderr
+    if args[0] != "search":
+        assert answer["did_you_mean"] == [] or all(
+            isinstance(s, str) for s in answer["did_you_mean"]
+        )
