@@ -38,9 +38,7 @@ class _Lazy:
 _ZERO_WIDTH = _Lazy(f"[{ZERO_WIDTH}]")
 # d2l's :label:`sec_dropout`, :numref:`fig_x`, :cite:`Ioffe.Szegedy.2015` (the backticks gone
 # with the code they marked): markup for Sphinx, nothing a reader reads
-_ROLE = _Lazy(
-    r"(?<![\w:/]):(?:label|numref|eqref|ref|cite|citet|citep|doc|term):[A-Za-z0-9_.,/-]*[A-Za-z0-9_]"
-)
+_ROLE = _Lazy(r"(?<![\w:/]):[a-z][a-z-]*:[A-Za-z0-9_.,/-]*[A-Za-z0-9_]")
 # ==highlighted== (Obsidian): the marks go, the words stay
 _HIGHLIGHT = _Lazy(r"(?<![A-Za-z0-9=])==(?=\S)([^=\n]{1,400}?)(?<=\S)==(?![A-Za-z0-9=])")
 _CALLOUT = _Lazy(r"\[![A-Za-z][\w-]*\][+-]?[ \t]*")

@@ -131,9 +131,9 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
     card = api.show(
         kg, topic, lambda name: found.extend(_found_in(ctx, name)) or found, related=related
     )
-    if related and len(card.get("related", ())) >= related:
+    related_cut = bool(related) and len(card.get("related", ())) >= related
+    if related_cut:
         card["related"] = card["related"][: related - 1]
-        card["related_cut"] = True
     if as_json:
         emit_json(card)
         return
@@ -200,7 +200,7 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
         ),
     ]
     for title, key, lines in lists:
-        _listing(title, card[key], limit, color, lines, cut=card.get(f"{key}_cut", False))
+        _listing(title, card[key], limit, color, lines, cut=key == "related" and related_cut)
 
 
 def _found_in(ctx: click.Context, topic: str) -> list:

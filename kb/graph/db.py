@@ -544,6 +544,12 @@ class GraphDB:
         rows = self.db.execute("SELECT section FROM about WHERE node = ?", (node,))
         return [s for (s,) in rows]
 
+    def _in(self, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
+        """The rows of ``sql`` for all ``keys``, whose ``{}`` is the list of an ``IN``: asked
+        500 keys at a time (SQLite's limit on ``?`` marks is 999 on old builds)."""
+        for chunk in _chunks(keys):
+            yield from self.db.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+
     def sections_of(self, path: str) -> list[str]:
         """The sections of one note."""
         # (by the owner's index: SQLite would otherwise take the kind's, every section)
@@ -555,35 +561,22 @@ class GraphDB:
 
     def abouts(self, sections: Iterable[str]) -> dict[str, str]:
         """{section: the node its title names} for those of ``sections`` that name one."""
-        out: dict[str, str] = {}
-        for chunk in _chunks(sections):
-            marks = ", ".join("?" * len(chunk))
-            q = f"SELECT section, node FROM about WHERE section IN ({marks})"
-            out.update(self.db.execute(q, chunk))
-        return out
+        return dict(self._in("SELECT section, node FROM about WHERE section IN ({})", sections))
 
     def parents(self, sections: Iterable[str]) -> dict[str, str]:
         """{section: the section or note it sits under} (its outline's ``contains`` edge).
 
         (``+kind``: by the ends' indexes; SQLite would otherwise read every ``contains``.)"""
-        out: dict[str, str] = {}
-        for chunk in _chunks(sections):
-            marks = ", ".join("?" * len(chunk))
-            q = f"SELECT dst, src FROM edges WHERE dst IN ({marks}) AND +kind = 'contains'"
-            out.update(self.db.execute(q, chunk))
-        return out
+        q = "SELECT dst, src FROM edges WHERE dst IN ({}) AND +kind = 'contains'"
+        return dict(self._in(q, sections))
 
     def children(self, nodes: Iterable[str]) -> list[tuple[str, str]]:
         """(parent, section) of the sections right under ``nodes`` in their outline."""
-        out: list[tuple[str, str]] = []
-        for chunk in _chunks(nodes):
-            marks = ", ".join("?" * len(chunk))
-            q = (
-                f"SELECT src, dst FROM edges WHERE src IN ({marks}) AND +kind = 'contains'"
-                " AND dst LIKE 'section:%'"
-            )
-            out += self.db.execute(q, chunk).fetchall()
-        return out
+        q = (
+            "SELECT src, dst FROM edges WHERE src IN ({}) AND +kind = 'contains'"
+            " AND dst LIKE 'section:%'"
+        )
+        return list(self._in(q, nodes))
 
     def outline_parents(self) -> dict[str, str]:
         """{section: what it sits under} for every section of the vault."""
@@ -595,13 +588,10 @@ class GraphDB:
 
     def ends_touching(self, nodes: Iterable[str]) -> set[tuple[str, str, str]]:
         """(src, dst, kind) of every edge with either end in ``nodes`` (for path search)."""
-        out: set[tuple[str, str, str]] = set()
         nodes = list(dict.fromkeys(nodes))
+        out: set[tuple[str, str, str]] = set()
         for end in ("src", "dst"):
-            for chunk in _chunks(nodes):
-                marks = ", ".join("?" * len(chunk))
-                q = f"SELECT src, dst, kind FROM edges WHERE {end} IN ({marks})"
-                out.update(self.db.execute(q, chunk))
+            out.update(self._in(f"SELECT src, dst, kind FROM edges WHERE {end} IN ({{}})", nodes))
         return out
 
     def said_with(self, node: str) -> list[tuple[str, str, str | None, int | None, str]]:
@@ -627,12 +617,10 @@ class GraphDB:
         seen: dict[tuple[str, str, str], dict] = {}
         nodes = list(dict.fromkeys(nodes))
         for end in ("src", "dst"):
-            for chunk in _chunks(nodes):
-                marks = ", ".join("?" * len(chunk))
-                q = f"SELECT {_EDGE_COLS} FROM edges WHERE {end} IN ({marks})"
-                for u, v, k, *rest in self.db.execute(q, chunk):
-                    if (u, v, k) not in seen:
-                        seen[(u, v, k)] = edge_attrs(rest)
+            q = f"SELECT {_EDGE_COLS} FROM edges WHERE {end} IN ({{}})"
+            for u, v, k, *rest in self._in(q, nodes):
+                if (u, v, k) not in seen:
+                    seen[(u, v, k)] = edge_attrs(rest)
         return [(u, v, k, d) for (u, v, k), d in seen.items()]
 
     def defines(self, concept: str, headings: bool = False) -> list[str]:

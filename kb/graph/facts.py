@@ -146,10 +146,7 @@ def _section_node(note: Note, index: int) -> str:
 def _snippet(text: str) -> str:
     """The start of a section's text as a card shows it, without Sphinx or MyST roles and
     their targets (d2l's ``:label:`sec_dropout```, ``:numref:`sec_weight_decay```)."""
-    return excerpt(" ".join(_ROLE_WITH_CODE.sub(" ", text).split()))
-
-
-_ROLE_WITH_CODE = re.compile(r"(?<![\w:]):[A-Za-z][\w-]*:[^\s:：，。,;；]+")
+    return excerpt(text)  # (kb.display.display_text leaves the roles out)
 
 
 def note_facts(note: Note, sha: str) -> NoteGraph:
