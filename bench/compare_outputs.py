@@ -33,6 +33,7 @@ def run(checkout: Path, vault: Path, args: list[str]) -> str:
         capture_output=True,
         text=True,
         env=env,
+        cwd=checkout,  # (`python -m` puts the working folder first on sys.path)
         timeout=1800,
     )
     return f"exit {done.returncode}\n{done.stdout}"

@@ -18,6 +18,26 @@ def fold(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
+def looked_up(target: str) -> set[str]:
+    """The folded names by which a link target (or a name a person types) looks notes up:
+    only a note with one of them among its :func:`note_keys` can be what it resolves to
+    (its file name or an alias), so a :class:`Resolver` over just those notes answers it
+    as one over the whole vault would."""
+    written = strip_note_suffix(target.strip().lstrip("/"))
+    out = {
+        fold(written),
+        fold(posixpath.basename(written)),
+        fold(posixpath.basename(posixpath.normpath(written or "."))),
+    }
+    out.discard("")
+    return out
+
+
+def note_keys(path: str, aliases: Iterable[str]) -> set[str]:
+    """The folded names by which links find the note at ``path``: its file name and aliases."""
+    return {fold(strip_note_suffix(posixpath.basename(path))), *(fold(a) for a in aliases)}
+
+
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """Where a link goes."""

@@ -745,6 +745,24 @@ class _Reads:
                 raise AssertionError("the name table was built from every note")
 
             monkeypatch.setattr(gupdate.Names, "build", staticmethod(build))
+            _forbid_whole_tables(monkeypatch)
+
+
+def _forbid_whole_tables(monkeypatch) -> None:
+    """Fail on reading every note's names or the whole name table (O(vault) per call)."""
+    import kb.graph.db as gdb
+
+    def signature(self):
+        raise AssertionError("every note's path and aliases were read")
+
+    real = gdb.GraphDB.targets
+
+    def targets(self, keys=None):
+        assert keys is not None, "the whole name table was read"
+        return real(self, keys)
+
+    monkeypatch.setattr(gdb.GraphDB, "signature", signature)
+    monkeypatch.setattr(gdb.GraphDB, "targets", targets)
 
 
 def test_an_edit_that_keeps_its_names_reads_no_other_note(tmp_path, monkeypatch):
@@ -877,3 +895,28 @@ def test_a_term_glossed_in_passing_does_not_take_the_sections_other_mentions():
     assert [d["path"] for d in card["defined_in"]] == ["lenet.md"]
     assert "note:ATM.md" not in {e["id"] for e in card["mentions_out"]}
     assert "note:ATM.md" in {e["id"] for e in kg.card("note:lenet.md")["mentions_out"]}
+
+
+def test_a_name_finds_its_note_without_reading_every_note(tmp_path, monkeypatch):
+    """kb show/path look a typed name up over only the notes named so (kb.resolve.looked_up /
+    note_keys), and answer as the whole vault's resolver does: by path, file name, alias, any
+    case, a folder suffix, ambiguity included."""
+    from kb.nodes import note_id
+
+    root = tmp_path / "v"
+    shutil.copytree(REPO / "vault", root, ignore=shutil.ignore_patterns(".kb"))
+    (root / "sub").mkdir()
+    _touch(root / "sub" / "ResNet.md", "# ResNet again\n\nA second note of that name.\n")
+    _touch(root / "Other.md", "---\naliases: [Res Block, 残差]\n---\n# Other\n\nText.\n")
+    kg = _sync(root, tmp_path / "idx").graph
+    full = kg.resolver().resolver
+    typed = ["Res Block", "res block", "残差", "nothing here", "sub/resnet", "/sub/ResNet.md"]
+    for p in sorted(root.rglob("*.md")):
+        rel = p.relative_to(root).as_posix()
+        typed += [rel, rel[:-3], p.stem, p.stem.upper(), "./" + rel, rel.split("/")[-1]]
+    _forbid_whole_tables(monkeypatch)
+    for t in typed:
+        assert kg._resolver_for(t).resolve(t) == full.resolve(t), t
+    assert kg.find("res block") == note_id("Other.md")
+    with pytest.raises(TopicNotFound):
+        kg.find("resnet")  # two notes of that name

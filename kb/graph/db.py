@@ -7,8 +7,8 @@ needs, through the indexes on source, target, owner and kind.
 
 Beside the graph the file keeps what updates need: each note's facts (JSON, checked on the
 way back), the names each note's text says (``hits``), the names its links look up
-(``link_keys``), its text in matching form (``texts``), and the name table (``names``,
-``display``, ``about``, ``defines``).
+(``link_keys``), the names links find it by (``note_keys``), its text in matching form
+(``texts``), and the name table (``names``, ``display``, ``about``, ``defines``).
 
 Nothing read here is ever run: values are SQLite text and numbers, JSON is decoded into
 plain values and type-checked, and a file whose schema is not exactly the one below (a
@@ -28,11 +28,12 @@ from typing import Any
 
 from kb.errors import KbError
 from kb.graph.facts import BadFacts, Definition, EdgeKey, NoteFacts, decode
+from kb.resolve import note_keys
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 13
+SCHEMA = 14
 """Bump when what the graph holds or how names are found changes: a saved graph of another
-schema is rebuilt. 12: evidence and snippets in display text (kb.display)."""
+schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
@@ -44,6 +45,9 @@ _TABLES = (
     "CREATE INDEX hits_path ON hits (path)",
     "CREATE INDEX hits_key ON hits (key)",
     "CREATE TABLE link_keys (key TEXT NOT NULL, path TEXT NOT NULL) STRICT",
+    "CREATE TABLE note_keys (key TEXT NOT NULL, path TEXT NOT NULL) STRICT",
+    "CREATE INDEX note_keys_key ON note_keys (key)",
+    "CREATE INDEX note_keys_path ON note_keys (path)",
     "CREATE INDEX link_keys_key ON link_keys (key)",
     "CREATE INDEX link_keys_path ON link_keys (path)",
     "CREATE TABLE nodes (id TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,"
@@ -119,6 +123,8 @@ def edge_attrs(row: tuple) -> dict:
 
 
 def _strs(text: str) -> list[str]:
+    if text == "[]":  # (most nodes have no tags and most headings one part: no decoding)
+        return []
     try:
         value = json.loads(text)
     except (TypeError, ValueError, RecursionError):
@@ -250,6 +256,16 @@ class GraphDB:
             out.append((path, tuple(_strs(aliases))))
         return out
 
+    def notes_named(self, keys: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
+        """(path, aliases) of the notes links find by one of ``keys`` (folded file names and
+        aliases, :func:`kb.resolve.note_keys`): a resolver over them answers every name whose
+        :func:`kb.resolve.looked_up` keys are among ``keys`` as one over all notes would."""
+        q = (
+            "SELECT DISTINCT n.path, n.aliases FROM note_keys AS k JOIN notes AS n"
+            " ON n.path = k.path WHERE k.key IN ({})"
+        )
+        return [(path, tuple(_strs(aliases))) for path, aliases in self._in(q, sorted(set(keys)))]
+
     def hits(self, path: str) -> dict[str, list[tuple[str, int, int, str]]]:
         out: dict[str, list] = {}
         rows = self.db.execute(
@@ -295,7 +311,7 @@ class GraphDB:
             gone.update(n for (n,) in db.execute("SELECT id FROM nodes WHERE owner = ?", (p,)))
             for table in ("nodes", "edges"):
                 db.execute(f"DELETE FROM {table} WHERE owner = ?", (p,))
-            for table in ("notes", "texts", "hits", "link_keys"):
+            for table in ("notes", "texts", "hits", "link_keys", "note_keys"):
                 db.execute(f"DELETE FROM {table} WHERE path = ?", (p,))
         return gone
 
@@ -317,6 +333,9 @@ class GraphDB:
         db.execute("INSERT INTO texts VALUES (?, ?)", (p, text))
         db.executemany(
             "INSERT INTO link_keys VALUES (?, ?)", [(k, p) for k in sorted(set(link_keys))]
+        )
+        db.executemany(
+            "INSERT INTO note_keys VALUES (?, ?)", [(k, p) for k in sorted(note_keys(p, f.aliases))]
         )
         db.executemany(
             "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -393,8 +412,13 @@ class GraphDB:
         self.db.execute("DELETE FROM edges WHERE src = ? AND dst = ? AND key = ?", (u, v, k))
 
     # -- the name table ------------------------------------------------------------------
-    def targets(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT key, node FROM names"))
+    def targets(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """{concept key: node} of the name table (of only ``keys`` when given)."""
+        if keys is None:
+            return dict(self.db.execute("SELECT key, node FROM names"))
+        return dict(
+            self._in("SELECT key, node FROM names WHERE key IN ({})", {k for k in keys if k})
+        )
 
     def said_keys(self) -> list[str]:
         """The names looked for in running text (what :class:`kb.mentions.Matcher` holds)."""
@@ -481,6 +505,11 @@ class GraphDB:
     def node(self, node: str) -> dict | None:
         row = self.db.execute(f"SELECT {_NODE_COLS} FROM nodes WHERE id = ?", (node,)).fetchone()
         return None if row is None else node_attrs(row[1:])
+
+    def nodes(self, nodes: Iterable[str]) -> dict[str, dict]:
+        """{id: attributes} of those of ``nodes`` the graph holds (one query per 500)."""
+        q = f"SELECT {_NODE_COLS} FROM nodes WHERE id IN ({{}})"
+        return {row[0]: node_attrs(row[1:]) for row in self._in(q, set(nodes))}
 
     def has(self, node: str) -> bool:
         return self.db.execute("SELECT 1 FROM nodes WHERE id = ?", (node,)).fetchone() is not None

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from kb.checks import CachedResolver
     from kb.graph.db import GraphDB
+    from kb.resolve import Resolver
 
 PATH_WEIGHT = {k: e.cost for k, e in EDGES.items()} | {SAID_WITH: EDGES["mentions"].cost}
 """Cost of a hop between two topics for ``kb path`` (:attr:`kb.nodes.EdgeKind.cost`)."""
@@ -129,6 +130,7 @@ class KnowledgeGraph:
     def __init__(self, db: GraphDB):
         self.db = db
         self._attrs: dict[str, dict | None] = {}
+        self._about: dict[str, str | None] = {}
         self._resolver: CachedResolver | None = None
         self._whole: nx.MultiDiGraph | None = None
         self._hops: dict[str, list[Hop]] = {}
@@ -148,9 +150,17 @@ class KnowledgeGraph:
                 raise Damaged(f"is damaged (it names {node[:80]!r} but does not hold it)")
         return attrs
 
+    def prefetch(self, nodes: Iterable[str]) -> None:
+        """Read the attributes of many nodes at once (a card reaches thousands)."""
+        missing = {n for n in nodes if n not in self._attrs}
+        if missing:
+            found = self.db.nodes(missing)
+            for n in missing:
+                self._attrs[n] = found.get(n)
+
     def has(self, node: str) -> bool:
-        if self._attrs.get(node) is not None:
-            return True
+        if node in self._attrs:
+            return self._attrs[node] is not None
         return self.db.has(node)
 
     def number_of_nodes(self) -> int:
@@ -185,9 +195,9 @@ class KnowledgeGraph:
             if self.has(node):
                 return node
             raise TopicNotFound(topic, self.suggestions(topic))
-        resolver = self.resolver().resolver
-        res = resolver.resolve(t)
         as_path = _as_vault_path(t)
+        resolver = self._resolver_for(t, as_path)
+        res = resolver.resolve(t)
         if res.path is None and as_path != t:
             res = resolver.resolve(as_path)
         if res.path is not None:
@@ -251,6 +261,15 @@ class KnowledgeGraph:
             )
         return self._resolver
 
+    def _resolver_for(self, *names: str) -> Resolver:
+        """Link resolution of ``names`` over only the notes they can find (by file name or
+        alias): the whole vault's resolver is not built for one lookup."""
+        from kb.model import Note
+        from kb.resolve import Resolver, looked_up
+
+        keys = set().union(*(looked_up(n) for n in names))
+        return Resolver(Note(path=p, title="", aliases=a) for p, a in self.db.notes_named(keys))
+
     def label(self, node: str) -> str:
         """How a node is shown: its label; a section with its note's title in front."""
         attrs = self.node(node)
@@ -260,7 +279,16 @@ class KnowledgeGraph:
 
     def about(self, section: str) -> str | None:
         """The node a section's title names (its concept or note), if any."""
-        return self.db.about(section)
+        if section not in self._about:
+            self._about[section] = self.db.about(section)
+        return self._about[section]
+
+    def _prefetch_about(self, sections: Iterable[str]) -> None:
+        missing = {s for s in sections if s not in self._about and s.startswith("section:")}
+        if missing:
+            found = self.db.abouts(missing)
+            for s in missing:
+                self._about[s] = found.get(s)
 
     # -- cards ------------------------------------------------------------------
     def outline(self, node: str) -> list[str]:
@@ -305,14 +333,18 @@ class KnowledgeGraph:
             or (s != node and (concept or self.about(s) == node))
         ]  # (a concept is defined where its name heads a section or a marked term says it)
         incoming = self.db.in_edges(node)
+        outgoing = self.db.out_edges(node)
+        scope_out = {s: outgoing if s == node else self.db.out_edges(s) for s in scope}
+        ends = [u for u, *_ in incoming] + [v for edges in scope_out.values() for _, v, *_ in edges]
+        self.prefetch(ends)
+        self._prefetch_about([*scope, *ends])
         for u, _, _, d in incoming:
             if d["kind"] in ("about", "mentions") and self.about(u) == node and u not in scope:
                 n = self.node(u)
                 defined.append({"path": n["path"], "line": n["line"], "heading": n["heading"]})
         links_out, mentions_out = [], []
-        outgoing = self.db.out_edges(node)
         for s in scope:
-            for _, v, _, d in outgoing if s == node else self.db.out_edges(s):
+            for _, v, _, d in scope_out[s]:
                 entry = {
                     "target": self.label(v),
                     "id": v,

@@ -10,7 +10,6 @@ a link that looks up a name a note gained or lost (not every note with links).
 
 from __future__ import annotations
 
-import posixpath
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,9 +31,9 @@ from kb.graph.facts import (
 )
 from kb.graph.names import Names
 from kb.graph.queries import KnowledgeGraph
-from kb.model import Note, strip_note_suffix
+from kb.model import Note
 from kb.nodes import tag_chain, tag_id
-from kb.resolve import fold
+from kb.resolve import looked_up, note_keys
 from kb.store import Progress, gc_paused
 from kb.topicnames import compact
 
@@ -174,24 +173,12 @@ def build(notes: Iterable[Note]) -> KnowledgeGraph:
 def link_keys(f: NoteFacts) -> set[str]:
     """The folded names a note's links look up (a note with one of these as its file name or
     alias can change where they go)."""
-    out = set()
-    for row in f.links:
-        target = row[1]
-        written = strip_note_suffix(target.strip().lstrip("/"))
-        out.add(fold(written))
-        out.add(fold(posixpath.basename(written)))
-        out.add(fold(posixpath.basename(posixpath.normpath(written or "."))))
-    out.discard("")
-    return out
+    return set().union(*(looked_up(row[1]) for row in f.links))
 
 
 def _signature_keys(entries: Iterable[tuple[str, tuple[str, ...]]]) -> set[str]:
     """The folded names by which links find the notes of these (path, aliases) entries."""
-    out = set()
-    for path, aliases in entries:
-        out.add(fold(strip_note_suffix(path.rsplit("/", 1)[-1])))
-        out.update(fold(a) for a in aliases)
-    return out
+    return set().union(*(note_keys(path, aliases) for path, aliases in entries))
 
 
 def update(
@@ -366,9 +353,7 @@ def _update_in_place(
     # Links find notes by path, file name or alias: a resolver over the notes named like
     # what these notes' links look up answers as one over the whole vault would.
     asked = set().union(*(link_keys(part.facts) for part in own.values()))
-    named = [(p, a) for p, a in db.signature() if asked & _signature_keys([(p, a)])]
-    names = Names(target=db.targets(), signature=frozenset(named))
-    resolver = names.resolver()
+    signature = frozenset(db.notes_named(asked))
     removed_nodes = db.drop_notes(own)
     steps = 2 * len(notes)
     for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
@@ -402,6 +387,11 @@ def _update_in_place(
             attrs = concept_attrs(new)
             if db.node(concept) != attrs:
                 db.put_node(concept, attrs)
+    # Deriving reads the name table only for the names these notes' headings and text say.
+    said = {k for part in own.values() for c in part.facts.claims for k in (c.key, c.parent)}
+    said.update(k for part in own.values() for k in part.facts.hits)
+    names = Names(target=db.targets(said), signature=signature)
+    resolver = names.resolver()
     for path in sorted(own):
         new_edges = derive(own[path].facts, names, resolver)
         for node in {v for _, v, _ in new_edges if v.startswith("missing:")}:
