@@ -142,8 +142,9 @@ def test_a_topic_named_by_a_common_word_is_not_looked_for_in_text(tmp_path: Path
     root = _vault(
         tmp_path,
         {
-            "a.md": "# A\n\n## Image\n\nPixels.\n\n## GAP\n\nGlobal average pooling.\n\n"
-            "## 数字\n\n0 到 9。\n\n## 矩阵\n\n二维数组。\n",
+            # (a heading of one common word names a topic when its text says it again)
+            "a.md": "# A\n\n## Image\n\nAn image is pixels.\n\n## GAP\n\nGlobal average pooling.\n\n"
+            "## 数字\n\n数字是 0 到 9。\n\n## 矩阵\n\n二维数组。\n",
             "b.md": "# B\n\nEach image goes through GAP at the end.\n\n"
             "识别手写数字要用矩阵运算。\n",
         },

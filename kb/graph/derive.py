@@ -6,6 +6,7 @@ Pure: facts and the name table in, edges with their evidence out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from kb.checks import CachedResolver, link_target
@@ -48,7 +49,7 @@ def _home_rank(c: Claim | Definition, headed: bool) -> tuple[int, int]:
         return 0, 0
     if c.source == "heading":
         term = heading_term(c.heading[-1]) if c.heading else None
-        if (term is not None and term.form == "aspect") or len(c.snippet) < SAYS_LITTLE:
+        if (term is not None and term.form == "aspect") or _says_little(c.snippet):
             return 1, depth
         return 0, depth
     return (0 if glossed else 2), depth
@@ -59,8 +60,14 @@ GLOSS_DEPTH = 2
 that names the term is where it is defined, unless it sits deep in another topic."""
 
 SAYS_LITTLE = 40
-"""A heading section whose text starts with fewer characters than this (a line of code, a
-figure, nothing but sub-headings) is an outline entry rather than where a term is explained."""
+"""A heading section whose text is no sentence, only a fragment shorter than this (``使用
+nn.激活函数名()即可`` under a PyTorch tutorial's ``激活函数``), or nothing but sub-headings, is
+an outline entry rather than where a term is explained."""
+_SENTENCE_END = re.compile(r"[。！？!?]|\.(?:\s|$)")
+
+
+def _says_little(snippet: str) -> bool:
+    return len(snippet) < SAYS_LITTLE and not _SENTENCE_END.search(snippet)
 
 
 def _note_named_for(c: Claim | Definition) -> bool:
