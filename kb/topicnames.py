@@ -635,6 +635,7 @@ def _predicative(text: str, start: int, end: int) -> bool:
         _OF_AFTER.match(text, end)
     )
 
+
 _STOP_EN = frozenset("of for to in on with by from as at and or use using called named".split())
 
 

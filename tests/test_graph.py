@@ -877,3 +877,23 @@ def test_a_term_glossed_in_passing_does_not_take_the_sections_other_mentions():
     assert [d["path"] for d in card["defined_in"]] == ["lenet.md"]
     assert "note:ATM.md" not in {e["id"] for e in card["mentions_out"]}
     assert "note:ATM.md" in {e["id"] for e in kg.card("note:lenet.md")["mentions_out"]}
+
+
+def test_suggestions_keep_the_shape_of_what_was_typed(tmp_path):
+    """An acronym suggests acronyms with its first letter and names holding it as a word
+    (SVM: Linear SVM, never CSV); a typo of a word still finds the word."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "a.md").write_text(
+        "# A\n\n## CSV\n\nComma-separated values.\n\n## Linear SVM\n\nA linear model.\n\n"
+        "## Bottleneck\n\nA narrow layer.\n",
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(cli, ["--vault", str(root), "show", "SVM"]).output
+    assert "Linear SVM" in out and "CSV" not in out
+    out = CliRunner().invoke(cli, ["--vault", str(root), "show", "bottlenek"]).output
+    assert "did you mean: Bottleneck" in out
