@@ -639,24 +639,21 @@ def _predicative(text: str, start: int, end: int) -> bool:
 _STOP_EN = frozenset("of for to in on with by from as at and or use using called named".split())
 
 
-_GLUED = (
-    re.compile(f"^([a-z][a-z\\- ]*[a-z])\\s*([{CJK_CHARS}]{{2,}})$"),
-    re.compile(f"^([{CJK_CHARS}]{{2,}})\\s*([a-z][a-z\\- ]*[a-z])$"),
-)
+_GLUED = re.compile(f"^([a-z][a-z\\- ]*[a-z])\\s*([{CJK_CHARS}]{{2,}})$")
 
 
 def _glued_gloss(span: str) -> tuple[str, str]:
     """An emphasised English name glued to its Chinese one, the gloss without brackets
     (``**overfitting过拟合**`` → 过拟合, overfitting): the name and its other name, or
     ``(span, "")``. Only lower-case English beside a Chinese term that is neither generic nor
-    a common word: ``softmax函数``, ``softmax回归``, ``Bayes定理`` are a name and a head noun."""
-    for i, form in enumerate(_GLUED):
-        m = form.match(span)
-        if m:
-            latin, cjk = (m.group(1), m.group(2)) if i == 0 else (m.group(2), m.group(1))
-            if sum(ch.isalpha() for ch in latin) >= 5 and names_a_concept(cjk):
-                if not is_common_word(cjk) and not is_common_word(latin):
-                    return cjk, latin
+    a common word: ``softmax函数``, ``softmax回归``, ``Bayes定理`` are a name and a head noun;
+    Chinese first (``分层softmax``, hierarchical softmax) is a modifier and a name."""
+    m = _GLUED.match(span)
+    if m:
+        latin, cjk = m.group(1), m.group(2)
+        if sum(ch.isalpha() for ch in latin) >= 5 and names_a_concept(cjk):
+            if not is_common_word(cjk) and not is_common_word(latin):
+                return cjk, latin
     return span, ""
 
 

@@ -293,6 +293,7 @@ def test_prose_terms_second_pass() -> None:
     glued = prose_terms("通常被称为overfitting过拟合\n", "overfitting过拟合")
     assert [(t.name, t.aliases) for t in glued] == [("过拟合", ("overfitting",))]
     assert [t.name for t in prose_terms("用softmax回归\n", "softmax回归")] == ["softmax回归"]
+    assert [t.aliases for t in prose_terms("用分层softmax\n", "分层softmax")] == [()]
     cnn = prose_terms("接法就是CNN(Convolutional Neural Network)，即卷积神经网络，下一章介绍")
     assert [(t.name, t.aliases) for t in cnn] == [
         ("CNN", ("Convolutional Neural Network", "卷积神经网络"))
