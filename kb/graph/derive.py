@@ -23,7 +23,7 @@ def concept_attrs(claims: Sequence[Claim | Definition]) -> dict:
     the top of a note, or a gloss that stands two levels higher than any such heading (SVM:
     ``支持向量机(SVM)`` opening 25_Support Vector Machine.md, not a bullet seven headings down
     a learning map that comes first by path); then the first by place. A heading that only
-    says something about it (``Weakness of PCA``) or says little under it (``激活函数`` over
+    asks or says something about it (``Why VAE?``, ``Weakness of PCA``) or says little under it (``激活函数`` over
     one line of code in a PyTorch tutorial) comes after those; a note named for the topic
     (``17_Unsupervised Learning PCA part1.md``) is its home from its opening section on."""
     first = claims[0]
@@ -49,7 +49,7 @@ def _home_rank(c: Claim | Definition, headed: bool) -> tuple[int, int]:
         return 0, 0
     if c.source == "heading":
         term = heading_term(c.heading[-1]) if c.heading else None
-        if (term is not None and term.form == "aspect") or _says_little(c.snippet):
+        if (term is not None and term.form != "name") or _says_little(c.snippet):
             return 1, depth
         return 0, depth
     return (0 if glossed else 2), depth
