@@ -91,6 +91,11 @@ def _starts_with_goal(name: str) -> bool:
     return len(words) > 1 and words[0] in GOAL_VERBS_ZH
 
 
+SAYING_VERBS_ZH = frozenset("推荐 建议 认为 指出 提到 强调 提醒 写道 主张".split())
+"""Verbs of saying that end a label (``PyTorch官方推荐：…``): what follows is someone's
+advice or claim, and the label names who gives it."""
+
+
 STEP_OBJECTS_ZH = frozenset(
     "模型 数据 数据集 集 参数 模型参数 代码 网络 结果 预训练模型 预训练".split()
 )
@@ -154,7 +159,7 @@ _ASPECTS_EN = (
     r"advantages|disadvantages|pros and cons|pros|cons|benefits|drawbacks|limitations|problems"
     r"|issues|intuition|introduction|overview|basics|definition|properties|applications"
     r"|implementation|derivation|motivation|history|variants|details|summary"
-    r"|weakness|weaknesses|strengths|limitation|limits"
+    r"|weakness|weaknesses|strengths|limitation|limits|description"
 )
 
 
@@ -210,7 +215,7 @@ _FORMS_EN = [
     re.compile(rf"^{_X}\s*[:：-]\s*(?:{_ASPECTS_EN})$", re.IGNORECASE),
     re.compile(
         rf"^{_X}\s+(?:overview|introduction|basics|explained|in a nutshell|pros and cons"
-        r"|problem|problems)$",
+        r"|problem|problems|description)$",
         re.IGNORECASE,
     ),
 ]
@@ -282,6 +287,8 @@ def is_sentence(name: str) -> bool:
         first = words[0] if words else ""
         if first in INSTRUCTION_VERBS_ZH and len(words) > 1:
             return True
+        if len(words) > 1 and words[-1] in SAYING_VERBS_ZH:
+            return True  # PyTorch官方推荐：…, 个人建议: who says what follows, not a name
         if any(w in GOAL_VERBS_ZH for w in words[1:-1]):
             return True  # regularization解决overfitting: a claim
         if any(w in ORGANISING_ZH for w in words) and all(
@@ -379,6 +386,8 @@ def gloss_aliases(name: str, inside: str) -> list[str]:
             continue  # (1x1 降维 → 3x3 → 1x1 升维) describes steps
         if is_acronym(piece) and (has_cjk(name) or acronym_of(piece, name) or is_acronym(name)):
             out.append(piece)
+        elif is_acronym(name) and acronym_of(name, piece) and not is_sentence(piece):
+            out.append(piece)  # CNN(Convolutional Neural Network): the words it stands for
         elif _cross(name, piece) and not is_sentence(piece) and names_a_concept(piece):
             if has_cjk(piece) or not _stop_ended(piece):
                 out.append(piece)
@@ -418,6 +427,9 @@ def heading_term(title: str) -> HeadingTerm | None:
     if not t or is_dated(t):
         return None
     asked = bool(_QUESTION_MARK.search(title))
+    series = _SERIES.match(t)
+    if series and is_acronym(series.group(2).strip()) and not _STEP_LABEL.match(t):
+        t = series.group(2).strip()  # Unsupervised Learning: PCA(Ⅰ): a part on PCA
     aliases: list[str] = []
     form = "name"
     for _ in range(2):
@@ -434,8 +446,8 @@ def heading_term(title: str) -> HeadingTerm | None:
             break
         if is_common_word(x):
             return None  # Why Deep?: about a common word, not a topic
-        if _only_modifiers(x):
-            return None  # 简洁实现, Concise Implementation: about the note, not a topic
+        if _only_modifiers(x) or _how_not_what(x):
+            return None  # 简洁实现, 从零实现, 简明实现: about the note, not a topic
         form = kind
         t = clean_heading(x)
     t = _MODIFIER_TAIL.sub("", t.strip()).strip()
@@ -449,6 +461,10 @@ def heading_term(title: str) -> HeadingTerm | None:
     return HeadingTerm(t, kept, form)
 
 
+_SERIES = re.compile(r"^([^:：]{3,})[:：]\s*([^:：]+)$")
+"""``Series: Part`` (``Unsupervised Learning: PCA``): when the part is an acronym, the heading
+names it, the series being where it belongs."""
+
 _NOT_A_NAME = re.compile(r"\s\+\s|\\[A-Za-z]|_\{|\^\{|\w\(\)|用于|->|→|=>|⇒")
 
 
@@ -459,6 +475,24 @@ _MODIFIER_TAIL = re.compile("的(?:" + "|".join(sorted(STEP_MODIFIERS_ZH, key=le
 def _only_modifiers(x: str) -> bool:
     words = cut(x) if has_cjk(x) else [w.casefold() for w in x.split()]
     return bool(words) and all(w in STEP_MODIFIERS_ZH or w in STEP_MODIFIERS_EN for w in words)
+
+
+_HOW_TAGS = frozenset("a ad an d p m q".split())
+"""jieba's parts of speech of words that say how, not what: adjectives, adverbs, a
+preposition and a number (``简明``, ``从零``), when they are all an aspect's subject holds."""
+
+
+def _how_not_what(x: str) -> bool:
+    """True when what an aspect heading is about is no thing but a manner: ``简明实现``
+    (concise), ``从零实现`` (from zero). jieba tags the words; a noun anywhere keeps it."""
+    if not has_cjk(x) or not all(is_cjk(ch) for ch in x.replace(" ", "")):
+        return False
+    import rjieba
+
+    tags = [tag for word, tag in rjieba.tag(x) if word.strip()]
+    if tags and tags[0] == "p":
+        return True  # 从零, 从头: a prepositional phrase
+    return bool(tags) and all(tag in _HOW_TAGS for tag in tags)
 
 
 _SCRIPT_SPLIT = re.compile(f"^([{CJK_CHARS}][^a-zA-Z]*?)\\s+([a-zA-Z][^{CJK_CHARS}]*)$")
@@ -590,7 +624,37 @@ def _latin_term_before(run: str) -> str:
 
 _VARIABLE = re.compile(r"[a-z]|\d+")
 
+_IS_BEFORE = re.compile(r"是\s*$")
+_OF_AFTER = re.compile(r"\s*的(?:[，。；;,.!！?？）)\n]|$)")
+
+
+def _predicative(text: str, start: int, end: int) -> bool:
+    """True for a word said of something, between 是 and 的 (``它是**linear**的``, ``结果是
+    approximate(近似)的``): an adjective in the Chinese sentence, not a term it names."""
+    return bool(_IS_BEFORE.search(text, max(0, start - 3), start)) and bool(
+        _OF_AFTER.match(text, end)
+    )
+
+
 _STOP_EN = frozenset("of for to in on with by from as at and or use using called named".split())
+
+
+_GLUED = re.compile(f"^([a-z][a-z\\- ]*[a-z])\\s*([{CJK_CHARS}]{{2,}})$")
+
+
+def _glued_gloss(span: str) -> tuple[str, str]:
+    """An emphasised English name glued to its Chinese one, the gloss without brackets
+    (``**overfitting过拟合**`` → 过拟合, overfitting): the name and its other name, or
+    ``(span, "")``. Only lower-case English beside a Chinese term that is neither generic nor
+    a common word: ``softmax函数``, ``softmax回归``, ``Bayes定理`` are a name and a head noun;
+    Chinese first (``分层softmax``, hierarchical softmax) is a modifier and a name."""
+    m = _GLUED.match(span)
+    if m:
+        latin, cjk = m.group(1), m.group(2)
+        if sum(ch.isalpha() for ch in latin) >= 5 and names_a_concept(cjk):
+            if not is_common_word(cjk) and not is_common_word(latin):
+                return cjk, latin
+    return span, ""
 
 
 def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
@@ -603,8 +667,10 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
     seen: set[str] = set()
     taken: list[tuple[int, int]] = []
 
-    def add(name: str, aliases: list[str], at: int, source: str) -> None:
+    def add(name: str, aliases: list[str], at: int, source: str, end: int = -1) -> None:
         key = concept_key(name)
+        if end >= 0 and _predicative(text, at, end):
+            return
         if key and key not in seen and _term_ok(name):
             seen.add(key)
             kept = tuple(dict.fromkeys(a for a in aliases if concept_key(a) != key))
@@ -621,8 +687,10 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             if after:
                 inside, end = after.group(1), after.end()
         name = name.strip(" \t\"'“”‘’「」《》[]")
+        if not inside:
+            name, inside = _glued_gloss(name)
         taken.append((found, end))
-        add(name, gloss_aliases(name, inside) if inside else [], found, "emphasis")
+        add(name, gloss_aliases(name, inside) if inside else [], found, "emphasis", end)
 
     for m in _PROSE_GLOSS.finditer(text):
         if any(a <= m.start() < b for a, b in taken):
@@ -649,8 +717,13 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
                 continue
             name = " ".join(words[-sum(ch.isalpha() for ch in acr) :])
         if aliases:
-            taken.append((m.start(), m.end()))
-            add(name, aliases, m.start() - len(head) + head.rfind(name), "gloss")
+            end = m.end()
+            said = _SAID_AFTER.match(text, end)  # CNN(Convolutional Neural Network)，即卷积神经网络
+            if said and _cross(name, said.group(1)) and names_a_concept(said.group(1)):
+                aliases.append(said.group(1))
+                end = said.end()
+            taken.append((m.start(), end))
+            add(name, aliases, m.start() - len(head) + head.rfind(name), "gloss", end)
 
     # Lines that open with a label (``tqdm: progress bars``): a term when several lines of
     # the section do, a list of definitions.
@@ -694,7 +767,7 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             if said and gloss_aliases(run, said.group(1)):
                 add(run, gloss_aliases(run, said.group(1)), m.start(), "gloss")
             elif len(words) >= 2 or is_acronym(run) or re.search(r"[A-Z]", run):
-                add(run, [], m.start(), "latin")
+                add(run, [], m.start(), "latin", m.end())
     out.sort(key=lambda t: t.at)
     return out
 

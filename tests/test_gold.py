@@ -490,3 +490,66 @@ def test_d2l_a_name_typed_without_its_head_word_finds_the_topic(runner, gold_vau
     card = _kb(runner, vault, index_dir, "show", "交叉熵", "--json")
     assert norm(card["label"]).startswith(norm("交叉熵")), card["label"]
     assert card["kind"] != "not a topic"
+
+
+# -- Noise found by reading the graphs (issue 12, second pass) ---------------------------------
+
+
+@pytest.mark.shared
+def test_ml_notes_overfitting_is_defined_after_a_figure(runner, gold_vault) -> None:
+    """`<center><img …></center>` then, on the next line, "通常被称为**overfitting过拟合**":
+    Typora shows a figure and a paragraph; the paragraph's glued gloss defines 过拟合."""
+    vault, index_dir, _ = gold_vault("ml-notes-zh")
+    note = "ML-notes-md/2_Regression Case Study.md"
+    lines = (vault / note).read_text(encoding="utf-8").splitlines()
+    assert lines[257].startswith("<center><img") and "**overfitting过拟合**" in lines[258]
+    card = _kb(runner, vault, index_dir, "show", "过拟合", "--json")
+    assert card["kind"] == "concept" and "overfitting" in card["aliases"]
+    places = {(d["path"], d["heading"][-1]) for d in card["defined_in"]}
+    assert (note, "5个model的对比") in places, places  # the section holding line 259
+    assert _kb(runner, vault, index_dir, "show", "overfitting", "--json")["id"] == card["id"]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("name", "vault_name"),
+    [
+        ("从零", "d2l-zh"),  # ## (**从零实现**): how, not what
+        ("简明", "d2l-zh"),  # ## [**简明实现**]
+        ("争议", "d2l-zh"),  # ## 争议 over a debate on internal covariate shift
+        ("linear", "ml-notes-zh"),  # 它是**linear**的
+        ("approximate", "ml-notes-zh"),  # 得到的结果是approximate(近似)的
+        ("model description", "ml-notes-zh"),  # ##### model description
+        ("PyTorch官方推荐", "ml-notes-zh"),  # - PyTorch官方推荐：…
+    ],
+)
+def test_generic_words_are_not_topics(runner, gold_vault, name: str, vault_name: str) -> None:
+    vault, index_dir, kg = gold_vault(vault_name)
+    assert norm(name) not in {norm(label) for label in topics(kg).values()}, name
+
+
+@pytest.mark.shared
+def test_homes_of_cnn_pca_and_activation_function(runner, gold_vault) -> None:
+    """d2l-zh: CNN is the convolutional network chapter's topic, not LeNet's note (the title
+    `卷积神经网络（LeNet）` over `## LeNet` is no gloss); ml-notes-zh: CNN is at home in the CNN
+    note (``CNN(Convolutional Neural Network)，即卷积神经网络`` joins it to that note's title),
+    PCA in the PCA note, 激活函数 where Tips for Deep Learning explains it."""
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    cnn = _kb(runner, vault, index_dir, "show", "CNN", "--json")
+    assert cnn["kind"] == "concept" and cnn["label"] == "卷积神经网络", cnn["label"]
+    assert cnn["path"] == "chapter_convolutional-neural-networks/index.md"
+    lenet = _kb(runner, vault, index_dir, "show", "LeNet", "--json")
+    assert lenet["path"] == "chapter_convolutional-neural-networks/lenet.md"
+    assert lenet["id"] != cnn["id"] and "CNN" not in lenet["aliases"]
+
+    vault, index_dir, _ = gold_vault("ml-notes-zh")
+    cnn = _kb(runner, vault, index_dir, "show", "CNN", "--json")
+    assert cnn["path"] == "ML-notes-md/11_Convolutional Neural Network part1.md", cnn["path"]
+    assert _kb(runner, vault, index_dir, "show", "卷积神经网络", "--json")["id"] == cnn["id"]
+    pca = _kb(runner, vault, index_dir, "show", "PCA", "--json")
+    assert pca["path"] == "ML-notes-md/17_Unsupervised Learning PCA part1.md", pca["path"]
+    act = _kb(runner, vault, index_dir, "show", "激活函数", "--json")
+    assert (act["path"], act["heading"][-1]) == (
+        "ML-notes-md/13_Tips for Deep Learning.md",
+        "activation function",
+    ), (act["path"], act["heading"])

@@ -920,3 +920,23 @@ def test_a_name_finds_its_note_without_reading_every_note(tmp_path, monkeypatch)
     assert kg.find("res block") == note_id("Other.md")
     with pytest.raises(TopicNotFound):
         kg.find("resnet")  # two notes of that name
+
+
+def test_suggestions_keep_the_shape_of_what_was_typed(tmp_path):
+    """An acronym suggests acronyms with its first letter and names holding it as a word
+    (SVM: Linear SVM, never CSV); a typo of a word still finds the word."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "a.md").write_text(
+        "# A\n\n## CSV\n\nComma-separated values.\n\n## Linear SVM\n\nA linear model.\n\n"
+        "## Bottleneck\n\nA narrow layer.\n",
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(cli, ["--vault", str(root), "show", "SVM"]).output
+    assert "Linear SVM" in out and "CSV" not in out
+    out = CliRunner().invoke(cli, ["--vault", str(root), "show", "bottlenek"]).output
+    assert "did you mean: Bottleneck" in out

@@ -142,8 +142,10 @@ def test_a_topic_named_by_a_common_word_is_not_looked_for_in_text(tmp_path: Path
     root = _vault(
         tmp_path,
         {
-            "a.md": "# A\n\n## Image\n\nPixels.\n\n## GAP\n\nGlobal average pooling.\n\n"
-            "## 数字\n\n0 到 9。\n\n## 矩阵\n\n二维数组。\n",
+            # (a heading of one common word names a topic when its text says it again)
+            "a.md": "# A\n\n## Image\n\nAn image is pixels.\n\n"
+            "## GAP\n\nGlobal average pooling.\n\n"
+            "## 数字\n\n数字是 0 到 9。\n\n## 矩阵\n\n二维数组。\n",
             "b.md": "# B\n\nEach image goes through GAP at the end.\n\n"
             "识别手写数字要用矩阵运算。\n",
         },
@@ -260,3 +262,96 @@ def test_common_words_come_from_the_shipped_lists(word: str, common: bool) -> No
     # kb/assets/common-*.txt hold wordfreq's words at Zipf 4.3 or more (COMMON_ZIPF's
     # examples): kb reads them without importing wordfreq.
     assert is_common_word(word) is common
+
+
+# -- issue 12, second pass: rules found by reading real graphs ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heading", "topic"),
+    [
+        ("从零实现", None),  # from scratch: a manner, not a thing
+        ("简明实现", None),  # concise
+        ("残差块的实现", "残差块"),  # a thing's implementation stays about the thing
+        ("model description", None),  # an aspect of "model", a generic word
+        ("PyTorch官方推荐", None),  # a label saying who recommends what follows
+        ("推荐系统", "推荐系统"),
+        ("Unsupervised Learning: PCA(Ⅰ)", "PCA"),  # a series' part on an acronym
+        ("Step 1: SVM", None),  # still a step
+    ],
+)
+def test_heading_terms_second_pass(heading: str, topic: str | None) -> None:
+    from kb.topicnames import heading_term
+
+    term = heading_term(heading)
+    assert (term.name if term else None) == topic
+
+
+def test_prose_terms_second_pass() -> None:
+    """A glued gloss in emphasis, an acronym before its words (and a 即 after), and words
+    said of something between 是 and 的."""
+    glued = prose_terms("通常被称为overfitting过拟合\n", "overfitting过拟合")
+    assert [(t.name, t.aliases) for t in glued] == [("过拟合", ("overfitting",))]
+    assert [t.name for t in prose_terms("用softmax回归\n", "softmax回归")] == ["softmax回归"]
+    assert [t.aliases for t in prose_terms("用分层softmax\n", "分层softmax")] == [()]
+    cnn = prose_terms("接法就是CNN(Convolutional Neural Network)，即卷积神经网络，下一章介绍")
+    assert [(t.name, t.aliases) for t in cnn] == [
+        ("CNN", ("Convolutional Neural Network", "卷积神经网络"))
+    ]
+    assert prose_terms("它是linear的，对于下图", "linear") == []
+    assert prose_terms("得到的结果是approximate(近似)的\n") == []
+    assert [t.name for t in prose_terms("它是Dropout的一种", "Dropout")] == ["Dropout"]
+
+
+def test_a_common_word_heading_is_a_topic_when_its_text_says_it(tmp_path: Path) -> None:
+    root = _vault(
+        tmp_path,
+        {
+            "bn.md": "# 批量规范化\n\n## 争议\n\n内部协变量偏移的解释并不可靠。\n",
+            "intro.md": "# 引言\n\n## 回归\n\n回归问题预测一个数值。\n",
+        },
+    )
+    assert _card(root, "争议")["kind"] == "not a topic"  # (found by search)
+    assert _card(root, "回归")["kind"] == "concept"
+
+
+def test_a_title_gloss_the_note_heads_apart_is_not_an_alias(tmp_path: Path) -> None:
+    """``# 卷积神经网络（LeNet）`` over ``## LeNet``: LeNet is one convolutional network, so
+    CNN (glossed elsewhere) is not LeNet's name; ``# 残差网络（ResNet）`` stays a gloss."""
+    root = _vault(
+        tmp_path,
+        {
+            "cnn/index.md": "# 卷积神经网络\n\n本章介绍使用卷积层的网络。\n",
+            "attention.md": "# 注意力\n\n在深度学习中，经常使用卷积神经网络（CNN）处理图像。\n",
+            "cnn/lenet.md": "# 卷积神经网络（LeNet）\n\n本节介绍LeNet，它是最早的卷积网络之一。\n\n"
+            "## LeNet\n\nLeNet由两个部分组成。\n",
+            "cnn/resnet.md": "# 残差网络（ResNet）\n\n残差块让网络更深。\n\n## ResNet模型\n\n"
+            "ResNet的前两层跟GoogLeNet一样。\n",
+        },
+    )
+    cnn = _card(root, "CNN")
+    assert cnn["path"] == "cnn/index.md" and cnn["kind"] == "concept"
+    assert _card(root, "LeNet")["path"] == "cnn/lenet.md"
+    assert _card(root, "残差网络")["path"] == "cnn/resnet.md"
+
+
+def test_a_concepts_home_skips_aspects_and_outline_entries(tmp_path: Path) -> None:
+    """PCA's home is the note named for it, not ``Weakness of PCA``; 激活函数's home is the
+    heading that explains it, not a tutorial's heading over one line of code."""
+    root = _vault(
+        tmp_path,
+        {
+            "17_Learning PCA part1.md": "# Unsupervised Learning: PCA(Ⅰ)\n\n"
+            "本文介绍PCA算法的数学推导过程。\n",
+            "18_Learning part2.md": "# Part 2\n\n## Weakness of PCA\n\n"
+            "PCA有很明显的弱点：它是无监督的，而且只能做线性的投影。\n",
+            "pytorch.md": "# pytorch\n\n## 层\n\n## 激活函数(Activation function)\n\n"
+            "使用`nn.激活函数名()`即可\n",
+            "tips/tips.md": "# Tips\n\n## Training\n\n### New activation function\n\n"
+            "#### 激活函数\n\n如果训练结果不好，可能是激活函数选得不好。"
+            "sigmoid 会让梯度在深层网络里越来越小。\n",
+        },
+    )
+    assert _card(root, "PCA")["path"] == "17_Learning PCA part1.md"
+    act = _card(root, "activation function")
+    assert (act["path"], act["heading"][-1]) == ("tips/tips.md", "激活函数")

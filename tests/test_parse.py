@@ -356,3 +356,19 @@ def test_control_characters_are_dropped_and_lines_kept() -> None:
 def test_hex_words_are_tags_and_colours_are_not(name: str, ok: bool) -> None:
     """Three or four hex letters are a word unless one letter repeats (`#fff`) or a digit joins."""
     assert valid_tag(name) is ok
+
+
+def test_prose_after_a_one_line_html_figure_is_read() -> None:
+    """``<center><img …></center>`` then text on the next line: Typora shows a figure and a
+    paragraph (with its emphasis); a block whose first line leaves an element open stays HTML."""
+    from kb.parse import parse_note
+
+    text = (
+        '# N\n\n<center><img src="a.png" style="width:60%;" /></center>\n'
+        "通常被称为**overfitting过拟合**\n\n<div>\n*raw* inside\n</div>\n\n"
+        '<img src="b.png">\n<img src="c.png">\nafter the figures\n'
+    )
+    root = parse_note(text, "n.md").sections[-1]
+    assert "通常被称为overfitting过拟合" in root.text and "after the figures" in root.text
+    assert "overfitting过拟合" in root.emphasis and "raw" not in root.text
+    assert 4 in root.text_lines and 12 in root.text_lines

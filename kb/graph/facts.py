@@ -15,7 +15,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from kb.concepts import SEPARATOR, concept_key, excerpt, is_dated, normalise, sentence_spans
+from kb.concepts import (
+    SEPARATOR,
+    concept_key,
+    excerpt,
+    is_common_word,
+    is_dated,
+    normalise,
+    sentence_spans,
+)
 from kb.model import Link, Note, Section
 from kb.nodes import note_id, section_id, tag_chain, tag_id
 from kb.text import placed, tag_key
@@ -190,6 +198,8 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
             "contains", path, sec.line_start, sec.title
         )
         term = _names_concept(note, i)
+        if term is not None and term.aliases and not sec.parent:
+            term = _own_parts_apart(note, i, term)
         if term is not None:
             up = claim_of.get(sec.parent) if sec.parent else None
             top = not sec.parent
@@ -307,7 +317,40 @@ def _names_concept(note: Note, index: int) -> HeadingTerm | None:
         children = [s for s in note.sections if s.parent == index]
         if children and all(is_dated(clean_heading(c.title)) for c in children):
             return None  # (children that are questions or steps leave it a topic)
+    if not term.aliases and is_common_word(term.name) and not _says_again(note, index, term.name):
+        return None  # 争议, 矛盾, Architecture: a label over text about something else
     return term
+
+
+def _own_parts_apart(note: Note, index: int, term: HeadingTerm) -> HeadingTerm:
+    """A top heading's gloss that the same note heads a section with is a part of its topic,
+    not its other name: ``# 卷积神经网络（LeNet）`` over ``## LeNet`` introduces LeNet as one
+    convolutional network (while ``# 残差网络（ResNet）`` over ``## ResNet模型`` glosses it)."""
+    heads = set()
+    for j, sec in enumerate(note.sections):
+        if j != index and sec.kind == "heading":
+            other = heading_term(sec.title)
+            if other is not None:
+                heads.add(concept_key(other.name))
+    kept = tuple(a for a in term.aliases if concept_key(a) not in heads)
+    return term if kept == term.aliases else HeadingTerm(term.name, kept, term.form)
+
+
+def _says_again(note: Note, index: int, name: str) -> bool:
+    """True when section ``index`` (or a section under it) says ``name`` in its prose: a
+    heading that is one common word (``回归``, ``通道``, ``Adam``) names the topic its text is
+    about, one its text never says again (``## 争议`` over a debate on covariate shift) labels
+    the text."""
+    key = normalise(name)
+    inside = {index}
+    for j in range(index, len(note.sections)):
+        sec = note.sections[j]
+        if j != index and sec.parent not in inside:
+            continue
+        inside.add(j)
+        if key in normalise(prose(sec)):
+            return True
+    return False
 
 
 _NUMBERED_TITLE = re.compile(r"^(.*?)\s*\d+$")

@@ -237,15 +237,39 @@ class KnowledgeGraph:
         raise TopicNotFound(topic, self.suggestions(topic))
 
     def suggestions(self, topic: str, n: int = 5) -> list[str]:
-        """Names close to ``topic`` (fuzzy, and names containing it), for "did you mean"."""
+        """Names close to ``topic``, for "did you mean": names spelled nearly alike in the same
+        script and shape, then names holding it whole (a Latin query as a word). An acronym
+        suggests acronyms with its first letter (``SVM``: ``Linear SVM``, never ``CSV``, two
+        capitals in common being another name, not a typo)."""
+        from kb.topicnames import is_acronym
+
         names: dict[str, str] = {}
         for _, name in self.db.all_display():
             names.setdefault(name.casefold(), name)
         for node in self.db.nodes_of_kind("tag"):
             names.setdefault(node[3:].replace(":", "#", 1).casefold(), "#" + node[4:])
-        query = topic.strip().casefold().lstrip("#")
-        close = difflib.get_close_matches(query, list(names), n=n, cutoff=0.6)
-        inside = sorted((k for k in names if query and query in k), key=len)[:n]
+        typed = topic.strip().lstrip("#")
+        query = typed.casefold()
+        if not query:
+            return []
+        acronym = is_acronym(typed)
+
+        def alike(key: str) -> bool:
+            name = names[key].lstrip("#")
+            if has_cjk(key) != has_cjk(query):
+                return False  # 知识蒸溜 → 知识蒸馏; a Latin typo is not a Chinese name
+            if acronym:  # (typed in lower case, an acronym may be meant: relus → ReLU)
+                return is_acronym(name) and key[0] == query[0]
+            return True
+
+        close = difflib.get_close_matches(query, list(names), n=4 * n, cutoff=0.6)
+        close = [k for k in close if alike(k)][:n]
+        if has_cjk(query):
+            holds = [k for k in names if query in k]
+        else:
+            word = re.compile(rf"(?<![a-z0-9]){re.escape(query)}(?![a-z0-9])")
+            holds = [k for k in names if word.search(k)]
+        inside = sorted(holds, key=len)[:n]
         out = list(dict.fromkeys(names[k] for k in close + inside))
         return out[:n]
 
