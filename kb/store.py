@@ -30,10 +30,11 @@ from kb.model import Note
 from kb.text import tag_key
 from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 10
-"""Bump when Note or the table changes: a store of another schema is rebuilt. 10: the
-``generation`` the search index and the graph trust (GENERATION_KEY); a kb of 9 writes notes
-without changing it, so a store of 9 is read again, never trusted."""
+SCHEMA = 11
+"""Bump when Note or the table changes, or what the parser reads: a store of another schema
+is rebuilt. 10: the ``generation`` the search index and the graph trust (GENERATION_KEY); a
+kb of 9 writes notes without changing it, so a store of 9 is read again, never trusted.
+11: an HTML block ends after a line of whole elements (kb.md_html)."""
 
 GENERATION_KEY = "generation"
 """The ``meta`` row naming the store's content: a new random token in every transaction that
