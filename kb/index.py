@@ -323,7 +323,7 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
     held, problem = (None, "") if full else _held_or_problem(vault)
     ix = None
     if held is not None:
-        stale, gone = store.diff(held)
+        stale, gone = store.diff(held, store.changed_since(_held_generation(vault)))
         if not stale and not gone:
             _write_generation(vault, generation)  # so the next search can tell from it alone
             result.seconds = time.perf_counter() - start
@@ -348,7 +348,7 @@ def sync(vault: Vault, store, full: bool = False, progress: Progress | None = No
         ) from None
     # Another process may have synced while this one waited for the lock.
     held = _read_held(vault) or {}
-    stale, gone = store.diff(held)
+    stale, gone = store.diff(held, store.changed_since(_held_generation(vault)) if held else None)
     try:
         _write_notes(writer, store, held, stale, gone, result, progress, fresh=False)
     except _DAMAGE as e:  # a file the update reads does not decode (damaged, or planted)
@@ -449,7 +449,7 @@ def _write_notes(
             writer.delete_by_term("path", path)
             held.pop(path, None)
             result.removed += 1
-        hashes = store.hashes()
+        hashes = store.hashes(None if fresh else stale)
         if progress and stale:
             progress(0, len(stale))
         for done, (path, note) in enumerate(_notes_in_batches(store, stale), 1):

@@ -76,9 +76,38 @@ class Changes:
         return bool(self.added or self.changed or self.removed)
 
 
-def _new_generation(db: sqlite3.Connection) -> None:
-    """Mark the store's content as changed (inside the transaction that changes it)."""
-    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (GENERATION_KEY, os.urandom(8).hex()))
+JOURNAL_KEPT = 50_000
+"""Rows of the ``journal`` kept: a consumer further behind compares every note's hash."""
+
+_EVERYTHING = "*"
+"""A journal path meaning "any note may have changed" (no note's path is ``*``)."""
+
+
+def _journal(db: sqlite3.Connection) -> bool:
+    """Make the ``journal`` table unless it exists; True when it did."""
+    had = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal'"
+    ).fetchone()
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " generation TEXT NOT NULL, path TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS journal_generation ON journal (generation)")
+    return had is not None
+
+
+def _new_generation(db: sqlite3.Connection, paths: Iterable[str] | None) -> None:
+    """Mark the store's content as changed (inside the transaction that changes it): a new
+    generation token, and in the ``journal`` the paths whose rows it wrote or deleted (None:
+    any), so a consumer that holds an older token learns what changed since from those rows
+    alone (:meth:`Store.changed_since`)."""
+    token = os.urandom(8).hex()
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (GENERATION_KEY, token))
+    rows = [(token, "")] + [(token, p) for p in ([_EVERYTHING] if paths is None else paths)]
+    db.executemany("INSERT INTO journal (generation, path) VALUES (?, ?)", rows)
+    db.execute(
+        "DELETE FROM journal WHERE seq <= (SELECT max(seq) FROM journal) - ?", (JOURNAL_KEPT,)
+    )
 
 
 def _hash(raw: bytes) -> str:
@@ -379,13 +408,18 @@ class Store:
                 if row is not None:
                     notice(f"{self.path} is from another version of kb; reading every note again")
                 db.execute("DROP TABLE IF EXISTS notes")
+                db.execute("DROP TABLE IF EXISTS journal")
                 db.execute(
                     "CREATE TABLE notes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                     " sha TEXT, note BLOB, sections INTEGER, links INTEGER, tags TEXT,"
                     " warnings INTEGER, ctime_ns INTEGER, inode INTEGER)"
                 )
+                _journal(db)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-                _new_generation(db)
+                _new_generation(db, None)
+                db.commit()
+            elif not _journal(db):  # (dropped by hand: no consumer can trust what it says)
+                _new_generation(db, None)
                 db.commit()
         except BaseException:
             db.close()
@@ -404,12 +438,20 @@ class Store:
         return self.path.exists()
 
     # -- reading ----------------------------------------------------------
-    def hashes(self) -> dict[str, str]:
-        """Content hash of every known note, by path."""
+    def hashes(self, paths: Iterable[str] | None = None) -> dict[str, str]:
+        """Content hash of every known note (or of those of ``paths``), by path."""
         db = self._connect(create=False)
         if db is None:
             return {}
-        return dict(db.execute("SELECT path, sha FROM notes"))
+        if paths is None:
+            return dict(db.execute("SELECT path, sha FROM notes"))
+        out: dict[str, str] = {}
+        paths = sorted(set(paths))
+        for i in range(0, len(paths), 500):  # (SQLite's limit on ? marks is 999 on old builds)
+            chunk = paths[i : i + 500]
+            q = f"SELECT path, sha FROM notes WHERE path IN ({', '.join('?' * len(chunk))})"
+            out.update(db.execute(q, chunk))
+        return out
 
     def notes(self, paths: Iterable[str] | None = None) -> dict[str, Note]:
         """Parsed notes by path: all of them, or those of ``paths``."""
@@ -443,7 +485,7 @@ class Store:
             try:
                 with self._db:  # type: ignore[union-attr]
                     self._db.execute("DELETE FROM notes WHERE path=?", (path,))  # type: ignore[union-attr]
-                    _new_generation(self._db)  # type: ignore[arg-type]
+                    _new_generation(self._db, [path])  # type: ignore[arg-type]
             except sqlite3.Error:
                 pass  # read-only or locked: the record stays unused until a refresh replaces it
             return None
@@ -502,12 +544,42 @@ class Store:
         row = db.execute("SELECT value FROM meta WHERE key=?", (GENERATION_KEY,)).fetchone()
         return str(row[0]) if row else ""
 
-    def diff(self, held: dict[str, str]) -> tuple[list[str], list[str]]:
-        """For a consumer holding ``{path: sha}``: (paths to (re)load, paths to drop)."""
-        current = self.hashes()
+    def changed_since(self, generation: str) -> set[str] | None:
+        """The notes whose rows changed (written or deleted) after the transaction that made
+        ``generation``; None when the journal cannot tell (an unknown or too old token, a
+        store rebuilt, a --full refresh): then compare every note."""
+        db = self._connect(create=False)
+        if db is None or not generation:
+            return None
+        try:
+            row = db.execute(
+                "SELECT max(seq) FROM journal WHERE generation = ?", (generation,)
+            ).fetchone()
+            if row is None or type(row[0]) is not int:
+                return None
+            rows = db.execute("SELECT path FROM journal WHERE seq > ?", (row[0],)).fetchall()
+        except sqlite3.DatabaseError:
+            return None  # (damaged: compare every note; the next refresh repairs the store)
+        paths = {p for (p,) in rows}
+        if _EVERYTHING in paths or any(type(p) is not str for p in paths):
+            return None
+        paths.discard("")
+        return paths
+
+    def diff(
+        self, held: dict[str, str], paths: Iterable[str] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """For a consumer holding ``{path: sha}``: (paths to (re)load, paths to drop). Given
+        ``paths`` (what :meth:`changed_since` says of the generation the consumer caught up
+        with), only those are compared, and ``held`` need hold only those."""
+        if paths is None:
+            current = self.hashes()
+            stale = sorted(p for p, sha in current.items() if held.get(p) != sha)
+            return stale, sorted(p for p in held if p not in current)
+        paths = set(paths)
+        current = self.hashes(paths)
         stale = sorted(p for p, sha in current.items() if held.get(p) != sha)
-        gone = sorted(p for p in held if p not in current)
-        return stale, gone
+        return stale, sorted(p for p in paths if p in held and p not in current)
 
     # -- refreshing -------------------------------------------------------
     def refresh(self, full: bool = False, progress: Progress | None = None) -> Changes:
@@ -576,7 +648,9 @@ class Store:
                     "INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", touched
                 )
                 if full or changes.removed or touched or not self.generation():
-                    _new_generation(db)  # (a store of an older kb has none yet)
+                    # (a store of an older kb has none yet)
+                    written = None if full else [*changes.removed, *(row[0] for row in touched)]
+                    _new_generation(db, written)
                 db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('skipped', ?)",
                     (json.dumps({"schema": SCHEMA, "files": remembered}),),
@@ -593,7 +667,7 @@ class Store:
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-                _new_generation(db)
+                _new_generation(db, [row[0] for row in rows])
         except sqlite3.OperationalError as e:
             raise KbError(
                 f"cannot update {self.path} ({e}); is another program using it?"

@@ -940,3 +940,38 @@ def test_suggestions_keep_the_shape_of_what_was_typed(tmp_path):
     assert "Linear SVM" in out and "CSV" not in out
     out = CliRunner().invoke(cli, ["--vault", str(root), "show", "bottlenek"]).output
     assert "did you mean: Bottleneck" in out
+
+
+def test_a_refresh_after_an_edit_compares_only_what_the_journal_names(tmp_path, monkeypatch):
+    """The search index and the graph each learn from the store's journal which notes changed
+    since they caught up: no consumer reads every note's hash (O(vault) at 20,000 notes)."""
+    import kb.graph.db as gdb
+    import kb.store
+    from kb.refresh import update
+
+    root = tmp_path / "v"
+    _linked_vault(root, 30)
+    vault = find_vault(str(root), str(tmp_path / "idx"))
+    update(vault, search=True, graph=True)
+    _touch(root / "Topic 5.md", "# Topic 5\n\nSee [[Topic 6]]; a new line.\n")
+    whole_hashes, whole_held = kb.store.Store.hashes, gdb.GraphDB.held
+
+    def hashes(self, paths=None):
+        assert paths is not None, "every note's hash was read"
+        return whole_hashes(self, paths)
+
+    def held(self, paths=None):
+        assert paths is not None, "every note the graph holds was read"
+        return whole_held(self, paths)
+
+    monkeypatch.setattr(kb.store.Store, "hashes", hashes)
+    monkeypatch.setattr(gdb.GraphDB, "held", held)
+    done = update(vault, search=True, graph=True, load_graph=True)
+    assert done.changes.changed == ["Topic 5.md"]
+    monkeypatch.undo()
+    full = _sync(root, tmp_path / "full", full=True)
+    assert _snapshot(done.graph.graph) == _snapshot(full.graph.graph)
+    from kb import index
+
+    hits = index.search(vault, "new line")
+    assert [h.path for h in hits][:1] == ["Topic 5.md"]

@@ -190,3 +190,69 @@ def test_a_damaged_record_dropped_changes_the_generation(vault_copy: Path) -> No
     store = store_for(vault_copy)
     assert "topics/ReLU.md" not in store.notes(["topics/ReLU.md"])  # refused and forgotten
     assert store.generation() != before
+
+
+def _bump(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+
+def test_the_journal_says_what_changed_since_a_generation(vault_copy: Path) -> None:
+    """A consumer that caught up with a generation learns what changed since from the journal
+    (kb index after one edit compares one note, not every note's hash)."""
+    store = store_for(vault_copy)
+    store.refresh()
+    first = store.generation()
+    assert store.changed_since(first) == set()
+    relu = vault_copy / "topics" / "ReLU.md"
+    _bump(relu, relu.read_text(encoding="utf-8") + "\nzebra\n")
+    store.refresh()
+    edited = store.generation()
+    assert store.changed_since(first) == {"topics/ReLU.md"}
+    (vault_copy / "new.md").write_text("# New\n", encoding="utf-8")
+    (vault_copy / "topics" / "Smooth L1.md").unlink()
+    store.refresh()
+    assert store.changed_since(edited) == {"new.md", "topics/Smooth L1.md"}
+    assert store.changed_since(first) == {"topics/ReLU.md", "new.md", "topics/Smooth L1.md"}
+    held = {"topics/ReLU.md": "old", "topics/Smooth L1.md": "x", "new.md": "y", "a.md": "z"}
+    stale, gone = store.diff(held, store.changed_since(first))
+    assert stale == ["new.md", "topics/ReLU.md"] and gone == ["topics/Smooth L1.md"]
+    assert store.changed_since("") is None and store.changed_since("no such token") is None
+    store.refresh(full=True)  # a full refresh says nothing of what it rewrote
+    assert store.changed_since(first) is None
+
+
+def test_a_consumer_too_far_behind_compares_everything(vault_copy: Path, monkeypatch) -> None:
+    import kb.store
+
+    monkeypatch.setattr(kb.store, "JOURNAL_KEPT", 3)
+    store = store_for(vault_copy)
+    store.refresh()
+    first = store.generation()
+    for i in range(3):
+        _bump(vault_copy / f"n{i}.md", f"# N{i}\n")
+        store.refresh()
+    assert store.changed_since(first) is None  # its rows were trimmed
+    assert store.changed_since(store.generation()) == set()
+
+
+def test_a_planted_or_dropped_journal_is_not_trusted(vault_copy: Path) -> None:
+    import sqlite3
+
+    store = store_for(vault_copy)
+    store.refresh()
+    first = store.generation()
+    store.close()
+    db = sqlite3.connect(vault_copy / ".kb" / "notes.sqlite")
+    db.execute("INSERT INTO journal (generation, path) VALUES ('x', CAST('ab' AS BLOB))")
+    db.commit()
+    store = store_for(vault_copy)
+    assert store.changed_since(first) is None  # not a path: compare every note
+    store.close()
+    db.execute("DROP TABLE journal")
+    db.commit()
+    db.close()
+    store = store_for(vault_copy)
+    assert store.changed_since(first) is None  # made again, with no memory of `first`
+    assert not store.refresh().any

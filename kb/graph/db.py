@@ -203,9 +203,12 @@ class GraphDB:
         self.db.execute("COMMIT")
 
     # -- what the graph was built from --------------------------------------------
-    def held(self) -> dict[str, str]:
-        """{path: sha} of the notes the graph holds (what Store.diff compares)."""
-        return dict(self.db.execute("SELECT path, sha FROM notes"))
+    def held(self, paths: Iterable[str] | None = None) -> dict[str, str]:
+        """{path: sha} of the notes the graph holds (of those of ``paths``): what Store.diff
+        compares."""
+        if paths is None:
+            return dict(self.db.execute("SELECT path, sha FROM notes"))
+        return dict(self._in("SELECT path, sha FROM notes WHERE path IN ({})", sorted(paths)))
 
     def store_generation(self) -> str:
         """The store generation (kb.store.Store.generation) the graph was last brought up to

@@ -104,7 +104,8 @@ def is_current(vault: Vault, store: Store) -> bool:
         generation = store.generation()
         if generation and db.store_generation() == generation:
             return db.whole()  # nothing changed in the store since: no hash compared
-        return store.diff(db.held()) == ([], []) and db.whole()
+        paths = store.changed_since(db.store_generation())
+        return store.diff(db.held(paths), paths) == ([], []) and db.whole()
     finally:
         db.close()
 
@@ -130,12 +131,14 @@ def _sync(
     if not full and not db.whole():
         raise Damaged("is damaged (some notes have lost their nodes)")
     generation = store.generation()  # before the comparison: a change after it is seen next time
-    held = db.held()
-    stale, gone = store.diff(held)
+    # What changed since the generation the graph caught up with (None: compare every note).
+    paths = None if full else store.changed_since(db.store_generation())
+    held = db.held(paths)
+    stale, gone = store.diff(held, paths)
     result = SyncResult(KnowledgeGraph(db), full=full)
     if stale or gone:
         notes = store.notes(stale)
-        shas = store.hashes()
+        shas = store.hashes(stale)
         gone = sorted(set(gone) | (set(stale) - set(notes)))
 
         def others(keys: frozenset[str], skip: set[str]) -> dict[str, Note]:
