@@ -390,8 +390,19 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
         ),
         (r"$\frac{1}{\sqrt{2\pi}}$", "1/(√2π)"),
         # d2l-zh's Sphinx roles, their backticks gone with the code they marked
-        ("根据 :eqref:eq_attn-pooling中定义的函数", "根据 中定义的函数"),
+        # (no space left before the Chinese or the punctuation that followed: "在 。" was a hole)
+        ("根据 :eqref:eq_attn-pooling中定义的函数", "根据中定义的函数"),
+        ("在 :numref:sec_linear_concise。", "在。"),
+        ("as in :numref:fig_x, and", "as in, and"),
+        ("see :ref:chap_installation to update", "see to update"),
         (":label:sec_batch_norm\n训练深层神经网络", "\n训练深层神经网络"),
+        # a role's visible text stays: its explicit title, or the text of a role that shows it
+        ("see :ref:Installation <chap_installation> first", "see Installation first"),
+        ("见 :ref:线性回归 <sec_linear> 一节", "见 线性回归 一节"),
+        (":doc:the guide </user/guide>.", "the guide."),
+        ("缩写 :abbr:BN (batch normalization) 和", "缩写 BN (batch normalization) 和"),
+        ("the :term:dropout rate", "the dropout rate"),
+        ("url http://a.b/c:d:e stays", "url http://a.b/c:d:e stays"),
         # ==highlight== marks go, == in code or prose stays
         ("==将每一个参数都归一化==成标准正态分布", "将每一个参数都归一化成标准正态分布"),
         ("if a==b and c==d", "if a==b and c==d"),
