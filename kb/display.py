@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from kb.text import has_cjk
+
 ZERO_WIDTH = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
 """Characters that take no room on screen (zero-width spaces and joiners, direction marks,
 the word joiner, invisible operators, the byte-order mark, soft hyphens)."""
@@ -37,8 +39,16 @@ class _Lazy:
 
 _ZERO_WIDTH = _Lazy(f"[{ZERO_WIDTH}]")
 # d2l's :label:`sec_dropout`, :numref:`fig_x`, :cite:`Ioffe.Szegedy.2015` (the backticks gone
-# with the code they marked): markup for Sphinx, nothing a reader reads
-_ROLE = _Lazy(r"(?<![\w:/]):[a-z][a-z-]*:[A-Za-z0-9_.,/-]*[A-Za-z0-9_]")
+# with the code they marked): markup for Sphinx, nothing a reader reads; the space before goes
+# too where nothing but punctuation or Chinese follows ("在 :numref:sec_x。" is "在。", not "在 。")
+_ROLE = _Lazy(r"([ \t]?)(?<![\w:/]):[a-z][a-z-]*:[A-Za-z0-9_.,/-]*[A-Za-z0-9_]")
+# :ref:`Installation <chap_installation>`: a role's explicit title is what Sphinx shows
+_TITLED_ROLE = _Lazy(r"(?<![\w:/]):[a-z][a-z-]*:([^\s:<>][^:<>\n]{0,80}?)[ \t]*<[^<>\s]{1,200}>")
+# :abbr:`BN (batch normalization)`, :term:`dropout`, :math:`x^2`: roles whose text is shown
+_SHOWN_ROLE = _Lazy(
+    r"(?<![\w:/]):(?:abbr|math|code|kbd|file|command|guilabel|menuselection|samp|program|"
+    r"envvar|term|dfn|literal|strong|emphasis|sub|sup):(?=\S)"
+)
 # ==highlighted== (Obsidian): the marks go, the words stay
 _HIGHLIGHT = _Lazy(r"(?<![A-Za-z0-9=])==(?=\S)([^=\n]{1,400}?)(?<=\S)==(?![A-Za-z0-9=])")
 _CALLOUT = _Lazy(r"\[![A-Za-z][\w-]*\][+-]?[ \t]*")
@@ -203,8 +213,24 @@ def display_text(text: str) -> str:
 
 def strip_roles(text: str) -> str:
     """``text`` without Sphinx roles and their targets (``:numref:`fig_x``` left as
-    ``:numref:fig_x`` once the code is gone): markup, not words."""
-    return _ROLE.sub("", text) if ":" in text else text
+    ``:numref:fig_x`` once the code is gone): markup, not words. A role's visible text stays:
+    its explicit title (``:ref:`Installation <chap_installation>``` → Installation) or the
+    text of a role that shows it (``:abbr:``, ``:term:``, ``:math:``, ``:code:``…)."""
+    if ":" not in text:
+        return text
+    if "<" in text:
+        text = _TITLED_ROLE.sub(lambda m: m.group(1), text)
+    text = _SHOWN_ROLE.sub("", text)
+    return _ROLE.sub(lambda m: "" if _closes(text, m.end()) else m.group(1), text)
+
+
+def _closes(text: str, i: int) -> bool:
+    """True when what follows ``text[:i]`` needs no space before it: the end, a space,
+    punctuation or a Chinese character."""
+    if i >= len(text):
+        return True
+    c = text[i]
+    return c.isspace() or unicodedata.category(c).startswith("P") or has_cjk(c)
 
 
 def _bare(latex: str) -> str:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from whoosh import query as wq
+from whoosh.matching import UnionMatcher
 
 from kb import analysis
 from kb.errors import QueryError, notice
@@ -364,6 +365,21 @@ def vocabulary(reader) -> analysis.Vocabulary:
     return analysis.Vocabulary(frequency, sum(reader.field_length(f) for f in fields))
 
 
+def prefix_counts(reader, fieldname: str, prefix: str, scan: int) -> dict[str, int]:
+    """The index words of a field that start with ``prefix`` → the sections holding them,
+    read off each segment's sorted term list with their statistics (whoosh's expand_prefix
+    merges the segments' lists and then needs one lookup per word in every segment); at most
+    ``scan`` words of each segment."""
+    counts: dict[str, int] = {}
+    for leaf, _offset in reader.leaf_readers():
+        for n, (t, info) in enumerate(leaf.iter_prefix(fieldname, prefix)):
+            if n >= scan:
+                break
+            word = t.decode("utf-8") if isinstance(t, bytes) else t
+            counts[word] = counts.get(word, 0) + info.doc_frequency()
+    return counts
+
+
 def _or_else(q: wq.Query, others: list[wq.Query]) -> wq.Query:
     """``q``, or where it does not match, any of ``others`` (the words a query word begins,
     weighted down): a section saying the word as typed is scored by that alone, so it ranks
@@ -371,7 +387,102 @@ def _or_else(q: wq.Query, others: list[wq.Query]) -> wq.Query:
     query, but its matcher scores by block quality: equal scores for unequal sections.)"""
     if not others:
         return q
-    return wq.Or([q, wq.AndNot(wq.Or(others), q)])
+    return OrElse(q, wq.Or(others))
+
+
+class OrElse(wq.compound.BinaryQuery):
+    """Sections matching ``a`` scored by ``a`` alone, then those matching only ``b`` scored by
+    ``b``. (It was ``a OR (b ANDNOT a)``, which crashed in whoosh's AndNotMatcher.skip_to when
+    ``b`` ended inside a skipped block: ``kb search norm -n 30`` on the 6,000-note vault, an
+    IndexError reported as a damaged index.)"""
+
+    JOINT = " ORELSE "
+
+    def matcher(self, searcher, context=None):
+        a = self.a.matcher(searcher, context)
+        b = self.b.matcher(searcher, context)
+        if not b.is_active():
+            return a
+        # A second matcher of a, made once a has skipped a block: moved only to the sections b
+        # finds that a has passed, to say whether a holds them and score them as a would.
+        return _OrElseMatcher(a, b, lambda: self.a.matcher(searcher, context))
+
+
+class _OrElseMatcher(UnionMatcher):
+    """The union of two matchers, a posting scored by ``a`` when ``a`` has it, else by ``b``.
+
+    Each side skips its own blocks too poor to rank (whoosh's block quality): a section of a
+    skipped block of ``a`` that ``b`` finds is looked up in ``check`` (``a`` again, never
+    skipped) and scored by ``a``, so skipping never lets ``b`` score a section of ``a``. Until
+    ``a`` skips, a section ``a`` has passed is not in ``a``: no check is made."""
+
+    def __init__(self, a, b, again: Callable, check=None):
+        super().__init__(a, b)
+        self.again = again
+        """Makes a new matcher of ``a`` (the check)."""
+        self.check = check
+        """``a`` again, once ``a`` has skipped; None before."""
+
+    def copy(self):
+        check = self.check.copy() if self.check is not None else None
+        return self.__class__(self.a.copy(), self.b.copy(), self.again, check)
+
+    def _skipping(self) -> None:
+        if self.check is None:
+            self.check = self.again()
+
+    def replace(self, minquality=0):
+        a, b = self.a, self.b
+        if not b.is_active() or (minquality and b.max_quality() < minquality):
+            return a.replace(minquality)  # b can bring no section good enough any more
+        a2 = a.replace(minquality) if a.is_active() else a
+        b2 = b.replace(minquality)
+        if a2 is not a:
+            self._skipping()  # a narrower a may leave out sections of a
+        if a2 is not a or b2 is not b:
+            return self.__class__(a2, b2, self.again, self.check)
+        self._id = None
+        return self
+
+    def max_quality(self):
+        return max(m.max_quality() for m in (self.a, self.b) if m.is_active())
+
+    def block_quality(self):
+        return max(m.block_quality() for m in (self.a, self.b) if m.is_active())
+
+    def skip_to_quality(self, minquality):
+        self._id = None
+        skipped = 0
+        a, b = self.a, self.b
+        if a.is_active() and a.block_quality() < minquality:
+            self._skipping()
+            skipped += a.skip_to_quality(minquality)
+        if b.is_active() and b.block_quality() < minquality:
+            skipped += b.skip_to_quality(minquality)
+        return skipped
+
+    def _scorer(self):
+        """The matcher that scores the current posting: a, the check, or b."""
+        a, here = self.a, self.id()
+        if a.is_active() and a.id() == here:
+            return a
+        check = self.check
+        if check is None:
+            return self.b  # a never skipped: what it has passed it does not hold
+        if check.is_active() and check.id() < here:
+            check.skip_to(here)
+        if check.is_active() and check.id() == here:
+            return check
+        return self.b
+
+    def score(self):
+        return self._scorer().score()
+
+    def weight(self):
+        return self._scorer().weight()
+
+    def spans(self):
+        return self._scorer().spans()
 
 
 class Compiler:
@@ -479,15 +590,19 @@ class Compiler:
             whole = "".join(parts) if all(w.cjk for w in words) else ""
             if whole and any((f, whole) in self.reader for f in fields):
                 parts = [whole]  # 学习率 is a word of the index: one term, not 学习 + 率
-            if len(parts) == 1:
-                q = wq.Or([wq.Term(f, parts[0], boost=b * ALIAS_BOOST) for f, b in fields.items()])
-            elif self._common(parts):
+            # Only the fields holding every word of the name: a field without one cannot
+            # match, and its matcher would still read the other words' postings (数学 of
+            # 数学变换器 in every section saying 数学).
+            held = {f: b for f, b in fields.items() if all((f, p) in self.reader for p in parts)}
+            if not held or (len(parts) > 1 and self._common(parts)):
                 continue
+            if len(parts) == 1:
+                q = wq.Or([wq.Term(f, parts[0], boost=b * ALIAS_BOOST) for f, b in held.items()])
             else:
                 q = wq.Or(
                     [
                         wq.And([wq.Term(f, p) for p in parts], boost=b * ALIAS_BOOST)
-                        for f, b in fields.items()
+                        for f, b in held.items()
                     ]
                 )
             self._keep_words(words, False)
@@ -519,29 +634,38 @@ class Compiler:
             else:
                 self.terms.update(w.parts)
 
-    def _word_prefixes(self, raw: str, fields: dict[str, float]) -> list[str]:
-        """Index words that ``raw`` (a folded query word) begins, but ``raw`` itself: at most
-        :data:`MAX_WORD_PREFIXES`, those in the most sections."""
-        if analysis.has_cjk(raw):
+    def _word_prefixes(self, raw: str, fields: dict[str, float]) -> dict[str, tuple[str, ...]]:
+        """Index words that ``raw`` (a folded query word) begins, but ``raw`` itself, each with
+        the fields to look for it in: at most :data:`MAX_WORD_PREFIXES`, those in the most
+        sections. Names and headings for every word; body text too for a Chinese word, where
+        the body word is in more sections than ``raw`` (归一 → 归一化: jieba cut the notes into
+        longer words than the query's). A body word in fewer is mostly found already: the
+        notes' long words are indexed with the dictionary words inside them (卷积 of 卷积层)."""
+        cjk = analysis.has_cjk(raw)
+        if cjk:
             if len(raw) < 2:
-                return []
+                return {}
         elif len(raw) < MIN_WORD_PREFIX or not raw.isalpha():
-            return []
+            return {}
         else:
             stemmed = analysis.stem(raw)
             raw = stemmed if len(stemmed) < len(raw) else raw
-        sections: dict[str, int] = {}
         reader = self.reader
+        sections: dict[str, int] = {}
         for f in PREFIX_FIELDS:
-            if f not in fields:
-                continue
-            for n, t in enumerate(reader.expand_prefix(f, raw)):
-                if n >= MAX_WORD_PREFIX_SCAN:
-                    break
-                word = t.decode("utf-8") if isinstance(t, bytes) else t
-                if word != raw:
-                    sections[word] = sections.get(word, 0) + reader.doc_frequency(f, word)
-        return sorted(sections, key=lambda w: (-sections[w], w))[:MAX_WORD_PREFIXES]
+            if f in fields:
+                for word, n in prefix_counts(reader, f, raw, MAX_WORD_PREFIX_SCAN).items():
+                    if word != raw:
+                        sections[word] = sections.get(word, 0) + n
+        body: set[str] = set()
+        if cjk and "body" in fields:
+            itself = reader.doc_frequency("body", raw)
+            for word, n in prefix_counts(reader, "body", raw, MAX_WORD_PREFIX_SCAN).items():
+                if word != raw and n > itself:
+                    sections[word] = sections.get(word, 0) + n
+                    body.add(word)
+        found = sorted(sections, key=lambda w: (-sections[w], w))[:MAX_WORD_PREFIXES]
+        return {w: (*PREFIX_FIELDS, "body") if w in body else PREFIX_FIELDS for w in found}
 
     def _prefix_alternatives(self, words: list[analysis.Word], fields: dict[str, float]):
         """Term queries for the index words a one-word query begins (weighted down)."""
@@ -552,15 +676,15 @@ class Compiler:
         if not raw:
             return []
         found = self._word_prefixes(raw, fields)
-        out = []
-        # Names and headings only: body text would make a common prefix match most of the
-        # vault (normal*), every match scored, for hits the word itself mostly finds already.
-        for f, b in fields.items():
-            if f not in PREFIX_FIELDS:
-                continue
-            out.extend(
-                wq.Term(f, t, boost=b * WORD_PREFIX_BOOST) for t in found if (f, t) in self.reader
-            )
+        # Names and headings, and body text only for the Chinese words above: in body text a
+        # common prefix would match most of the vault (normal*), every match scored, for hits
+        # the word itself mostly finds already.
+        out = [
+            wq.Term(f, t, boost=fields[f] * WORD_PREFIX_BOOST)
+            for f in fields
+            for t, where in found.items()
+            if f in where and (f, t) in self.reader
+        ]
         if out:
             self.loose.update(found)
         return out
@@ -635,15 +759,15 @@ class Compiler:
         most sections are kept, and one line says so.
         """
         sections: dict[str, int] = {}
+        scanned = False  # stopped counting: so many that counting them would itself take long
         for f in fields:
-            for n, t in enumerate(self.reader.expand_prefix(f, raw)):
-                if n >= MAX_PREFIX_SCAN:
-                    break  # so many that counting them would itself take long
-                word = t.decode("utf-8") if isinstance(t, bytes) else t
-                sections[word] = sections.get(word, 0) + self.reader.doc_frequency(f, word)
+            counts = prefix_counts(self.reader, f, raw, MAX_PREFIX_SCAN)
+            scanned = scanned or len(counts) >= MAX_PREFIX_SCAN
+            for word, n in counts.items():
+                sections[word] = sections.get(word, 0) + n
         words = sorted(sections, key=lambda w: (-sections[w], w))
         if len(words) > MAX_PREFIX_WORDS:
-            many = f"more than {MAX_PREFIX_SCAN}" if len(words) >= MAX_PREFIX_SCAN else len(words)
+            many = f"more than {MAX_PREFIX_SCAN}" if scanned else len(words)
             notice(
                 f"`{text.rstrip('*')}*` matches {many} words; searched the "
                 f"{MAX_PREFIX_WORDS} most common (make the prefix longer to narrow it)"

@@ -276,3 +276,45 @@ def test_section_filter_includes_the_note_title(vault: Vault) -> None:
 def test_did_you_mean_leaves_found_words_alone(vault: Vault) -> None:
     # No hits because of the filter, not of a word: nothing to correct.
     assert index.suggest(vault, "tag:cnn 梯度") == []
+
+
+def test_or_else_scores_by_the_first_query_where_it_matches_even_when_skipping() -> None:
+    """kb.query.OrElse (a query word, else the longer words it begins): a section ``a`` finds is
+    scored by ``a`` alone, one only ``b`` finds by ``b``; a search cut to its best N (whoosh
+    skipping blocks too poor to rank) gives the best N of the whole list."""
+    import random
+
+    from whoosh import fields
+    from whoosh import query as wq
+    from whoosh.filedb.filestore import RamStorage
+
+    from kb.query import OrElse
+
+    schema = fields.Schema(id=fields.ID(stored=True), t=fields.TEXT(), h=fields.TEXT())
+    ix = RamStorage().create_index(schema)
+    rng = random.Random(3)
+    with ix.writer() as w:
+        for i in range(4000):
+            # a's first sections rank low (one norm in long text), its last ones high: the
+            # first blocks of a are skipped while b, strong throughout, still finds them
+            low = i < 2000
+            t = ["filler"] * (rng.randint(20, 40) if low else rng.randint(1, 5))
+            t += ["norm"] * ((1 if low else rng.randint(3, 6)) if rng.random() < 0.4 else 0)
+            t += ["normal"] * (rng.randint(1, 5) if rng.random() < 0.2 else 0)
+            h = "normal" if rng.random() < 0.1 else "x"
+            w.add_document(id=str(i), t=" ".join(t), h=h)
+    a = wq.Term("t", "norm")
+    # b strong enough to stay to the end, so that a skips blocks while b still runs
+    b = wq.Or([wq.Term("t", "normal", boost=0.3), wq.Term("h", "normal", boost=10.0)])
+    with ix.searcher() as s:
+        scores_a = {h["id"]: h.score for h in s.search(a, limit=None)}
+        scores_b = {h["id"]: h.score for h in s.search(b, limit=None)}
+        assert set(scores_a) & set(scores_b)  # sections in both, to be scored by a alone
+        want = {**scores_b, **scores_a}
+        found = {h["id"]: h.score for h in s.search(OrElse(a, b), limit=None)}
+        assert found.keys() == want.keys()
+        assert all(abs(found[k] - want[k]) < 1e-9 for k in want)
+        best = sorted(want.values(), reverse=True)
+        for n in (5, 10, 30, 100, 500):
+            top = [h.score for h in s.search(OrElse(a, b), limit=n)]
+            assert top == pytest.approx(best[:n]), n

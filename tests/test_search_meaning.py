@@ -17,6 +17,7 @@ from kb.cli import cli
 from kb.concepts import excerpt
 from kb.display import ZERO_WIDTH, display_text, math_text, strip_roles
 from kb.parse import parse_note
+from kb.query import FIELD_BOOSTS, MAX_WORD_PREFIXES, Compiler, prefix_counts
 from kb.text import placed
 from kb.vault import find_vault
 
@@ -168,6 +169,56 @@ def test_a_query_word_finds_the_words_it_begins_below_itself(runner, tmp_path: P
     assert "bn.md" in found  # norm → normalization
     assert [h["path"] for h in hits(runner, root, "batch norm")][0] == "bn.md"
     assert "zh.md" in [h["path"] for h in hits(runner, root, "归一")]
+
+
+def test_a_chinese_word_finds_the_body_words_it_begins(runner, tmp_path: Path) -> None:
+    """归一 finds 归一化 said only in body text (no heading or title begins with it), below a
+    section saying 归一 itself; a common word (卷积) is not looked for as the start of body
+    words in fewer sections than itself (卷积层 is indexed with 卷积 inside it)."""
+    root = write(
+        tmp_path / "v",
+        {
+            "scaling.md": "# 特征缩放\n\n训练前把数据归一化到零均值，再做归一化处理。\n",
+            "itself.md": "# 说法\n\n万法归一，这里只说归一。\n",
+            "conv.md": "# 网络\n\n卷积层和卷积核。这里的卷积层很多。\n",
+            "other.md": "# 其他\n\n与这里无关的文字。\n",
+        },
+    )
+    indexed(runner, root)
+    found = hits(runner, root, "归一")
+    paths = [h["path"] for h in found]
+    assert "scaling.md" in paths, found
+    # jieba keeps 归一 a word in itself.md: the word as typed ranks first
+    assert paths.index("itself.md") < paths.index("scaling.md")
+    vault = find_vault(str(root))
+    lit = {h.path: h.snippet for h in index.search(vault, "归一")}
+    assert "\x02归一\x03化" in lit["scaling.md"]  # lit where it begins the longer word
+    ix = index._open(vault)
+    with index._searcher(ix) as searcher:
+        compiler = Compiler(searcher)
+        assert "归一化" in compiler._word_prefixes("归一", FIELD_BOOSTS)
+        assert compiler._word_prefixes("归一", FIELD_BOOSTS)["归一化"][-1] == "body"
+        assert "卷积层" not in compiler._word_prefixes("卷积", FIELD_BOOSTS)
+
+
+def test_a_chinese_word_stands_for_a_few_body_words_at_most(runner, tmp_path: Path) -> None:
+    """Bounded: of the many body words a Chinese query word begins, the most common few."""
+    tails = "化法式量值率器层项度"
+    notes = {
+        f"n{i}.md": f"# 第{i}篇\n\n" + "。".join(f"归一{t}" for t in tails[: i + 1]) + "。\n"
+        for i in range(len(tails))
+    }
+    root = write(tmp_path / "v", notes)
+    indexed(runner, root)
+    vault = find_vault(str(root))
+    ix = index._open(vault)
+    with index._searcher(ix) as searcher:
+        found = Compiler(searcher)._word_prefixes("归一", FIELD_BOOSTS)
+        reader = searcher.reader()
+        counts = {w: reader.doc_frequency("body", w) for w in found}
+        others = prefix_counts(reader, "body", "归一", 1000)
+    assert 0 < len(found) <= MAX_WORD_PREFIXES
+    assert min(counts.values()) >= max(n for w, n in others.items() if w not in found)
 
 
 GLOSSED = {
@@ -339,8 +390,19 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
         ),
         (r"$\frac{1}{\sqrt{2\pi}}$", "1/(√2π)"),
         # d2l-zh's Sphinx roles, their backticks gone with the code they marked
-        ("根据 :eqref:eq_attn-pooling中定义的函数", "根据 中定义的函数"),
+        # (no space left before the Chinese or the punctuation that followed: "在 。" was a hole)
+        ("根据 :eqref:eq_attn-pooling中定义的函数", "根据中定义的函数"),
+        ("在 :numref:sec_linear_concise。", "在。"),
+        ("as in :numref:fig_x, and", "as in, and"),
+        ("see :ref:chap_installation to update", "see to update"),
         (":label:sec_batch_norm\n训练深层神经网络", "\n训练深层神经网络"),
+        # a role's visible text stays: its explicit title, or the text of a role that shows it
+        ("see :ref:Installation <chap_installation> first", "see Installation first"),
+        ("见 :ref:线性回归 <sec_linear> 一节", "见 线性回归 一节"),
+        (":doc:the guide </user/guide>.", "the guide."),
+        ("缩写 :abbr:BN (batch normalization) 和", "缩写 BN (batch normalization) 和"),
+        ("the :term:dropout rate", "the dropout rate"),
+        ("url http://a.b/c:d:e stays", "url http://a.b/c:d:e stays"),
         # ==highlight== marks go, == in code or prose stays
         ("==将每一个参数都归一化==成标准正态分布", "将每一个参数都归一化成标准正态分布"),
         ("if a==b and c==d", "if a==b and c==d"),
