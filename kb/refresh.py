@@ -96,6 +96,11 @@ def update(
             if full or full_graph or not kb_graph.is_current(vault, store):
                 with progress("Linking concepts") as cb:
                     kg = kb_graph.sync(vault, store, full=full or full_graph, progress=cb).graph
+    if kg is not None and not load_graph:
+        # Closed now: left to the garbage collector, the connection would
+        # write its WAL back into graph.sqlite whenever it went, whatever is there by then.
+        kg.db.close()
+        kg = None
     if load_graph and kg is None:
         # Current on disk: read it after letting go of the lock, so a query does not keep
         # other kb processes waiting while a large graph loads.

@@ -61,13 +61,15 @@ NOTES = [
 
 
 class FakeStore:
-    """The part of kb.store.Store that kb.index uses: hashes, notes, diff, generation."""
+    """The part of kb.store.Store that kb.index uses: hashes, notes, diff, generation,
+    changed_since."""
 
     def __init__(self, notes: list[Note]):
         self._notes = {n.path: n for n in notes}
 
-    def hashes(self) -> dict[str, str]:
-        return {p: str(hash(repr(n))) for p, n in self._notes.items()}
+    def hashes(self, paths=None) -> dict[str, str]:
+        keep = self._notes if paths is None else set(paths)
+        return {p: str(hash(repr(n))) for p, n in self._notes.items() if p in keep}
 
     def notes(self, paths=None) -> dict[str, Note]:
         return {p: self._notes[p] for p in (paths or self._notes) if p in self._notes}
@@ -75,7 +77,11 @@ class FakeStore:
     def generation(self) -> str:
         return ""  # no generation: kb.index compares every hash
 
-    def diff(self, held):
+    def changed_since(self, generation: str) -> None:
+        return None  # no journal either
+
+    def diff(self, held, paths=None):
+        assert paths is None
         current = self.hashes()
         stale = sorted(p for p, sha in current.items() if held.get(p) != sha)
         return stale, sorted(p for p in held if p not in current)
