@@ -41,7 +41,8 @@ _ZERO_WIDTH = _Lazy(f"[{ZERO_WIDTH}]")
 # d2l's :label:`sec_dropout`, :numref:`fig_x`, :cite:`Ioffe.Szegedy.2015` (the backticks gone
 # with the code they marked): markup for Sphinx, nothing a reader reads; the space before goes
 # too where nothing but punctuation or Chinese follows ("在 :numref:sec_x。" is "在。", not "在 。")
-_ROLE = _Lazy(r"([ \t]?)(?<![\w:/]):[a-z][a-z-]*:[A-Za-z0-9_.,/-]*[A-Za-z0-9_]")
+# (d2l's :begin_tab:`mxnet` … :end_tab: too: a role's name may hold "_", and need no target)
+_ROLE = _Lazy(r"([ \t]?)(?<![\w:/]):[a-z][a-z_-]*:(?:[A-Za-z0-9_.,/-]*[A-Za-z0-9_])?")
 # :ref:`Installation <chap_installation>`: a role's explicit title is what Sphinx shows
 _TITLED_ROLE = _Lazy(r"(?<![\w:/]):[a-z][a-z-]*:([^\s:<>][^:<>\n]{0,80}?)[ \t]*<[^<>\s]{1,200}>")
 # :abbr:`BN (batch normalization)`, :term:`dropout`, :math:`x^2`: roles whose text is shown

@@ -156,12 +156,23 @@ def _name_keys(name: str) -> list[str]:
 
 
 def _body(section: Section) -> str:
-    """What a section's text search looks at: its prose, code and math (math once)."""
-    chunks = [section.text, section.code]
+    """What a section's text search looks at: its prose, code and math (math once). The
+    target of a Sphinx role (``:cite:`Ioffe.Szegedy.2015```) is in the prose already, after
+    its role: not code, and not again (d2l-zh's snippets were ``sec_batch_norm
+    Ioffe.Szegedy.2015 sec_resnet``, the one place the words stood whole)."""
+    code = section.code
+    if code and ":" in section.text:
+        code = "\n".join(c for c in code.split("\n") if not _role_target(c, section.text))
+    chunks = [section.text, code]
     if section.math:
         # Inline math is already in the prose; display math is not.
         chunks += [m for m in section.math.splitlines() if m.strip() and m not in section.text]
     return "\n".join(c for c in chunks if c)
+
+
+def _role_target(code: str, text: str) -> bool:
+    """True when ``code`` stands in ``text`` as a role's target (``:numref:code``): there already."""
+    return bool(code) and re.search(rf"(?<![\w:]):[a-z][a-z-]*:{re.escape(code)}", text) is not None
 
 
 def documents(note: Note) -> list[dict]:

@@ -393,6 +393,7 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
         # (no space left before the Chinese or the punctuation that followed: "在 。" was a hole)
         ("根据 :eqref:eq_attn-pooling中定义的函数", "根据中定义的函数"),
         ("在 :numref:sec_linear_concise。", "在。"),
+        (":begin_tab:mxnet 讨论区 :end_tab:", " 讨论区"),  # d2l's tabs: "_" in a role's name
         ("as in :numref:fig_x, and", "as in, and"),
         ("see :ref:chap_installation to update", "see to update"),
         (":label:sec_batch_norm\n训练深层神经网络", "\n训练深层神经网络"),
@@ -410,3 +411,19 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
 )
 def test_display_text_of_nested_fractions_roles_and_highlights(text: str, shown: str) -> None:
     assert display_text(text) == shown
+
+
+def test_a_role_target_is_no_code_of_its_section() -> None:
+    """d2l-zh's roles (``:cite:`Ioffe.Szegedy.2015```) are in the prose after their role; as
+    code too, their identifiers made the snippet: ``…sec_batch_norm Ioffe.Szegedy.2015``."""
+    from kb.index import _body
+    from kb.parse import parse_note
+
+    note = parse_note(
+        "# 批量规范化\n:label:`sec_batch_norm`\n\n本节将介绍批量规范化（batch normalization）"
+        " :cite:`Ioffe.Szegedy.2015`，见 :numref:`sec_resnet`。调用 `nn.BatchNorm2d`。\n",
+        "bn.md",
+    )
+    body = _body(note.sections[-1])
+    assert "nn.BatchNorm2d" in body.split("\n")[-1]  # real code stays code
+    assert body.count("sec_batch_norm") == 1 and body.count("Ioffe.Szegedy.2015") == 1
