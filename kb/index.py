@@ -171,8 +171,9 @@ def _body(section: Section) -> str:
 
 
 def _role_target(code: str, text: str) -> bool:
-    """True when ``code`` stands in ``text`` as a role's target (``:numref:code``): there already."""
-    return bool(code) and re.search(rf"(?<![\w:]):[a-z][a-z-]*:{re.escape(code)}", text) is not None
+    """True when ``code`` stands in ``text`` as a role's target (``:numref:code``)."""
+    role = rf"(?<![\w:]):[a-z][a-z_-]*:{re.escape(code)}"
+    return bool(code) and re.search(role, text) is not None
 
 
 def documents(note: Note) -> list[dict]:

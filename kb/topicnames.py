@@ -389,9 +389,28 @@ def gloss_aliases(name: str, inside: str) -> list[str]:
         elif is_acronym(name) and acronym_of(name, piece) and not is_sentence(piece):
             out.append(piece)  # CNN(Convolutional Neural Network): the words it stands for
         elif _cross(name, piece) and not is_sentence(piece) and names_a_concept(piece):
+            if has_cjk(piece) and _describes(piece):
+                continue
             if has_cjk(piece) or not _stop_ended(piece):
                 out.append(piece)
     return out
+
+
+_DESCRIBING_LEAD_ZH = re.compile(
+    "^(?:从|甚至|比如|例如|譬如|包括|其中|约|大约|通常|一般|主要|只有|仅|可以|能够|适合|用于|用来|"
+    "相当于|类似于?|每个|多个|一个|某个)"
+)
+_DESCRIBING_ZH = re.compile("表示|指的是|是指|代表|第.{1,3}[个块层次]")
+_QUANTITY = re.compile(r"\d\s*[-–~]\s*\d")
+
+
+def _describes(piece: str) -> bool:
+    """True when the Chinese in ``English（…）`` explains rather than names: ``（$i$从0开始）``,
+    ``（甚至多个GPU）``, ``（下标j表示该样本点的第j个特征）``, ``（功耗150-200W）``, a long phrase
+    with 的 (``适合深度学习的廉价游戏GPU``)."""
+    if _DESCRIBING_LEAD_ZH.match(piece) or _DESCRIBING_ZH.search(piece) or _QUANTITY.search(piece):
+        return True
+    return "的" in piece and sum(is_cjk(ch) for ch in piece) >= 8
 
 
 def _stop_ended(latin: str) -> bool:

@@ -355,3 +355,22 @@ def test_a_concepts_home_skips_aspects_and_outline_entries(tmp_path: Path) -> No
     assert _card(root, "PCA")["path"] == "17_Learning PCA part1.md"
     act = _card(root, "activation function")
     assert (act["path"], act["heading"][-1]) == ("tips/tips.md", "激活函数")
+
+
+@pytest.mark.parametrize(
+    "name, inside, aliases",
+    [
+        ("GPU", "图形处理器", ["图形处理器"]),
+        ("Batch Normalization", "批归一化", ["批归一化"]),
+        ("Rectified Linear Unit", "修正线性单元", ["修正线性单元"]),
+        # d2l-zh / ml-notes-zh: brackets that explain, not name (a trial found them as aliases)
+        ("GPU", "i从0开始", []),
+        ("GPU", "甚至多个GPU", []),
+        ("GPU", "适合深度学习的廉价游戏GPU，功耗150-200W", []),
+        ("feature", "下标j表示该样本点的第j个特征", []),
+    ],
+)
+def test_a_gloss_names_and_does_not_explain(name: str, inside: str, aliases: list[str]) -> None:
+    from kb.topicnames import gloss_aliases
+
+    assert gloss_aliases(name, inside) == aliases
