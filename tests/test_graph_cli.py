@@ -412,3 +412,41 @@ def test_show_of_a_tag_no_note_carries_is_no_topic(tmp_path) -> None:
     (root / "a.md").write_text("# A\n\nA note about cnn.\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["--vault", str(root), "show", "#cnn"])
     assert result.exit_code == 1 and "no topic '#cnn'" in result.output
+
+
+def test_a_link_to_a_topic_no_note_holds_relates_to_the_topic(tmp_path) -> None:
+    """[[ReLU]] where ReLU is a heading, not a note: the link stays missing (as in Obsidian),
+    and the related list names the topic once, not "relu (missing)" beside it (trial)."""
+    from click.testing import CliRunner
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "act.md").write_text("# Activations\n\n## ReLU\n\nmax(0, x).\n", encoding="utf-8")
+    (root / "swish.md").write_text("# Swish\n\nSwish 比 [[relu]] 更平滑。\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["--vault", str(root), "show", "swish", "--json"])
+    card = _json(out)
+    assert [r["id"] for r in card["related"]] == ["concept:relu"]
+    assert [e["id"] for e in card["links_out"]] == ["missing:relu"]
+
+
+def test_did_you_mean_puts_names_holding_the_word_before_loose_spellings(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "a.md").write_text(
+        "# A\n\n## Retention\n\nRetention of tokens.\n\n## Attention-based Model\n\nText.\n\n"
+        "## Bottleneck\n\nText.\n",
+        encoding="utf-8",
+    )
+    run = lambda *a: CliRunner().invoke(cli, ["--vault", str(root), *a]).output  # noqa: E731
+    assert "did you mean: Attention-based Model, Retention" in run("show", "attention")
+    assert "did you mean: Bottleneck" in run("show", "bottlenek")
+
+
+def test_path_takes_n_for_the_places_also_said_together(kb) -> None:
+    every = kb("path", "ResNet", "Bottleneck", "-n", "0").stdout
+    one = kb("path", "ResNet", "Bottleneck", "-n", "1").stdout
+    if "also said together in" in every:
+        assert len(one.splitlines()) <= len(every.splitlines())
+    assert kb("path", "ResNet", "Bottleneck", "-n", "x").exit_code == 2

@@ -250,10 +250,11 @@ def _section(title: str, items: list, color: bool, cut: bool = False) -> None:
 @click.command()
 @click.argument("a", callback=_non_empty)
 @click.argument("b", callback=_non_empty)
+@limit_option("places the two are also said together", 10, json_lists_all=True)
 @json_option
 @click.pass_context
 @repairing
-def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
+def path(ctx: click.Context, a: str, b: str, limit: int, as_json: bool) -> None:
     """The shortest path between two topics, with the evidence for each hop.
 
     Edges are walked both ways; each hop says which way it really points and why it
@@ -293,10 +294,11 @@ def path(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         at = h["target"] if h["source"] == at else h["source"]
     if found["also"]:
         echo(style("  also said together in:", color, bold=True))
-        for via in found["also"]:
+        for via in found["also"][: limit or None]:
             echo(f"    {via['label']}")
             for where, text in _distinct_evidence(via["evidence"]):
                 echo(f"      {where}  {_quote(text)}")
+        _more(found["also"], limit)
 
 
 def _distinct_evidence(hops: list[dict]) -> list[tuple[str, str]]:

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from kb.graph.db import GraphDB
     from kb.resolve import Resolver
 
+NEAR_TYPO = 0.85
+"""How alike (difflib's ratio) a name must be to what was typed to be suggested before the
+names that hold it: ``bottlenek``/``bottleneck`` 0.95, ``attention``/``generation`` 0.63."""
+
 PATH_WEIGHT = {k: e.cost for k, e in EDGES.items()} | {SAID_WITH: EDGES["mentions"].cost}
 """Cost of a hop between two topics for ``kb path`` (:attr:`kb.nodes.EdgeKind.cost`)."""
 HEAD_WORDS_ZH = ("层", "函数", "模型", "网络", "算法", "方法", "法", "参数", "机制", "损失")
@@ -264,13 +268,16 @@ class KnowledgeGraph:
 
         close = difflib.get_close_matches(query, list(names), n=4 * n, cutoff=0.6)
         close = [k for k in close if alike(k)][:n]
+        # A name holding what was typed (attention: Attention-based Model) tells more than one
+        # spelled a little alike (Generation); a near spelling (bottlenek) comes first.
+        near = [k for k in close if difflib.SequenceMatcher(None, query, k).ratio() >= NEAR_TYPO]
         if has_cjk(query):
             holds = [k for k in names if query in k]
         else:
             word = re.compile(rf"(?<![a-z0-9]){re.escape(query)}(?![a-z0-9])")
             holds = [k for k in names if word.search(k)]
         inside = sorted(holds, key=len)[:n]
-        out = list(dict.fromkeys(names[k] for k in close + inside))
+        out = list(dict.fromkeys(names[k] for k in near + inside + close))
         return out[:n]
 
     def resolver(self) -> CachedResolver:
@@ -449,6 +456,10 @@ class KnowledgeGraph:
         factor: dict[str, float] = defaultdict(float)
 
         def add(other: str | None, e: dict, text: str, weight: float) -> None:
+            if other and other.startswith("missing:"):
+                # [[relu]] where no note is so named, but a topic is: that topic is related
+                found = self.db.target(concept_key(self.label(other)))
+                other = found[0] if found and self.has(found[0]) else other
             if not other or other == node or not self.has(other):
                 return
             if self.node(other)["kind"] in ("section", "tag"):
