@@ -625,6 +625,12 @@ class Store:
         # Out of the store: notes deleted (even while being read), and notes that became
         # unreadable or binary.
         had = known_before if full else known
+        if full:  # every note read again: those kb knew are new only if they are
+            shas = {row[0]: row[3] for row in touched}
+            added = changes.added
+            changes.added = [p for p in added if p not in had]
+            changes.changed = [p for p in added if p in had and had[p][1] != shas.get(p)]
+            changes.unchanged += len(added) - len(changes.added) - len(changes.changed)
         dropped = set(vanished) | set(changes.skipped)
         changes.removed = sorted(p for p in had if p not in on_disk or p in dropped)
         changes.newly_skipped = sorted(

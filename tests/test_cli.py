@@ -33,9 +33,11 @@ def test_index_json_and_incremental(kb, vault_copy: Path) -> None:
 
 
 def test_index_full(kb) -> None:
-    kb("index")
+    """--full reads every note again; an unchanged note is neither new nor changed."""
+    first = json.loads(kb("index", "--json").stdout)
+    assert len(first["added"]) == 9
     data = json.loads(kb("index", "--full", "--json").stdout)
-    assert len(data["added"]) == 9
+    assert data["added"] == data["changed"] == [] and data["notes"] == 9
 
 
 def test_index_warns_about_bad_front_matter(kb, vault_copy: Path) -> None:

@@ -62,10 +62,16 @@ def test_touched_but_identical_file_is_not_parsed_again(vault_copy: Path) -> Non
 
 
 def test_full_rebuild_reparses_all(vault_copy: Path) -> None:
+    """--full reads every note again, and says new or changed only of those that are."""
     store = store_for(vault_copy)
     first = store.refresh()
+    relu = vault_copy / "topics" / "ReLU.md"
+    relu.write_text(relu.read_text(encoding="utf-8") + "\nzebra\n", encoding="utf-8")
+    (vault_copy / "new.md").write_text("# New\n", encoding="utf-8")
     again = store.refresh(full=True)
-    assert again.added == first.added
+    assert set(again.parsed) == {*first.added, "new.md"}
+    assert again.added == ["new.md"] and again.changed == ["topics/ReLU.md"]
+    assert again.unchanged == len(first.added) - 1
 
 
 def test_consumer_diff(vault_copy: Path) -> None:
