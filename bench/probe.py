@@ -72,6 +72,9 @@ def generated(root: Path) -> Probes:
 
 
 _EN_WORD = re.compile(r"[A-Za-z][a-z]{4,}")
+_MARKUP = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$|\\[A-Za-z]+|`[^`\n]*`|:[A-Za-z_]+:", re.S)
+"""Math, LaTeX commands, inline code and Sphinx roles (``:numref:``): their words are markup, not prose a person searches
+(d2l-zh's most frequent word was ``mathbf``, which kb rightly does not index as a word)."""
 _STOP = frozenset(
     "about above after again against being below between could doesn during first found "
     "from have having here into itself just more most other only over same should since some "
@@ -99,8 +102,9 @@ def derived(root: Path, data_dir: Path) -> Probes:
         if i % max(1, len(notes) // 400):  # a sample of ~400 notes is enough for frequencies
             continue
         for sec in note.sections:
-            english.update(w.lower() for w in _EN_WORD.findall(sec.text))
-            cjk = "".join(ch if "\u4e00" <= ch <= "\u9fff" else " " for ch in sec.text)
+            text = _MARKUP.sub(" ", sec.text)
+            english.update(w.lower() for w in _EN_WORD.findall(text))
+            cjk = "".join(ch if "\u4e00" <= ch <= "\u9fff" else " " for ch in text)
             chinese.update(w for w in rjieba.cut(cjk) if len(w.strip()) >= 2)
     en = [w for w, _ in english.most_common(60) if w not in _STOP][:3]
     zh = [w for w, _ in chinese.most_common(60) if len(w) >= 2][:2]
