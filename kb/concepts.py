@@ -247,11 +247,19 @@ def sentence_spans(text: str) -> list[tuple[int, str]]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _readable(sentence: str) -> str:
+    """:func:`kb.display.display_text` with runs of space as one; cached, since a sentence
+    that names several topics is excerpted once for each (a full build asks ~120 times per
+    note)."""
+    return _SPACE.sub(" ", display_text(sentence)).strip()
+
+
 def excerpt(sentence: str, name: str = "", limit: int = EVIDENCE_MAX) -> str:
     """The sentence as a reader reads it (:func:`kb.display.display_text`: math as text, no
     zero-width or citation marks), cut to ``limit`` characters around the first place ``name``
     appears."""
-    sentence = _SPACE.sub(" ", display_text(sentence)).strip()
+    sentence = _readable(sentence)
     if len(sentence) <= limit:
         return sentence
     at = sentence.casefold().find(name.casefold()[:12]) if name else -1

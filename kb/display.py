@@ -196,7 +196,7 @@ def display_text(text: str) -> str:
     no Sphinx roles (``:numref:`fig_x```), no ``==highlight==`` marks."""
     if not text:
         return text
-    if any(c in text for c in ZERO_WIDTH):
+    if not text.isascii():  # one C scan; the zero-width characters are none of them ASCII
         text = _ZERO_WIDTH.sub("", text)
     if "[!" in text:
         text = _CALLOUT.sub("", text)

@@ -150,6 +150,10 @@ class GraphDB:
         try:
             self.db.execute("PRAGMA trusted_schema = OFF")
             self._check(create)
+            # SQLite's default page cache is 2 MB: a full build's inserts into the edges and
+            # hits indexes (random keys) then read and write the same pages again and again.
+            # The cache grows only as pages are used, so a small query pays nothing for it.
+            self.db.execute("PRAGMA cache_size = -65536")
         except sqlite3.DatabaseError as e:
             self.db.close()
             if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
