@@ -73,8 +73,9 @@ def generated(root: Path) -> Probes:
 
 _EN_WORD = re.compile(r"[A-Za-z][a-z]{4,}")
 _MARKUP = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$|\\[A-Za-z]+|`[^`\n]*`|:[A-Za-z_]+:", re.S)
-"""Math, LaTeX commands, inline code and Sphinx roles (``:numref:``): their words are markup, not prose a person searches
-(d2l-zh's most frequent word was ``mathbf``, which kb rightly does not index as a word)."""
+"""Math, LaTeX commands, inline code and Sphinx roles (``:numref:``): their words are markup,
+not prose a person searches (d2l-zh's most frequent word was ``mathbf``, which kb rightly
+does not index as a word)."""
 _STOP = frozenset(
     "about above after again against being below between could doesn during first found "
     "from have having here into itself just more most other only over same should since some "
