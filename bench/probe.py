@@ -72,10 +72,10 @@ def generated(root: Path) -> Probes:
 
 
 _EN_WORD = re.compile(r"[A-Za-z][a-z]{4,}")
-_MARKUP = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$|\\[A-Za-z]+|`[^`\n]*`|:[A-Za-z_]+:", re.S)
-"""Math, LaTeX commands, inline code and Sphinx roles (``:numref:``): their words are markup,
-not prose a person searches (d2l-zh's most frequent word was ``mathbf``, which kb rightly
-does not index as a word)."""
+_MARKUP = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$|\\[A-Za-z]+|`[^`\n]*`", re.S)
+"""Math, LaTeX commands and inline code (Sphinx roles go by :func:`kb.display.strip_roles`):
+their words are markup, not prose a person searches (d2l-zh's most frequent word was
+``mathbf``, which kb rightly does not index as a word)."""
 _STOP = frozenset(
     "about above after again against being below between could doesn during first found "
     "from have having here into itself just more most other only over same should since some "
@@ -86,6 +86,7 @@ _STOP = frozenset(
 
 def derived(root: Path, data_dir: Path) -> Probes:
     """Probes picked from kb's store of an indexed vault (``kb index`` has run)."""
+    from kb.display import strip_roles
     from kb.resolve import Resolver
     from kb.store import Store
     from kb.vault import Vault
@@ -103,7 +104,7 @@ def derived(root: Path, data_dir: Path) -> Probes:
         if i % max(1, len(notes) // 400):  # a sample of ~400 notes is enough for frequencies
             continue
         for sec in note.sections:
-            text = _MARKUP.sub(" ", sec.text)
+            text = _MARKUP.sub(" ", strip_roles(sec.text))
             english.update(w.lower() for w in _EN_WORD.findall(text))
             cjk = "".join(ch if "\u4e00" <= ch <= "\u9fff" else " " for ch in text)
             chinese.update(w for w in rjieba.cut(cjk) if len(w.strip()) >= 2)
