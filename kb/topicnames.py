@@ -817,10 +817,15 @@ def recurring_headings(headings: Iterable[Sequence[tuple[str, str]]], notes: int
             if key not in seen:
                 seen.add(key)
                 in_notes[key] += 1
-    need = max(RECURRING_MIN, math.ceil(RECURRING_SHARE * notes))
+    need = recurring_need(notes)
     return frozenset(
         k for k, n in in_notes.items() if n >= need and len(parents[k]) >= RECURRING_PARENTS
     )
+
+
+def recurring_need(notes: int) -> int:
+    """In how many of a vault's ``notes`` a heading must recur to be :func:`recurring_headings`."""
+    return max(RECURRING_MIN, math.ceil(RECURRING_SHARE * notes))
 
 
 # -- lookup --------------------------------------------------------------------------------------

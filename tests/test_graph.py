@@ -688,6 +688,140 @@ def test_adding_a_note_rederives_only_the_notes_that_name_or_link_it(tmp_path):
     assert _snapshot(gone.graph.graph) == _snapshot(full.graph.graph)
 
 
+def _tables(idx: Path) -> dict[str, list[tuple]]:
+    """Every row of every table of a saved graph but its bookkeeping (``meta``), sorted."""
+    import sqlite3
+
+    db = sqlite3.connect(idx / "graph.sqlite")
+    try:
+        names = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: sorted(db.execute(f"SELECT * FROM {t}"), key=repr) for t in names if t != "meta"}
+    finally:
+        db.close()
+
+
+def _add_delete_rename(root: Path, idx: Path, tmp_path: Path, steps: int, seed: int) -> int:
+    """Seeded adds (some taking another note's title, headings and aliases), deletes, renames
+    and edits; after each, every table of the graph equals a full rebuild's. Returns how many
+    of the adds and deletes recomputed only part of the name table."""
+    import random
+
+    import kb.graph.update as gupdate
+
+    scopes: list[object] = []
+    real = gupdate._joined_scope
+
+    def spy(*args):
+        scopes.append(real(*args))
+        return scopes[-1]
+
+    rng = random.Random(seed)
+    removed: list[tuple[Path, bytes]] = []
+    local = 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gupdate, "_joined_scope", spy)
+        _sync(root, idx)
+        for step in range(steps):
+            files = sorted(root.rglob("*.md"))
+            other = rng.choice(files)
+            heads = [
+                line.lstrip("#").strip()
+                for line in other.read_text(encoding="utf-8").splitlines()
+                if line.startswith("#")
+            ] or [other.stem]
+            kind = ("add", "delete", "rename", "readd", "edit")[step % 5]
+            if kind == "add":
+                h, h2 = rng.choice(heads), rng.choice(heads)
+                where = root / "extra" / (f"{other.stem}.md" if step % 2 else f"added {step}.md")
+                where.parent.mkdir(exist_ok=True)
+                _touch(
+                    where,
+                    f"---\naliases: [{other.stem[:10]}]\n---\n# {h}\n\n{h2} 与 *{h}* 有关，"
+                    f"批归一化（Batch Normalization）and [[{other.stem}]].\n\n## {h2}\n\n"
+                    "## 小结\n\nok\n",
+                )
+            elif kind == "delete" or (kind == "readd" and not removed):
+                removed.append((other, other.read_bytes()))
+                other.unlink()
+            elif kind == "readd":
+                back, data = removed.pop(rng.randrange(len(removed)))
+                back.parent.mkdir(parents=True, exist_ok=True)
+                back.write_bytes(data)
+            elif kind == "rename":
+                other.rename(other.with_name(f"renamed {step} {other.name}"))
+            else:
+                with other.open("a", encoding="utf-8") as fh:
+                    fh.write(f"\nMore about {rng.choice(heads)}.\n")
+                _touch(other, other.read_text(encoding="utf-8"))
+            before = len(scopes)
+            _sync(root, idx)
+            local += any(s is not None for s in scopes[before:])
+            full = tmp_path / f"full-{step}"
+            _sync(root, full, full=True)
+            assert _tables(idx) == _tables(full), (step, kind, other.name)
+            shutil.rmtree(full)
+    return local
+
+
+def test_adding_and_deleting_notes_equals_a_full_rebuild(tmp_path):
+    """Notes added with another note's title, headings, aliases and glosses, deleted, added
+    back, renamed and edited: the name table, cards, mentions and links of each step are a
+    full rebuild's, row for row, most of them recomputed for the names joined to the change."""
+    root = tmp_path / "v"
+    shutil.copytree(REPO / "vault", root, ignore=shutil.ignore_patterns(".kb"))
+    local = _add_delete_rename(root, tmp_path / "inc", tmp_path, steps=20, seed=5)
+    assert local >= 10
+
+
+def test_adds_and_deletes_equal_a_full_rebuild_on_real_notes(tmp_path):
+    from tests.conftest import shared_vault
+
+    root = tmp_path / "v"
+    root.mkdir()
+    for note in sorted(shared_vault("ml-notes-zh").rglob("*.md"))[:6]:  # (a rebuild a step)
+        shutil.copy(note, root / note.name)
+    local = _add_delete_rename(root, tmp_path / "inc", tmp_path, steps=8, seed=8)
+    assert local >= 4
+
+
+def test_adding_or_deleting_a_note_reads_only_the_notes_its_names_join(tmp_path, monkeypatch):
+    """A new note whose names no other note holds decodes no other note's facts and builds
+    the name table of its own names only; deleting it likewise."""
+    import kb.graph.update as gupdate
+
+    root = tmp_path / "v"
+    _linked_vault(root, 40)
+    (root / "Topic 7.md").write_text(
+        "# Topic 7\n\n## Gizmo\n\nA gizmo helps; see [[Topic 8]].\n", encoding="utf-8"
+    )
+    _sync(root, tmp_path / "idx")
+    built: list[list[str]] = []
+    real = gupdate.Names.build
+
+    def build(facts, total=None):
+        facts = list(facts)
+        built.append([f.path for f in facts])
+        return real(facts, total)
+
+    monkeypatch.setattr(gupdate.Names, "build", staticmethod(build))
+    for step, text in enumerate(["# Gizmo Two\n\n## Gizmo\n\nAnother gizmo.\n", None]):
+        if text is None:
+            (root / "Gizmo Two.md").unlink()
+        else:
+            _touch(root / "Gizmo Two.md", text)
+        reads = _Reads(monkeypatch, forbid_build=False)
+        result = _sync(root, tmp_path / "idx")
+        # Its own names and the one note whose heading it shares: not the 39 others.
+        assert built[-1] == (["Gizmo Two.md", "Topic 7.md"] if text else ["Topic 7.md"])
+        assert set(reads.decoded) <= {"Gizmo Two.md", "Topic 7.md"}
+        assert _rows_written(result) < 60
+        with pytest.MonkeyPatch.context() as undo:
+            undo.setattr(gupdate.Names, "build", staticmethod(real))
+            full = _sync(root, tmp_path / f"full-{step}", full=True)
+        assert _snapshot(result.graph.graph) == _snapshot(full.graph.graph)
+        assert _tables(tmp_path / "idx") == _tables(tmp_path / f"full-{step}")
+
+
 def test_a_renamed_note_moves_its_links_and_mentions(tmp_path):
     root = tmp_path / "v"
     _linked_vault(root, 12)

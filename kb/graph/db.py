@@ -8,7 +8,9 @@ needs, through the indexes on source, target, owner and kind.
 Beside the graph the file keeps what updates need: each note's facts (JSON, checked on the
 way back), the names each note's text says (``hits``), the names its links look up
 (``link_keys``), the names links find it by (``note_keys``), its text in matching form
-(``texts``), and the name table (``names``, ``display``, ``about``, ``defines``).
+(``texts``), what of it the name table reads together (``name_groups``: see
+:func:`kb.graph.names.name_groups`), its tags (``note_tags``), and the name table
+(``names``, ``display``, ``about``, ``defines``).
 
 Nothing read here is ever run: values are SQLite text and numbers, JSON is decoded into
 plain values and type-checked, and a file whose schema is not exactly the one below (a
@@ -28,12 +30,15 @@ from typing import Any
 
 from kb.errors import KbError
 from kb.graph.facts import BadFacts, Definition, EdgeKey, NoteFacts, decode
+from kb.graph.names import name_groups
 from kb.resolve import note_keys
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 14
+SCHEMA = 15
 """Bump when what the graph holds or how names are found changes: a saved graph of another
-schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys."""
+schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys.
+15: name_groups and note_tags (an added or deleted note recomputes only the names joined to
+its own)."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
@@ -49,6 +54,12 @@ _TABLES = (
     "CREATE INDEX note_keys_key ON note_keys (key)",
     "CREATE INDEX note_keys_path ON note_keys (path)",
     "CREATE INDEX link_keys_key ON link_keys (key)",
+    "CREATE TABLE name_groups (token TEXT NOT NULL, kind INTEGER NOT NULL, path TEXT NOT NULL,"
+    " grp INTEGER NOT NULL) STRICT",
+    "CREATE INDEX name_groups_token ON name_groups (token)",
+    "CREATE INDEX name_groups_path ON name_groups (path)",
+    "CREATE TABLE note_tags (tag TEXT NOT NULL, path TEXT NOT NULL) STRICT",
+    "CREATE INDEX note_tags_path ON note_tags (path)",
     "CREATE INDEX link_keys_path ON link_keys (path)",
     "CREATE TABLE nodes (id TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,"
     " path TEXT, line INTEGER, heading TEXT NOT NULL, snippet TEXT NOT NULL,"
@@ -306,8 +317,58 @@ class GraphDB:
             out.update(p for (p,) in self.db.execute(q, (key,)))
         return out
 
-    def texts(self) -> Iterator[tuple[str, str]]:
-        return iter(self.db.execute("SELECT path, text FROM texts").fetchall())
+    def paths_holding(self, keys: Iterable[str]) -> list[str]:
+        """Notes whose text (in matching form) holds one of ``keys`` anywhere, word bounds
+        aside: a first look before the notes are searched properly."""
+        keys = sorted(set(keys))
+        if len(keys) > 16:  # (one automaton pass over each text beats many substring scans)
+            from kb.mentions import Matcher
+
+            first_look = Matcher(keys, checked=True)
+            rows = self.db.execute("SELECT path, text FROM texts").fetchall()
+            return [p for p, text in rows if first_look.any_in(text)]
+        if not keys:
+            return []
+        where = " OR ".join(["instr(text, ?)"] * len(keys))
+        return [p for (p,) in self.db.execute(f"SELECT path FROM texts WHERE {where}", keys)]
+
+    def joined(
+        self, seeds: Iterable[tuple[int, str]], paths: Iterable[str], limit: int
+    ) -> tuple[set[str], set[tuple[int, str]]] | None:
+        """The notes holding a name group (:func:`kb.graph.names.name_groups`) joined through
+        shared tokens to ``seeds`` or to a group of ``paths`` (those included), and the tokens
+        of those groups; None when the notes are more than ``limit`` (then building the whole
+        table costs about as much)."""
+        groups: dict[tuple[str, int], list[tuple[int, str]]] = {}  # (path, grp) → its tokens
+        loaded: set[str] = set()
+        seen: set[tuple[int, str]] = set()
+        frontier, pending = set(seeds), set(paths)
+        while frontier or pending:
+            new: set[tuple[str, int]] = set()
+            seen |= frontier
+            q = "SELECT token, kind, path, grp FROM name_groups WHERE token IN ({})"
+            for t, kind, p, g in self._in(q, sorted({t for _, t in frontier})):
+                if (kind, t) in frontier:
+                    new.add((p, g))
+            need = sorted(({p for p, _ in new} | pending) - loaded)
+            if len(loaded) + len(need) > limit:
+                return None
+            loaded.update(need)
+            q = "SELECT path, grp, kind, token FROM name_groups WHERE path IN ({})"
+            rows: dict[tuple[str, int], list[tuple[int, str]]] = {}
+            for p, g, kind, t in self._in(q, need):
+                rows.setdefault((p, g), []).append((kind, t))
+            for (p, g), ts in rows.items():
+                groups.setdefault((p, g), ts)
+                if p in pending:
+                    new.add((p, g))
+            pending = set()
+            frontier = {tok for pg in new for tok in groups.get(pg, ())} - seen
+        return loaded, seen
+
+    def used_tags(self) -> set[str]:
+        """Every tag some note uses."""
+        return {t for (t,) in self.db.execute("SELECT DISTINCT tag FROM note_tags")}
 
     # -- writing a note's rows -------------------------------------------------------
     def drop_notes(self, paths: Iterable[str]) -> set[str]:
@@ -318,7 +379,9 @@ class GraphDB:
             gone.update(n for (n,) in db.execute("SELECT id FROM nodes WHERE owner = ?", (p,)))
             for table in ("nodes", "edges"):
                 db.execute(f"DELETE FROM {table} WHERE owner = ?", (p,))
-            for table in ("notes", "texts", "hits", "link_keys", "note_keys"):
+            for table in (
+                "notes", "texts", "hits", "link_keys", "note_keys", "name_groups", "note_tags",
+            ):  # fmt: skip
                 db.execute(f"DELETE FROM {table} WHERE path = ?", (p,))
         return gone
 
@@ -344,6 +407,11 @@ class GraphDB:
         db.executemany(
             "INSERT INTO note_keys VALUES (?, ?)", [(k, p) for k in sorted(note_keys(p, f.aliases))]
         )
+        db.executemany(
+            "INSERT INTO name_groups VALUES (?, ?, ?, ?)",
+            [(t, kind, p, i) for i, g in enumerate(name_groups(f)) for kind, t in sorted(g)],
+        )
+        db.executemany("INSERT INTO note_tags VALUES (?, ?)", [(t, p) for t in set(f.tags)])
         db.executemany(
             "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(n, *_node_row(a), p) for n, a in nodes.items()],
@@ -440,17 +508,27 @@ class GraphDB:
         display: dict[str, dict[str, str]],
         about: dict[str, str],
         defines: dict[str, list[Definition]],
+        scope: tuple[set[str], set[str]] | None = None,
     ) -> None:
-        """Bring the name tables to these values, writing only the rows that differ."""
+        """Bring the name tables to these values, writing only the rows that differ. With a
+        ``scope`` (keys, nodes), the values are those of these keys and the nodes they named
+        (:func:`kb.graph.update._joined_scope`), and the rows of other names are kept."""
         db = self.db
         said = set(said)
-        old = {k: (n, c, m, s) for k, n, c, m, s in db.execute("SELECT * FROM names")}
+
+        def rows(sql: str, where: str, among: Iterable[str] | None, order: str = "") -> Iterable:
+            if among is None:
+                return db.execute(sql + order)
+            return self._in(f"{sql} WHERE {where} IN ({{}}){order}", sorted(among))
+
+        keys, nodes = scope if scope is not None else (None, None)
+        old = {k: (n, c, m, s) for k, n, c, m, s in rows("SELECT * FROM names", "key", keys)}
         new = {
             k: (node, compact(k), _dumps(named.get(k, [])), int(k in said))
             for k, node in target.items()
         }
         _apply(db, "names", "key", old, new)
-        old_d = {(n, k): name for n, k, name in db.execute("SELECT * FROM display")}
+        old_d = {(n, k): name for n, k, name in rows("SELECT * FROM display", "key", keys)}
         new_d = {(n, k): name for n, by in display.items() for k, name in by.items()}
         for nk in old_d.keys() - new_d.keys():
             db.execute("DELETE FROM display WHERE node = ? AND key = ?", nk)
@@ -458,7 +536,7 @@ class GraphDB:
             "INSERT OR REPLACE INTO display VALUES (?, ?, ?)",
             [(*nk, name) for nk, name in new_d.items() if old_d.get(nk) != name],
         )
-        old_a = dict(db.execute("SELECT section, node FROM about"))
+        old_a = dict(rows("SELECT section, node FROM about", "node", nodes))
         for s in old_a.keys() - about.keys():
             db.execute("DELETE FROM about WHERE section = ?", (s,))
         db.executemany(
@@ -466,12 +544,14 @@ class GraphDB:
             [(s, n) for s, n in about.items() if old_a.get(s) != n],
         )
         old_def: dict[str, list[tuple]] = {}
-        q = f"SELECT concept, {_DEF_COLS} FROM defines ORDER BY concept, ord"
-        for c, *row in db.execute(q):
+        concepts = None if nodes is None else nodes | defines.keys()
+        for c, *row in rows(
+            f"SELECT concept, {_DEF_COLS} FROM defines", "concept", concepts, " ORDER BY ord"
+        ):
             old_def.setdefault(c, []).append(tuple(row))
         for c in old_def.keys() | defines.keys():
-            rows = [_def_row(d) for d in defines.get(c, [])]
-            if old_def.get(c) != rows:
+            new_rows = [_def_row(d) for d in defines.get(c, [])]
+            if old_def.get(c) != new_rows:
                 self.put_definitions(c, defines.get(c, []))
 
     def move_abouts(self, moved: dict[str, str]) -> None:

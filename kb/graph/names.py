@@ -41,7 +41,10 @@ class Names:
     """What link resolution depends on: every note's path and aliases."""
 
     @classmethod
-    def build(cls, facts: Iterable[NoteFacts]) -> Names:
+    def build(cls, facts: Iterable[NoteFacts], total: int | None = None) -> Names:
+        """The table of these notes' facts, in path order. ``total`` is how many notes the
+        vault has when ``facts`` are only some of them (:func:`name_groups` says which notes
+        a name's answer depends on: all those that share a group with it)."""
         t = cls()
         notes_named: dict[str, list[str]] = defaultdict(list)
         claims: dict[str, list[Claim]] = defaultdict(list)
@@ -52,7 +55,7 @@ class Names:
         scoped = recurring_headings(
             ([(c.key, concept_key(c.heading[-2]) if len(c.heading) > 1 else "") for c in f.claims]
              for f in facts),
-            len(facts),
+            len(facts) if total is None else total,
         )  # fmt: skip
         for f in facts:
             sig.append((f.path, f.aliases))
@@ -227,10 +230,8 @@ def _spellings(target: dict[str, str]) -> list[tuple[str, str]]:
     Gradients``): one concept spelled two ways."""
     by_form: dict[str, set[str]] = defaultdict(set)
     for key, node in target.items():
-        form = compact(key)
-        if form.endswith("s") and not form.endswith("ss"):
-            form = form[:-1]  # Vanishing Gradients = vanishing gradient
-        if node.startswith("concept:") and key.isascii() and len(form) >= SPELLING_MIN:
+        form = spelling_form(key)
+        if node.startswith("concept:") and form:
             by_form[form].add(node)
     pairs = []
     for nodes in by_form.values():
@@ -242,6 +243,48 @@ def _spellings(target: dict[str, str]) -> list[tuple[str, str]]:
 SPELLING_MIN = 5
 """Names shorter than this, without spaces, stay apart: two short words run together are too
 often another word."""
+
+
+def spelling_form(key: str) -> str | None:
+    """What :func:`_spellings` compares of a Latin name (no spaces, hyphens kept, no plural
+    ``s``); None for a name it leaves apart (not Latin, or too short)."""
+    form = compact(key)
+    if form.endswith("s") and not form.endswith("ss"):
+        form = form[:-1]  # Vanishing Gradients = vanishing gradient
+    return form if key.isascii() and len(form) >= SPELLING_MIN else None
+
+
+KEY, FORM, SECTION = 0, 1, 2
+"""The kinds of token of :func:`name_groups`: a concept key, a :func:`spelling_form`, a section."""
+
+
+def name_groups(f: NoteFacts) -> list[frozenset[tuple[int, str]]]:
+    """What of a note :meth:`Names.build` reads together, as groups of tokens: its names
+    (title, file name, aliases: one node), each heading claim (its key, the names spelled out
+    in it, its section: the section's ``about``), each prose term (key and other names). Every
+    token stands for its spelling form too (two spellings of a name are one concept).
+
+    Build reads nothing else across notes: a name's answer depends only on the groups joined
+    to it through shared tokens, so an update that recomputes every group joined to the
+    groups of the notes it changes, from those groups' notes alone, gets what a build of the
+    whole vault gets for them (the vault's note count aside: see ``total`` of
+    :meth:`Names.build`)."""
+
+    def tokens(keys: Iterable[str]) -> set[tuple[int, str]]:
+        out = set()
+        for k in keys:
+            out.add((KEY, k))
+            form = spelling_form(k)
+            if form:
+                out.add((FORM, form))
+        return out
+
+    groups = [frozenset(tokens(k for k, _ in f.names))]
+    for c in f.claims:
+        groups.append(frozenset({*tokens([c.key, *(k for k, _ in c.parts)]), (SECTION, c.section)}))
+    for c in f.terms:
+        groups.append(frozenset(tokens([c.key, *(k for k, _ in c.parts)])))
+    return [g for g in groups if g]
 
 
 def _glossed(c: Claim) -> bool:

@@ -29,13 +29,13 @@ from kb.graph.facts import (
     find_hits,
     note_facts,
 )
-from kb.graph.names import Names
+from kb.graph.names import KEY, Names, name_groups
 from kb.graph.queries import KnowledgeGraph
 from kb.model import Note
 from kb.nodes import tag_chain, tag_id
 from kb.resolve import looked_up, note_keys
 from kb.store import Progress, gc_paused
-from kb.topicnames import compact
+from kb.topicnames import compact, recurring_need
 
 if TYPE_CHECKING:
     from kb.store import Store
@@ -142,11 +142,7 @@ def _sync(
         gone = sorted(set(gone) | (set(stale) - set(notes)))
 
         def others(keys: frozenset[str], skip: set[str]) -> dict[str, Note]:
-            from kb.mentions import Matcher
-
-            first_look = Matcher(keys)
-            hits = [p for p, text in db.texts() if p not in skip and first_look.any_in(text)]
-            return store.notes(hits)
+            return store.notes(p for p in db.paths_holding(keys) if p not in skip)
 
         with gc_paused():
             changed = {p: (n, shas[p]) for p, n in notes.items()}
@@ -194,6 +190,7 @@ def update(
 ) -> tuple[int, int]:
     """Apply changed, added (``notes``: path → (note, sha)) and removed notes to the graph,
     in one transaction. Returns (notes searched again for new names, notes derived again)."""
+    from kb.concepts import mentionable
     from kb.mentions import Matcher
 
     gone = list(gone)
@@ -207,20 +204,33 @@ def update(
         moved = _names_kept(db, own) if own and not gone else None
         if moved is not None:
             return _update_in_place(db, notes, own, moved, progress)
-        facts = db.facts()
-        old_names = db.targets()
-        old_signature = set(db.signature())
+        scope = _joined_scope(db, own, gone)
+        if scope is None:  # the whole table is built again
+            facts = db.facts()
+            old_names = db.targets()
+            said_before: set[str] = set()
+        else:
+            paths, within = scope
+            facts = db.facts(paths)
+            old_names = db.targets(within)
+            said_before = set(db.said_keys()) - within
         touched = set(notes) | set(gone)
+        # What link resolution depends on (every note's path and aliases) changes only by
+        # these notes' entries.
+        moved = {(p, facts[p].aliases) for p in touched if p in facts}
+        moved ^= {(p, part.facts.aliases) for p, part in own.items()}
         removed_nodes = db.drop_notes(p for p in touched if p in facts)
         for p in touched:
             facts.pop(p, None)
         for path, part in own.items():
             facts[path] = part.facts
-        names = Names.build(facts[p] for p in sorted(facts))
-        resolver = names.resolver()
-
+        total = db.count() + len(own)
+        names = Names.build((facts[p] for p in sorted(facts)), total)
+        if scope is not None:
+            names = _restricted(names, within, facts)
         keys = names.matched_keys()
-        matcher = Matcher(keys)
+        # (the names of other groups were checked when they were written)
+        matcher = Matcher([*said_before, *(k for k in keys if mentionable(k))], checked=True)
         texts: dict[str, str] = {}
         for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
             facts[path].hits, texts[path] = find_hits(note, matcher)
@@ -239,7 +249,7 @@ def update(
         if added_keys:
             small = Matcher(added_keys)
             if small.size:
-                for path, note in others(added_keys, set(notes) | rescan).items():
+                for path, note in others(frozenset(small.keys), set(notes) | rescan).items():
                     if find_hits(note, small)[0]:
                         rescan.add(path)
         for path, note in read(sorted(rescan)).items():
@@ -254,19 +264,25 @@ def update(
                 link_keys(f),
             )  # fmt: skip
         removed_nodes -= {n for part in own.values() for n in part.nodes}
-        removed_nodes |= _sync_shared_nodes(db, facts, names)
-        db.write_names(
-            names.target,
-            names.notes_named,
-            compact,
-            matcher.keys,
-            names.display,
-            names.about,
-            {c: [Definition.of(cl) for cl in claims] for c, claims in names.concepts.items()},
-        )
+        if scope is None:
+            removed_nodes |= _sync_shared_nodes(db, names, db.shared_nodes("concept"))
+        else:
+            nodes = set(old_names.values()) | set(names.target.values())
+            stored = {n: a for n, a in db.nodes(nodes).items() if a["kind"] == "concept"}
+            removed_nodes |= _sync_shared_nodes(db, names, stored)
+        defines = {c: [Definition.of(cl) for cl in claims] for c, claims in names.concepts.items()}
+        if scope is None:
+            db.write_names(
+                names.target, names.notes_named, compact, matcher.keys, names.display,
+                names.about, defines,
+            )  # fmt: skip
+        else:
+            db.write_names(
+                names.target, names.notes_named, compact, matcher.keys, names.display,
+                names.about, defines, scope=(within, set(old_names.values())),
+            )  # fmt: skip
 
         relink: set[str] = set()
-        moved = old_signature ^ set(names.signature)
         if moved:
             relink = db.paths_linking(_signature_keys(moved))
         again = set(notes) | rescan | relink | sayers
@@ -276,12 +292,24 @@ def update(
                 for p, f in facts.items()
                 if any(c.key in changed_keys or c.parent in changed_keys for c in f.claims)
             )
-        again &= facts.keys()
+        again &= facts.keys() if scope is None else facts.keys() | db.held(again).keys()
         full_facts = db.facts((p for p in again if p not in own), links=True)
+        for path, f in full_facts.items():
+            f.hits = db.hits(path)
+        if scope is not None:
+            # Deriving reads the names these notes' headings and text say, and resolves their
+            # links among the notes named the way they look them up (kb.resolve.looked_up).
+            said = {k for f in full_facts.values() for k in f.hits}
+            asked: set[str] = set()
+            for f in [*full_facts.values(), *(part.facts for part in own.values())]:
+                said.update(k for c in f.claims for k in (c.key, c.parent) if k)
+                said.update(f.hits)
+                asked |= link_keys(f)
+            names = Names(target=db.targets(said), signature=frozenset(db.notes_named(asked)))
+        resolver = names.resolver()
         for path in sorted(again):
             f = own[path].facts if path in own else full_facts[path]
             if path not in own:
-                f.hits = db.hits(path)
                 db.drop_derived(path)
             new = derive(f, names, resolver)
             for node in {v for _, v, _ in new if v.startswith("missing:")}:
@@ -405,21 +433,20 @@ def _update_in_place(
     return 0, len(own)
 
 
-def _sync_shared_nodes(db: GraphDB, facts: dict[str, NoteFacts], names: Names) -> set[str]:
-    """Concept nodes from the name table; tag nodes and the nested-tag hierarchy. Returns the
-    shared nodes that are gone (their edges go with them)."""
+def _sync_shared_nodes(db: GraphDB, names: Names, stored: dict[str, dict]) -> set[str]:
+    """Concept nodes from the name table (``stored``: those saved that it may change); tag
+    nodes and the nested-tag hierarchy. Returns the shared nodes that are gone (their edges
+    go with them)."""
     gone: set[str] = set()
-    stored = db.shared_nodes("concept")
     for node in stored.keys() - names.concepts.keys():
         gone.add(node)
     for node, claims in names.concepts.items():
         attrs = concept_attrs(claims)
         if stored.get(node) != attrs:
             db.put_node(node, attrs)
-    used = {t for f in facts.values() for t in f.tags}
     wanted: set[str] = set()
     hierarchy: set[tuple[str, str]] = set()
-    for t in used:
+    for t in db.used_tags():
         chain = tag_chain(t)
         wanted.update(tag_id(c) for c in chain)
         hierarchy.update((tag_id(a), tag_id(b)) for a, b in zip(chain, chain[1:], strict=False))
@@ -438,3 +465,53 @@ def _sync_shared_nodes(db: GraphDB, facts: dict[str, NoteFacts], names: Names) -
     }
     db.put_edges(want, None, derived=False)
     return gone
+
+
+JOINED_SHARE = 0.3
+"""An added or deleted note recomputes the names joined to its own (:func:`_joined_scope`)
+unless they are in more than this share of the notes: then the whole table is built."""
+JOINED_MIN = 200
+
+
+def _joined_scope(
+    db: GraphDB, own: dict[str, NoteGraph], gone: Iterable[str]
+) -> tuple[set[str], set[str]] | None:
+    """What an update must build the name table of, when not all of it: the notes holding a
+    name group joined to those of the changed notes, before and after (kb.graph.names
+    .name_groups), and the keys of those groups. None for the whole table: a new graph, many
+    notes joined, or a note count that moves :func:`kb.topicnames.recurring_need`."""
+    held = db.count()
+    touched = set(own) | set(gone)
+    after = held - len(db.held(touched)) + len(own)
+    if not held or recurring_need(held) != recurring_need(after):
+        return None
+    limit = max(JOINED_MIN, int(JOINED_SHARE * after))
+    if len(touched) > limit:
+        return None
+    seeds = {tok for part in own.values() for g in name_groups(part.facts) for tok in g}
+    found = db.joined(seeds, touched, limit)
+    if found is None:
+        return None
+    paths, tokens = found
+    return paths, {t for kind, t in tokens if kind == KEY}
+
+
+def _restricted(names: Names, within: set[str], facts: dict[str, NoteFacts]) -> Names:
+    """The part of a table built from some notes' facts that is right: the names of
+    ``within`` (the groups joined to the changed notes) and what they name."""
+    target = {k: n for k, n in names.target.items() if k in within}
+    nodes = set(target.values())
+    sections = {c.section for f in facts.values() for c in f.claims if c.key in within}
+    display = {}
+    for node, by in names.display.items():
+        kept = {k: name for k, name in by.items() if k in within}
+        if kept:
+            display[node] = kept
+    return Names(
+        target=target,
+        notes_named={k: paths for k, paths in names.notes_named.items() if k in within},
+        display=display,
+        concepts={n: cl for n, cl in names.concepts.items() if n in nodes},
+        about={s: n for s, n in names.about.items() if s in sections},
+        signature=names.signature,
+    )
