@@ -250,14 +250,19 @@ class GraphDB:
         return nodes == self.count()
 
     def facts(
-        self, paths: Iterable[str] | None = None, links: bool = False
+        self,
+        paths: Iterable[str] | None = None,
+        links: bool = False,
+        skip: Iterable[str] = (),
     ) -> dict[str, NoteFacts]:
-        """Stored facts of ``paths`` (all notes when None), with their links when asked."""
+        """Stored facts of ``paths`` (all notes but ``skip`` when None), with their links when
+        asked."""
         cols = "path, sha, light, links" if links else "path, sha, light, NULL"
         try:
             if paths is None:
+                skip = set(skip)
                 rows = self.db.execute(f"SELECT {cols} FROM notes")
-                return {p: decode(p, sha, light, lk) for p, sha, light, lk in rows}
+                return {p: decode(p, sha, light, lk) for p, sha, light, lk in rows if p not in skip}
             out = {}
             for p in paths:
                 row = self.db.execute(f"SELECT {cols} FROM notes WHERE path = ?", (p,)).fetchone()
@@ -273,6 +278,17 @@ class GraphDB:
         for path, aliases in self.db.execute("SELECT path, aliases FROM notes"):
             out.append((path, tuple(_strs(aliases))))
         return out
+
+    def entries(self, paths: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
+        """(path, aliases) of those of ``paths`` the graph holds: their part of what link
+        resolution depends on."""
+        q = "SELECT path, aliases FROM notes WHERE path IN ({})"
+        return [(p, tuple(_strs(aliases))) for p, aliases in self._in(q, sorted(set(paths)))]
+
+    def tokens(self, paths: Iterable[str]) -> set[tuple[int, str]]:
+        """(kind, token) of the name groups of those of ``paths`` the graph holds."""
+        q = "SELECT kind, token FROM name_groups WHERE path IN ({})"
+        return set(self._in(q, sorted(set(paths))))
 
     def notes_named(self, keys: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
         """(path, aliases) of the notes links find by one of ``keys`` (folded file names and
@@ -392,15 +408,15 @@ class GraphDB:
         links: str,
         nodes: dict[str, dict],
         edges: dict[EdgeKey, dict],
-        text: str,
         link_keys: Iterable[str],
     ) -> None:
+        """A note's own rows: its facts, names, nodes and the edges it needs no other note for
+        (what its text says is :meth:`put_found`, once the name table is known)."""
         db = self.db
         p = f.path
         db.execute(
             "INSERT INTO notes VALUES (?, ?, ?, ?, ?)", (p, f.sha, _dumps(f.aliases), light, links)
         )
-        db.execute("INSERT INTO texts VALUES (?, ?)", (p, text))
         db.executemany(
             "INSERT INTO link_keys VALUES (?, ?)", [(k, p) for k in sorted(set(link_keys))]
         )
@@ -417,7 +433,11 @@ class GraphDB:
             [(n, *_node_row(a), p) for n, a in nodes.items()],
         )
         self.put_edges(edges, p, derived=False)
-        self.put_hits(p, f.hits)
+
+    def put_found(self, path: str, hits: dict[str, list[tuple[str, int, int, str]]], text: str):
+        """The names a note's text says, and that text in matching form."""
+        self.db.execute("INSERT INTO texts VALUES (?, ?)", (path, text))
+        self.put_hits(path, hits)
 
     def put_hits(self, path: str, hits: dict[str, list[tuple[str, int, int, str]]]) -> None:
         self.db.executemany(

@@ -11,7 +11,7 @@ a link that looks up a name a note gained or lost (not every note with links).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -137,24 +137,66 @@ def _sync(
     stale, gone = store.diff(held, paths)
     result = SyncResult(KnowledgeGraph(db), full=full)
     if stale or gone:
-        notes = store.notes(stale)
-        shas = store.hashes(stale)
-        gone = sorted(set(gone) | (set(stale) - set(notes)))
+        notes = _Stored(store, stale)
+        gone = sorted(gone)
 
         def others(keys: frozenset[str], skip: set[str]) -> dict[str, Note]:
             return store.notes(p for p in db.paths_holding(keys) if p not in skip)
 
         with gc_paused():
-            changed = {p: (n, shas[p]) for p, n in notes.items()}
-            stats = update(db, changed, gone, others, progress, read=store.notes)
-        result.added = sorted(p for p in notes if p not in held)
-        result.changed = sorted(p for p in notes if p in held)
+            stats = update(db, notes, gone, others, progress, read=store.notes)
+        # (a note the store could not give back is gone: its row is forgotten, and the next
+        # refresh reads its file again)
+        gone = sorted(set(gone) | notes.missing)
+        result.added = sorted(p for p in notes.found if p not in held)
+        result.changed = sorted(p for p in notes.found if p in held)
         result.removed = gone
         result.rescanned, result.rederived = stats
     if db.store_generation() != generation:
         db.set_store_generation(generation)  # after the update's own transaction, not before
     result.seconds = time.perf_counter() - start
     return result
+
+
+class _Stored(Mapping):
+    """path → (note, sha) of the store's notes at ``paths``, read a batch at a time each time
+    the items are walked (a full build holds no more than a batch of parsed notes)."""
+
+    BATCH = 256
+
+    def __init__(self, store: Store, paths: Iterable[str]):
+        self.store = store
+        self.paths = sorted(paths)
+        self.shas = store.hashes(self.paths)
+        self.found: set[str] = set()
+        self.missing: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.shas
+
+    def __getitem__(self, path: str) -> tuple[Note, str]:
+        note = self.store.notes([path]).get(path)
+        if note is None:
+            raise KeyError(path)
+        return note, self.shas[path]
+
+    def items(self) -> Iterator[tuple[str, tuple[Note, str]]]:  # type: ignore[override]
+        for i in range(0, len(self.paths), self.BATCH):
+            batch = self.paths[i : i + self.BATCH]
+            notes = self.store.notes(batch)
+            for path in batch:
+                note = notes.get(path)
+                if note is None:
+                    self.missing.add(path)
+                else:
+                    self.found.add(path)
+                    yield path, (note, self.shas[path])
 
 
 def load(vault: Vault, store: Store) -> KnowledgeGraph:
@@ -180,90 +222,142 @@ def _signature_keys(entries: Iterable[tuple[str, tuple[str, ...]]]) -> set[str]:
     return set().union(*(note_keys(path, aliases) for path, aliases in entries))
 
 
+IN_PLACE_MAX = 64
+"""Up to this many changed notes (none removed), an update first checks whether they keep
+their names (:func:`_names_kept`); more are read one batch at a time (bounded memory)."""
+
+
 def update(
     db: GraphDB,
-    notes: dict[str, tuple[Note, str]],
+    notes: Mapping[str, tuple[Note, str]],
     gone: Iterable[str],
     others: Others,
     progress: Progress | None = None,
     read: Reader = lambda paths: {},
 ) -> tuple[int, int]:
     """Apply changed, added (``notes``: path → (note, sha)) and removed notes to the graph,
-    in one transaction. Returns (notes searched again for new names, notes derived again)."""
+    in one transaction. Returns (notes searched again for new names, notes derived again).
+
+    ``notes`` is read twice, in its order (its outline first, then the names its text says),
+    and a note's rows are written as soon as they are known: a mapping that reads notes a
+    batch at a time keeps a full build's memory to the notes' facts."""
     from kb.concepts import mentionable
     from kb.mentions import Matcher
 
     gone = list(gone)
     steps = 2 * len(notes)  # reading each note's outline, then finding the names it says
-    own: dict[str, NoteGraph] = {}
-    for done, (path, (note, sha)) in enumerate(notes.items(), 1):
-        own[path] = note_facts(note, sha)
-        if progress:
-            progress(done, steps)
+    parts: dict[str, NoteGraph] | None = None
+    if len(notes) <= IN_PLACE_MAX:
+        parts = {}
+        for done, (path, (note, sha)) in enumerate(notes.items(), 1):
+            parts[path] = note_facts(note, sha)
+            if progress:
+                progress(done, steps)
     with db.transaction():
-        moved = _names_kept(db, own) if own and not gone else None
-        if moved is not None:
-            return _update_in_place(db, notes, own, moved, progress)
-        scope = _joined_scope(db, own, gone)
+        if parts and not gone:
+            moved = _names_kept(db, parts)
+            if moved is not None:
+                return _update_in_place(db, notes, parts, moved, progress)
+        touched = set(notes) | set(gone)
+        # Read before the rows go: the name groups the changed notes had (what they joined)
+        # and their entries in link resolution (every note's path and aliases).
+        old_tokens = db.tokens(touched)
+        signature_moved = set(db.entries(touched))
+        held_before = db.count()
+        removed_nodes = db.drop_notes(db.held(touched))
+        own: dict[str, NoteFacts] = {}
+        written: set[str] = set()  # the nodes the changed notes own now
+        source = parts.items() if parts is not None else _facts(notes.items(), progress, steps)
+        for path, part in source:
+            f = part.facts
+            own[path] = f
+            for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
+                db.ensure_node(node, tag_attrs(node))
+            db.put_note(f, encode_light(f), encode_links(f), part.nodes, part.edges, link_keys(f))
+            written.update(part.nodes)
+        parts = None  # (their nodes and edges are written: only the facts are kept)
+        removed_nodes -= written
+        signature_moved ^= {(p, f.aliases) for p, f in own.items()}
+        scope = _joined_scope(db, own, old_tokens, held_before)
         if scope is None:  # the whole table is built again
-            facts = db.facts()
+            facts = db.facts(skip=own)
             old_names = db.targets()
             said_before: set[str] = set()
         else:
             paths, within = scope
-            facts = db.facts(paths)
+            facts = db.facts(p for p in paths if p not in own)
             old_names = db.targets(within)
             said_before = set(db.said_keys()) - within
-        touched = set(notes) | set(gone)
-        # What link resolution depends on (every note's path and aliases) changes only by
-        # these notes' entries.
-        moved = {(p, facts[p].aliases) for p in touched if p in facts}
-        moved ^= {(p, part.facts.aliases) for p, part in own.items()}
-        removed_nodes = db.drop_notes(p for p in touched if p in facts)
-        for p in touched:
-            facts.pop(p, None)
-        for path, part in own.items():
-            facts[path] = part.facts
-        total = db.count() + len(own)
+        facts.update(own)
+        total = None if scope is None else db.count()
         names = Names.build((facts[p] for p in sorted(facts)), total)
         if scope is not None:
             names = _restricted(names, within, facts)
         keys = names.matched_keys()
         # (the names of other groups were checked when they were written)
         matcher = Matcher([*said_before, *(k for k in keys if mentionable(k))], checked=True)
-        texts: dict[str, str] = {}
-        for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
-            facts[path].hits, texts[path] = find_hits(note, matcher)
-            if progress:
-                progress(done, steps)
-        if progress and notes:
-            progress(0, 0)  # deriving edges and writing rows: seconds with no count to show
         old_keys = frozenset(old_names)
         changed_keys = {k for k in keys | old_keys if old_names.get(k) != names.target.get(k)}
         sayers = db.paths_saying(changed_keys)  # before the hits of names now gone go
         # A name inside a longer one is no mention of its own (kb.mentions): a note that
         # says a name gone or added has all its names found again.
-        rescan = db.paths_saying(old_keys - keys) - set(notes)
+        rescan = db.paths_saying(old_keys - keys) - touched
         db.drop_hits(old_keys - keys)
         added_keys = keys - old_keys
         if added_keys:
             small = Matcher(added_keys)
             if small.size:
-                for path, note in others(frozenset(small.keys), set(notes) | rescan).items():
+                for path, note in others(frozenset(small.keys), touched | rescan).items():
                     if find_hits(note, small)[0]:
                         rescan.add(path)
         for path, note in read(sorted(rescan)).items():
             db.replace_hits(path, find_hits(note, matcher)[0])
 
-        for path, part in own.items():
-            f = part.facts
-            for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
-                db.ensure_node(node, tag_attrs(node))
-            db.put_note(
-                f, encode_light(f), encode_links(f), part.nodes, part.edges, texts[path],
-                link_keys(f),
-            )  # fmt: skip
-        removed_nodes -= {n for part in own.values() for n in part.nodes}
+        relink = db.paths_linking(_signature_keys(signature_moved)) if signature_moved else set()
+        again = set(own) | rescan | relink | sayers
+        if changed_keys:
+            again.update(
+                p
+                for p, f in facts.items()
+                if any(c.key in changed_keys or c.parent in changed_keys for c in f.claims)
+            )
+        facts = {}
+        others_facts = db.facts((p for p in again if p not in own), links=True)
+        again &= own.keys() | others_facts.keys()
+        if scope is None:
+            view, resolver = names, names.resolver()
+        else:
+            # Names outside the scope are as saved; links resolve among the notes named the
+            # way they look them up (kb.resolve.looked_up).
+            asked = set().union(*(link_keys(f) for f in (*own.values(), *others_facts.values())))
+            view = Names(
+                target=_Targets(db, names.target, within),
+                signature=frozenset(db.notes_named(asked)),
+            )
+            resolver = view.resolver()
+
+        def rederive(f: NoteFacts) -> None:
+            if isinstance(view.target, _Targets):
+                view.target.fetch(
+                    {k for c in f.claims for k in (c.key, c.parent) if k} | f.hits.keys()
+                )
+            new_edges = derive(f, view, resolver)
+            for node in {v for _, v, _ in new_edges if v.startswith("missing:")}:
+                db.ensure_node(node, missing_attrs(node))
+            db.put_edges(new_edges, f.path, derived=True)
+
+        for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
+            f = own.get(path)
+            if f is None:
+                continue  # (a note the store could not give back: it is gone)
+            f.hits, text = find_hits(note, matcher)
+            db.put_found(path, f.hits, text)
+            rederive(f)
+            f.hits = {}  # (written: a full build keeps no note's mentions)
+            if progress:
+                progress(done, steps)
+        if progress and notes:
+            progress(0, 0)  # deriving edges and writing rows: seconds with no count to show
         if scope is None:
             removed_nodes |= _sync_shared_nodes(db, names, db.shared_nodes("concept"))
         else:
@@ -271,53 +365,53 @@ def update(
             stored = {n: a for n, a in db.nodes(nodes).items() if a["kind"] == "concept"}
             removed_nodes |= _sync_shared_nodes(db, names, stored)
         defines = {c: [Definition.of(cl) for cl in claims] for c, claims in names.concepts.items()}
-        if scope is None:
-            db.write_names(
-                names.target, names.notes_named, compact, matcher.keys, names.display,
-                names.about, defines,
-            )  # fmt: skip
-        else:
-            db.write_names(
-                names.target, names.notes_named, compact, matcher.keys, names.display,
-                names.about, defines, scope=(within, set(old_names.values())),
-            )  # fmt: skip
-
-        relink: set[str] = set()
-        if moved:
-            relink = db.paths_linking(_signature_keys(moved))
-        again = set(notes) | rescan | relink | sayers
-        if changed_keys:
-            again.update(
-                p
-                for p, f in facts.items()
-                if any(c.key in changed_keys or c.parent in changed_keys for c in f.claims)
-            )
-        again &= facts.keys() if scope is None else facts.keys() | db.held(again).keys()
-        full_facts = db.facts((p for p in again if p not in own), links=True)
-        for path, f in full_facts.items():
+        db.write_names(
+            names.target, names.notes_named, compact, matcher.keys, names.display, names.about,
+            defines, scope=None if scope is None else (within, set(old_names.values())),
+        )  # fmt: skip
+        for path in sorted(again - own.keys()):
+            f = others_facts[path]
             f.hits = db.hits(path)
-        if scope is not None:
-            # Deriving reads the names these notes' headings and text say, and resolves their
-            # links among the notes named the way they look them up (kb.resolve.looked_up).
-            said = {k for f in full_facts.values() for k in f.hits}
-            asked: set[str] = set()
-            for f in [*full_facts.values(), *(part.facts for part in own.values())]:
-                said.update(k for c in f.claims for k in (c.key, c.parent) if k)
-                said.update(f.hits)
-                asked |= link_keys(f)
-            names = Names(target=db.targets(said), signature=frozenset(db.notes_named(asked)))
-        resolver = names.resolver()
-        for path in sorted(again):
-            f = own[path].facts if path in own else full_facts[path]
-            if path not in own:
-                db.drop_derived(path)
-            new = derive(f, names, resolver)
-            for node in {v for _, v, _ in new if v.startswith("missing:")}:
-                db.ensure_node(node, missing_attrs(node))
-            db.put_edges(new, path, derived=True)
+            db.drop_derived(path)
+            rederive(f)
         db.drop_nodes(removed_nodes)
         db.drop_unlinked()
     return len(rescan), len(again)
+
+
+def _facts(
+    notes: Iterable[tuple[str, tuple[Note, str]]], progress: Progress | None, steps: int
+) -> Iterator[tuple[str, NoteGraph]]:
+    for done, (path, (note, sha)) in enumerate(notes, 1):
+        yield path, note_facts(note, sha)
+        if progress:
+            progress(done, steps)
+
+
+class _Targets(dict):
+    """The name table as an update sees it: the names of its scope as just built, the others
+    as saved (fetched a note's names at a time)."""
+
+    def __init__(self, db: GraphDB, mine: dict[str, str], within: set[str]):
+        super().__init__()
+        self.db, self.mine, self.within = db, mine, within
+
+    def fetch(self, keys: Iterable[str]) -> None:
+        missing = {k for k in keys if k not in self.within and not dict.__contains__(self, k)}
+        if missing:
+            found = self.db.targets(missing)
+            self.update({k: found.get(k) for k in missing})
+
+    def get(self, key: str | None, default: str | None = None) -> str | None:  # type: ignore[override]
+        if key is None:
+            return default
+        if key in self.within:
+            return self.mine.get(key, default)
+        value = dict.get(self, key)
+        if value is None and not dict.__contains__(self, key):
+            self.fetch([key])
+            value = dict.get(self, key)
+        return default if value is None else value
 
 
 def _name_facts(f: NoteFacts) -> tuple[tuple, list[str]]:
@@ -393,7 +487,8 @@ def _update_in_place(
         f.hits, text = find_hits(note, matcher)
         for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
             db.ensure_node(node, tag_attrs(node))
-        db.put_note(f, encode_light(f), encode_links(f), part.nodes, part.edges, text, link_keys(f))
+        db.put_note(f, encode_light(f), encode_links(f), part.nodes, part.edges, link_keys(f))
+        db.put_found(path, f.hits, text)
         if progress:
             progress(done, steps)
     removed_nodes -= {n for part in own.values() for n in part.nodes}
@@ -474,22 +569,19 @@ JOINED_MIN = 200
 
 
 def _joined_scope(
-    db: GraphDB, own: dict[str, NoteGraph], gone: Iterable[str]
+    db: GraphDB, own: dict[str, NoteFacts], old: set[tuple[int, str]], held_before: int
 ) -> tuple[set[str], set[str]] | None:
     """What an update must build the name table of, when not all of it: the notes holding a
-    name group joined to those of the changed notes, before and after (kb.graph.names
-    .name_groups), and the keys of those groups. None for the whole table: a new graph, many
-    notes joined, or a note count that moves :func:`kb.topicnames.recurring_need`."""
-    held = db.count()
-    touched = set(own) | set(gone)
-    after = held - len(db.held(touched)) + len(own)
-    if not held or recurring_need(held) != recurring_need(after):
+    name group joined to those the changed notes had (``old``) or have now (their rows are
+    written: kb.graph.names.name_groups), and the keys of those groups. None for the whole
+    table: a new graph, many notes joined, or a note count that moves
+    :func:`kb.topicnames.recurring_need`."""
+    after = db.count()
+    if not held_before or recurring_need(held_before) != recurring_need(after):
         return None
     limit = max(JOINED_MIN, int(JOINED_SHARE * after))
-    if len(touched) > limit:
-        return None
-    seeds = {tok for part in own.values() for g in name_groups(part.facts) for tok in g}
-    found = db.joined(seeds, touched, limit)
+    seeds = set(old).union(*(g for f in own.values() for g in name_groups(f)))
+    found = db.joined(seeds, own, limit)
     if found is None:
         return None
     paths, tokens = found
