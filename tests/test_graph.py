@@ -822,6 +822,35 @@ def test_adding_or_deleting_a_note_reads_only_the_notes_its_names_join(tmp_path,
         assert _tables(tmp_path / "idx") == _tables(tmp_path / f"full-{step}")
 
 
+def test_a_big_update_reads_the_store_a_batch_at_a_time(tmp_path, monkeypatch):
+    """A full build holds a batch of parsed notes at a time, not the vault, and writes what
+    a build holding them all writes."""
+    import kb.graph.update as gupdate
+
+    root = tmp_path / "v"
+    _linked_vault(root, 30)
+    _sync(root, tmp_path / "whole", full=True)
+    asked: list[int] = []
+    real = Store.notes
+
+    def notes(self, paths=None):
+        paths = None if paths is None else list(paths)
+        asked.append(10**9 if paths is None else len(paths))
+        return real(self, paths)
+
+    monkeypatch.setattr(Store, "notes", notes)
+    monkeypatch.setattr(gupdate._Stored, "BATCH", 4)
+    monkeypatch.setattr(gupdate, "IN_PLACE_MAX", 2)
+    vault = find_vault(str(root), str(tmp_path / "batched"))
+    store = Store(vault)
+    store.refresh()
+    asked.clear()
+    graph.sync(vault, store, full=True)
+    assert asked and max(asked) <= 4
+    assert sum(asked) == 2 * 30  # each note read twice: its outline, then what it says
+    assert _tables(tmp_path / "batched") == _tables(tmp_path / "whole")
+
+
 def test_a_renamed_note_moves_its_links_and_mentions(tmp_path):
     root = tmp_path / "v"
     _linked_vault(root, 12)
