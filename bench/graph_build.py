@@ -35,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         start, cpu = time.perf_counter(), time.process_time()
         graph.sync(vault, store, full=True)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        print(f"graph build {wall:.2f} s ({cpu:.2f} s CPU: on a shared machine, compare this)")
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"graph build {wall:.2f} s ({cpu:.2f} s CPU: on a shared machine, compare this);"
+            f" peak memory of the process {peak:.0f} MB (the store's parse included)"
+        )
     finally:
         if not args.index_dir:
             shutil.rmtree(folder, ignore_errors=True)
