@@ -31,9 +31,10 @@ from kb.graph.facts import BadFacts, Definition, EdgeKey, NoteFacts, decode
 from kb.resolve import note_keys
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 14
+SCHEMA = 16
 """Bump when what the graph holds or how names are found changes: a saved graph of another
-schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys."""
+schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys.
+16: hits indexed by (key, path), so counting the notes that say a name reads the index alone."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
@@ -43,7 +44,7 @@ _TABLES = (
     "CREATE TABLE hits (path TEXT NOT NULL, key TEXT NOT NULL, src TEXT NOT NULL,"
     " line INTEGER NOT NULL, ord INTEGER NOT NULL, text TEXT NOT NULL) STRICT",
     "CREATE INDEX hits_path ON hits (path)",
-    "CREATE INDEX hits_key ON hits (key)",
+    "CREATE INDEX hits_key ON hits (key, path)",
     "CREATE TABLE link_keys (key TEXT NOT NULL, path TEXT NOT NULL) STRICT",
     "CREATE TABLE note_keys (key TEXT NOT NULL, path TEXT NOT NULL) STRICT",
     "CREATE INDEX note_keys_key ON note_keys (key)",
@@ -288,12 +289,19 @@ class GraphDB:
 
     def notes_saying(self, keys: Iterable[str]) -> int:
         """How many notes' text says one of ``keys``."""
-        keys = list(set(keys))
-        if not keys:
-            return 0
-        marks = ", ".join("?" * len(keys))
-        q = f"SELECT COUNT(DISTINCT path) FROM hits WHERE key IN ({marks})"
-        return self.db.execute(q, keys).fetchone()[0]
+        return self.notes_saying_each([keys])[0]
+
+    def notes_saying_each(self, key_sets: list[Iterable[str]]) -> list[int]:
+        """:meth:`notes_saying` of each set of keys, in one query (the sets travel as one JSON
+        list; each count reads only the ``hits_key`` index)."""
+        if not key_sets:
+            return []
+        q = (
+            "SELECT (SELECT COUNT(DISTINCT path) FROM hits WHERE key IN"
+            " (SELECT value FROM json_each(s.value))) FROM json_each(?) AS s ORDER BY s.key"
+        )
+        sets = _dumps([sorted(set(keys)) for keys in key_sets])
+        return [n for (n,) in self.db.execute(q, (sets,))]
 
     def paths_linking(self, keys: Iterable[str]) -> set[str]:
         """Notes with a link that looks up one of ``keys`` (folded names)."""
@@ -525,6 +533,15 @@ class GraphDB:
         rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE src = ?", (node,))
         return [(u, v, k, edge_attrs(rest)) for u, v, k, *rest in rows]
 
+    def out_edges_of(self, nodes: Iterable[str]) -> dict[str, list[tuple[str, str, str, dict]]]:
+        """{node: :meth:`out_edges`} of each of ``nodes`` (one query per 500)."""
+        nodes = list(dict.fromkeys(nodes))
+        out: dict[str, list[tuple[str, str, str, dict]]] = {n: [] for n in nodes}
+        q = f"SELECT {_EDGE_COLS} FROM edges WHERE src IN ({{}}) ORDER BY src, dst, key"
+        for u, v, k, *rest in self._in(q, nodes):
+            out[u].append((u, v, k, edge_attrs(rest)))
+        return out
+
     def in_edges(self, node: str) -> list[tuple[str, str, str, dict]]:
         rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE dst = ?", (node,))
         return [(u, v, k, edge_attrs(rest)) for u, v, k, *rest in rows]
@@ -564,6 +581,17 @@ class GraphDB:
     def display(self, node: str) -> dict[str, str]:
         rows = self.db.execute("SELECT key, name FROM display WHERE node = ?", (node,))
         return dict(rows)
+
+    def displays(self, nodes: Iterable[str]) -> dict[str, dict[str, str]]:
+        """{node: :meth:`display`} of those of ``nodes`` that show a name, in one query."""
+        out: dict[str, dict[str, str]] = {}
+        q = (
+            "SELECT d.node, d.key, d.name FROM json_each(?) AS j"
+            " JOIN display AS d ON d.node = j.value ORDER BY d.node, d.key"
+        )
+        for node, key, name in self.db.execute(q, (_dumps(list(dict.fromkeys(nodes))),)):
+            out.setdefault(node, {})[key] = name
+        return out
 
     def all_display(self) -> Iterator[tuple[str, str]]:
         rows = self.db.execute(

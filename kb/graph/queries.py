@@ -83,6 +83,9 @@ INCOMING_FACTOR = 0.5
 """What another topic says of this one counts this much of what this one says of it."""
 RELATED_PLACES = 5
 """Places beyond this many add nothing more (a long note is not more related for length)."""
+RELATED_BATCH = 32
+"""Candidates of the related list weighed by the first query (each next query twice as many)."""
+"""Places beyond this many add nothing more (a long note is not more related for length)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,8 +317,10 @@ class KnowledgeGraph:
             self._about[section] = self.db.about(section)
         return self._about[section]
 
-    def _prefetch_about(self, sections: Iterable[str]) -> None:
-        missing = {s for s in sections if s not in self._about and s.startswith("section:")}
+    def _prefetch_about(self, nodes: Iterable[str]) -> None:
+        """What the sections (and any other nodes) among ``nodes`` are about, in one query per
+        500 (a card asks it of each end of thousands of edges)."""
+        missing = {s for s in nodes if s not in self._about}
         if missing:
             found = self.db.abouts(missing)
             for s in missing:
@@ -365,7 +370,8 @@ class KnowledgeGraph:
         ]  # (a concept is defined where its name heads a section or a marked term says it)
         incoming = self.db.in_edges(node)
         outgoing = self.db.out_edges(node)
-        scope_out = {s: outgoing if s == node else self.db.out_edges(s) for s in scope}
+        scope_out = self.db.out_edges_of(s for s in scope if s != node)
+        scope_out[node] = outgoing
         ends = [u for u, *_ in incoming] + [v for edges in scope_out.values() for _, v, *_ in edges]
         self.prefetch(ends)
         self._prefetch_about([*scope, *ends])
@@ -454,38 +460,49 @@ class KnowledgeGraph:
         bound of their weight (each below the weights shown)."""
         places: dict[str, dict[tuple, dict]] = defaultdict(dict)
         factor: dict[str, float] = defaultdict(float)
-
-        def add(other: str | None, e: dict, text: str, weight: float) -> None:
-            if other and other.startswith("missing:"):
-                # [[relu]] where no note is so named, but a topic is: that topic is related
-                found = self.db.target(concept_key(self.label(other)))
-                other = found[0] if found and self.has(found[0]) else other
+        said: list[tuple[str | None, dict, str, float]] = []  # (other, place, text, weight)
+        for e in card["mentions_out"]:
+            said.append((e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0))
+        for e in card["links_out"]:
+            said.append(
+                (e["id"], {"path": e["source"], "line": e["line"]}, e["context"], LINK_FACTOR)
+            )
+        # What others say of it tells less than what it says: half weight.
+        for e in card["unlinked_mentions"]:
+            said.append((self._topic_of(e["source"]), e, e["context"], INCOMING_FACTOR))
+        for e in card["backlinks"]:
+            said.append(
+                (self._topic_of(e["source"]), e, e["context"], LINK_FACTOR * INCOMING_FACTOR)
+            )
+        for c in card["children"]:
+            n = self.node(c["id"])
+            said.append((c["id"], {"path": n["path"], "line": n["line"]}, n["snippet"], 1.0))
+        # The topics met, read at once (a busy topic meets thousands); [[relu]] where no note
+        # is so named, but a topic is: that topic is related.
+        self.prefetch(other for other, *_ in said if other)
+        missing = {o for o, *_ in said if o and o.startswith("missing:")}
+        named = self.db.targets(concept_key(self.label(o)) for o in missing)
+        self.prefetch(named.values())
+        instead = {}
+        for o in missing:
+            found = named.get(concept_key(self.label(o)))
+            instead[o] = found if found is not None and self.has(found) else o
+        for other, e, text, weight in said:
+            other = instead.get(other, other) if other else other
             if not other or other == node or not self.has(other):
-                return
+                continue
             if self.node(other)["kind"] in ("section", "tag"):
-                return
+                continue
             where = (e.get("path") or e.get("source") or "", e.get("line") or 0)
             places[other].setdefault(where, {"path": where[0], "line": where[1], "text": text})
             factor[other] = max(factor[other], weight)
-
-        for e in card["mentions_out"]:
-            add(e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0)
-        for e in card["links_out"]:
-            add(e["id"], {"path": e["source"], "line": e["line"]}, e["context"], LINK_FACTOR)
-        # What others say of it tells less than what it says: half weight.
-        for e in card["unlinked_mentions"]:
-            add(self._topic_of(e["source"]), e, e["context"], INCOMING_FACTOR)
-        for e in card["backlinks"]:
-            add(self._topic_of(e["source"]), e, e["context"], LINK_FACTOR * INCOMING_FACTOR)
-        for c in card["children"]:
-            n = self.node(c["id"])
-            add(c["id"], {"path": n["path"], "line": n["line"]}, n["snippet"], 1.0)
         if not places:
             return [], {}
         notes = max(1, self.db.count())
         # A name's rarity is at most 1, so specificity × factor × places bounds its weight:
-        # candidates are weighed, by one count of notes each, best bound first, until the
-        # ``limit``-th weight found beats every bound left (a busy topic has thousands).
+        # candidates are weighed, best bound first, until the ``limit``-th weight found beats
+        # every bound left (a busy topic has thousands). They are read in batches, each twice
+        # the one before: a few queries however many candidates there are.
         bounds = []
         for other, where in places.items():
             label = self.label(other)
@@ -494,19 +511,30 @@ class KnowledgeGraph:
         bounds.sort(key=lambda b: (-b[0], b[1]))
         out: list[dict] = []
         order = lambda e: (-e["weight"], e["label"].casefold(), e["id"])  # noqa: E731
-        for bound, other, label, scale in bounds:
-            if limit and len(out) >= limit and out[limit - 1]["weight"] > bound:
+        batch = max(limit, RELATED_BATCH)
+        start = 0
+        while start < len(bounds):
+            if limit and len(out) >= limit and out[limit - 1]["weight"] > bounds[start][0]:
                 break
-            df = self.db.notes_saying(self.db.display(other).keys() | {concept_key(label)})
-            evidence = sorted(places[other].values(), key=lambda e: (e["path"], e["line"]))
-            item = {
-                "id": other,
-                "label": label,
-                "kind": self.node(other)["kind"],
-                "weight": round(name_weight(df, notes, label) * scale, 4),
-                "evidence": evidence[:RELATED_EVIDENCE],
-            }
-            insort(out, item, key=order)
+            chunk = bounds[start : start + batch]
+            shown = self.db.displays(b[1] for b in chunk)
+            df = self.db.notes_saying_each(
+                [shown.get(other, {}).keys() | {concept_key(label)} for _, other, label, _ in chunk]
+            )
+            for (bound, other, label, scale), said_in in zip(chunk, df, strict=True):
+                if limit and len(out) >= limit and out[limit - 1]["weight"] > bound:
+                    break
+                evidence = sorted(places[other].values(), key=lambda e: (e["path"], e["line"]))
+                item = {
+                    "id": other,
+                    "label": label,
+                    "kind": self.node(other)["kind"],
+                    "weight": round(name_weight(said_in, notes, label) * scale, 4),
+                    "evidence": evidence[:RELATED_EVIDENCE],
+                }
+                insort(out, item, key=order)
+            start += len(chunk)
+            batch *= 2
         weighed = {e["id"] for e in out}
         ranked = [e["id"] for e in out] + [b[1] for b in bounds if b[1] not in weighed]
         return (out[:limit] if limit else out), {n: i for i, n in enumerate(ranked)}
