@@ -658,6 +658,70 @@ class GraphDB:
             out.update(self._in(f"SELECT src, dst, kind FROM edges WHERE {end} IN ({{}})", nodes))
         return out
 
+    def ends_of_edges(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(src, dst, kind) of the edges with either end in ``nodes``: an edge with both ends
+        there, or of several keys, comes more than once."""
+        nodes = list(dict.fromkeys(nodes))
+        out: list[tuple[str, str, str]] = []
+        for end in ("src", "dst"):
+            q = f"SELECT src, dst, kind FROM edges WHERE {end} IN ({{}})"
+            for chunk in _chunks(nodes):
+                out += self.db.execute(q.format(", ".join("?" * len(chunk))), chunk).fetchall()
+        return out
+
+    def edges_among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(src, dst, kind) of the edges with both ends in ``nodes``, once each (one query:
+        the nodes travel as a JSON list, which SQLite reads into an index of its own)."""
+        q = (
+            "SELECT DISTINCT src, dst, kind FROM edges"
+            " WHERE src IN (SELECT value FROM json_each(?1))"
+            " AND +dst IN (SELECT value FROM json_each(?1))"
+        )
+        return self.db.execute(q, (_dumps(list(dict.fromkeys(nodes))),)).fetchall()
+
+    def places(
+        self, edges: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[tuple[str, str | None, int | None]]]:
+        """{(src, dst, kind): [(key, path, line)…] in key order} of the edges of each kind
+        between those ends (:meth:`evidence` without the sentences), many edges a query."""
+        q = (
+            "SELECT e.src, e.dst, e.kind, e.key, e.path, e.line FROM json_each(?) AS j"
+            " JOIN edges AS e ON e.src = json_extract(j.value, '$[0]')"
+            " AND e.dst = json_extract(j.value, '$[1]')"
+            " WHERE e.kind = json_extract(j.value, '$[2]')"
+        )
+        out: dict[tuple[str, str, str], list] = {}
+        for chunk in _chunks(edges, EDGES_A_QUERY):
+            for u, v, kind, key, path, line in self.db.execute(q, (_dumps(chunk),)):
+                out.setdefault((u, v, kind), []).append((key, path, line))
+        for rows in out.values():
+            rows.sort(key=lambda r: r[0])
+        return out
+
+    def edge_texts(self, edges: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        """{(src, dst, key): the edge's sentence} of those ``edges`` the graph holds."""
+        q = (
+            "SELECT e.src, e.dst, e.key, e.text FROM json_each(?) AS j"
+            " JOIN edges AS e ON e.src = json_extract(j.value, '$[0]')"
+            " AND e.dst = json_extract(j.value, '$[1]') AND e.key = json_extract(j.value, '$[2]')"
+        )
+        out: dict[tuple[str, str, str], str] = {}
+        for chunk in _chunks(edges, EDGES_A_QUERY):
+            for u, v, key, text in self.db.execute(q, (_dumps(chunk),)):
+                out[(u, v, key)] = text
+        return out
+
+    def sections_of_notes(self, paths: Iterable[str]) -> dict[str, list[str]]:
+        """{path: :meth:`sections_of` it} of each of ``paths`` that has sections."""
+        q = (
+            "SELECT owner, id FROM nodes INDEXED BY nodes_owner WHERE owner IN ({})"
+            " AND kind = 'section' ORDER BY owner, rowid"
+        )
+        out: dict[str, list[str]] = {}
+        for owner, s in self._in(q, list(dict.fromkeys(paths))):
+            out.setdefault(owner, []).append(s)
+        return out
+
     def said_with(self, node: str) -> list[tuple[str, str, str | None, int | None, str]]:
         """(place, other node, path, line, sentence) of every other node that a place's
         mention of ``node`` names in the same sentence (the two mentions' evidence)."""
@@ -731,7 +795,11 @@ class GraphDB:
         return out
 
 
-def _chunks(items: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+EDGES_A_QUERY = 5000
+"""Edges looked up by one query (as a JSON list of their ends)."""
+
+
+def _chunks(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
     """``items`` in lists of at most ``size`` (SQLite's limit on ``?`` marks is 999 on old
     builds)."""
     chunk: list[str] = []

@@ -27,6 +27,7 @@ from kb.text import has_cjk
 from kb.topicnames import best_match, compact, lookup_keys, name_weight, specificity
 
 _INF = float("inf")
+_NONE: frozenset[str] = frozenset()
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -662,7 +663,7 @@ class KnowledgeGraph:
         self._said[topic] = out
         return out
 
-    def _ends(self, topic: str, nodes: set[str]):
+    def _ends(self, topic: str | None, nodes: set[str]):
         """The function giving the topic at an end of an edge met from ``topic``."""
         topics = self._topics_of(n for n in nodes if n.startswith("section:"))
 
@@ -835,27 +836,130 @@ class KnowledgeGraph:
         note's sections that name no topic of their own hang off it by ``contains``."""
         import networkx
 
-        keep = {n: self.node(n) for n in nodes if self.has(n)}
+        keep = self._kept(nodes)
         H = networkx.MultiDiGraph()
         H.add_nodes_from(keep.items())
-        # Which edges join two kept topics, from the ends of each topic's edges alone; then
-        # the evidence of those edges only (a busy topic has thousands, mostly elsewhere).
+        edges = self._topic_edges(keep)
+        self._read_texts(edges.values())
+        for (tu, tv, kind), d in edges.items():
+            H.add_edge(tu, tv, key=kind, **d)
+        self._add_all_sections(H, keep)
+        return H
+
+    def nearest(self, node: str, depth: int, most: int) -> tuple[list[str], int]:
+        """The ``most`` topics nearest ``node`` within ``depth`` hops (``node`` first, then by
+        distance, the most closely tied first: :meth:`neighbours_ranked`), and how many more
+        there are."""
+        found = self.neighbours_ranked(node, depth)
+        ranked = sorted(
+            (n for n in found if n != node), key=lambda n: (found[n][0], -found[n][1], _natural(n))
+        )
+        kept = [node, *ranked[: max(0, most - 1)]] if node in found else ranked[:most]
+        return kept, len(found) - len(kept)
+
+    def topic_page(
+        self, node: str, depth: int, max_nodes: int, max_edges: int
+    ) -> tuple[nx.MultiDiGraph, int, int]:
+        """What a topic's HTML page draws: the graph of :meth:`subgraph` among the
+        ``max_nodes`` topics nearest ``node`` (:meth:`nearest`), each node keeping its
+        strongest edges, at most ``max_edges`` in all (:func:`strongest_edges`); with how many
+        topics and edges were left out. Sections hang off their notes while nodes are left
+        to show (the page hides them until asked)."""
+        import networkx
+
+        kept, nodes_out = self.nearest(node, depth, max_nodes)
+        keep = self._kept(kept)
+        edges = self._topic_edges(keep)
+        chosen = strongest_edges(edges, node, max_edges)
+        self._read_texts(edges[k] for k in chosen)
+        H = networkx.MultiDiGraph()
+        H.add_nodes_from(keep.items())
+        for k in chosen:
+            H.add_edge(k[0], k[1], key=k[2], **edges[k])
+        if len(keep) < max_nodes:
+            self._add_all_sections(H, keep)
+        return H, nodes_out, len(edges) - len(chosen)
+
+    def _kept(self, nodes: Iterable[str]) -> dict[str, dict]:
+        nodes = list(nodes)
+        self.prefetch(nodes)
+        return {n: self.node(n) for n in nodes if self.has(n)}
+
+    def _topic_edges(self, keep: dict[str, dict]) -> dict[tuple[str, str, str], dict]:
+        """The edges among the topics of ``keep``, one per (topic, topic, kind) in that order:
+        kind, the first place (path, line) that says it and ``count`` places, and in ``text``
+        the edge row whose sentence is the evidence (:meth:`_read_texts` reads it).
+
+        An edge joins the topics of its ends (:meth:`_ends`) and is met from a topic whose
+        nodes (:meth:`members`) it touches."""
         pairs: dict[tuple[str, str, str], set[tuple[str, str, str]]] = defaultdict(set)
+        member_of: dict[str, set[str]] = defaultdict(set)
         for n in keep:
-            rows = self.db.ends_touching(self.members(n))
-            end = self._ends(n, {x for u, v, _ in rows for x in (u, v)})
-            for u, v, kind in rows:
-                tu, tv = end(u, kind, True), end(v, kind, False)
-                if tu != tv and n in (tu, tv) and tu in keep and tv in keep:
-                    pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+            if not n.startswith("section:"):
+                for m in self.members(n):
+                    member_of[m].add(n)
+        # An edge between two of these topics joins two of their nodes (a node's topic has it
+        # among its members): only those edges are read.
+        rows = self.db.edges_among(member_of.keys() | keep.keys())
+        end = self._ends(None, {x for u, v, _ in rows for x in (u, v)})
+        for u, v, kind in rows:
+            tu, tv = end(u, kind, True), end(v, kind, False)
+            if tu == tv or tu not in keep or tv not in keep:
+                continue
+            met = member_of.get(u, _NONE) | member_of.get(v, _NONE)
+            if tu in met or tv in met:
+                pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+        for n in keep:  # a section asked for speaks for itself alone
+            if n.startswith("section:"):
+                rows = self.db.ends_of_edges([n])
+                end = self._ends(n, {x for u, v, _ in rows for x in (u, v)})
+                for u, v, kind in rows:
+                    tu, tv = end(u, kind, True), end(v, kind, False)
+                    if tu != tv and n in (tu, tv) and tu in keep and tv in keep:
+                        pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+        places = self.db.places(sorted({e for edges in pairs.values() for e in edges}))
+        out: dict[tuple[str, str, str], dict] = {}
         for (tu, tv, kind), edges in sorted(pairs.items()):
+            d: dict | None = None
+            seen: set[tuple] = set()
             for u, v, raw in sorted(edges):
-                for path, line, text in self.db.evidence(u, v, raw):
-                    _add_topic_edge(H, Hop(tu, tv, kind, path, line, text, True, u, v))
-        for n, attrs in keep.items():
-            if attrs["kind"] == "note" and attrs["path"] and not n.startswith("section:"):
-                self._add_sections(H, n, attrs["path"])
-        return _finish(H)
+                for key, path, line in places.get((u, v, raw), ()):
+                    place = (path, line)
+                    if d is None:
+                        d = {"kind": kind, "path": path, "line": line, "text": (u, v, key)}
+                        d["count"] = 1
+                        seen.add(place)
+                        continue
+                    if place not in seen:
+                        seen.add(place)
+                        d["count"] += 1
+                    if (_natural(path or ""), line or 0) < (
+                        _natural(d["path"] or ""),
+                        d["line"] or 0,
+                    ):
+                        d.update(path=path, line=line, text=(u, v, key))
+            if d is not None:
+                out[(tu, tv, kind)] = d
+        return out
+
+    def _read_texts(self, edges: Iterable[dict]) -> None:
+        """Put in each of :meth:`_topic_edges`'s edges the sentence of its edge row."""
+        edges = list(edges)
+        texts = self.db.edge_texts([d["text"] for d in edges])
+        for d in edges:
+            d["text"] = texts[d["text"]]
+
+    def _add_all_sections(self, H: nx.MultiDiGraph, keep: dict[str, dict]) -> None:
+        notes = [
+            (n, a["path"])
+            for n, a in keep.items()
+            if a["kind"] == "note" and a["path"] and not n.startswith("section:")
+        ]
+        sections = self.db.sections_of_notes(p for _, p in notes)
+        self.prefetch(s for ss in sections.values() for s in ss)
+        self._prefetch_about(s for ss in sections.values() for s in ss)
+        for n, path in notes:
+            self._add_sections(H, n, path, sections.get(path, []))
 
     def topic_graph(self) -> nx.MultiDiGraph:
         """The whole vault's topic graph (as :meth:`subgraph` draws it), in one pass."""
@@ -892,10 +996,15 @@ class KnowledgeGraph:
                 self._add_sections(H, n, d["path"])
         return _finish(H)
 
-    def _add_sections(self, H: nx.MultiDiGraph, note: str, path: str) -> None:
+    def _add_sections(
+        self, H: nx.MultiDiGraph, note: str, path: str, sections: list[str] | None = None
+    ) -> None:
         """A note's sections that name no topic, each under the note (shown on demand)."""
-        sections = self.db.sections_of(path)
-        about = self.db.abouts(sections)
+        if sections is None:
+            sections = self.db.sections_of(path)
+            about = self.db.abouts(sections)
+        else:  # (read beforehand)
+            about = {s: a for s in sections if (a := self.about(s)) is not None}
         for s in sections:
             if s not in about:
                 attrs = self.node(s)
@@ -966,6 +1075,38 @@ def _distinct(entries: list[dict], key=lambda e: (e["path"], e["line"])) -> list
             seen.add(k)
             out.append(e)
     return out
+
+
+def strongest_edges(
+    edges: dict[tuple[str, str, str], dict], focus: str | None, most: int
+) -> list[tuple[str, str, str]]:
+    """Of ``edges`` ((topic, topic, kind) → kind, count…), the at most ``most`` a page draws,
+    in their order: every node's strongest edge, then the others strongest first, those of
+    ``focus`` before all. An edge is stronger for the places that say it (``count``), then for
+    its kind (a written link before a mention: :attr:`kb.nodes.EdgeKind.cost`)."""
+    if len(edges) <= most:
+        return list(edges)
+
+    def strength(k: tuple[str, str, str]) -> tuple:
+        d = edges[k]
+        return (focus not in k[:2], -d["count"], _hop_cost(d["kind"], k[0]), _natural(k[0]),
+                _natural(k[1]), k[2])  # fmt: skip
+
+    ranked = sorted(edges, key=strength)
+    chosen: dict[tuple[str, str, str], None] = {}
+    has_one: set[str] = set()
+    for k in ranked:  # each node's strongest edge: no node drawn alone
+        if len(chosen) >= most:
+            break
+        if k[0] not in has_one or k[1] not in has_one:
+            chosen[k] = None
+            has_one.update(k[:2])
+    for k in ranked:
+        if len(chosen) >= most:
+            break
+        chosen.setdefault(k, None)
+    order = {k: i for i, k in enumerate(edges)}
+    return sorted(chosen, key=order.__getitem__)
 
 
 def _topic_kind(kind: str, tu: str, tv: str, v: str) -> str:
