@@ -608,11 +608,14 @@ class GraphDB:
         rows = self.db.execute("SELECT section FROM about WHERE node = ?", (node,))
         return [s for (s,) in rows]
 
-    def _in(self, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
+    def _in(self, sql: str, keys: Iterable[str]) -> list[tuple]:
         """The rows of ``sql`` for all ``keys``, whose ``{}`` is the list of an ``IN``: asked
-        500 keys at a time (SQLite's limit on ``?`` marks is 999 on old builds)."""
+        500 keys at a time (SQLite's limit on ``?`` marks is 999 on old builds). A list, not
+        a generator: a busy topic's rows are tens of thousands, each a step of a generator."""
+        out: list[tuple] = []
         for chunk in _chunks(keys):
-            yield from self.db.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+            out += self.db.execute(sql.format(", ".join("?" * len(chunk))), chunk).fetchall()
+        return out
 
     def sections_of(self, path: str) -> list[str]:
         """The sections of one note."""
