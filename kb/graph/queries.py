@@ -331,13 +331,24 @@ class KnowledgeGraph:
     def outline(self, node: str) -> list[str]:
         """A note and all its sections, in outline order."""
         out = [node]
-        for n in out:
-            children = [
-                v
-                for _, v, _, d in self.db.out_edges(n)
-                if d["kind"] == "contains" and v.startswith("section:")
+        level = [node]
+        while level:  # (a level at a time: a long note has hundreds of sections)
+            edges = self.db.out_edges_of(level)
+            below = [
+                [
+                    v
+                    for _, v, _, d in edges[n]
+                    if d["kind"] == "contains" and v.startswith("section:")
+                ]
+                for n in level
             ]
-            out.extend(sorted(children, key=lambda v: self.node(v)["line"] or 0))
+            self.prefetch(v for children in below for v in children)
+            level = [
+                v
+                for children in below
+                for v in sorted(children, key=lambda v: self.node(v)["line"] or 0)
+            ]
+            out.extend(level)
         return out
 
     def own_nodes(self, node: str) -> list[str]:
@@ -358,6 +369,7 @@ class KnowledgeGraph:
         label_key = concept_key(attrs["label"])
         aliases = [name for key, name in self.db.display(node).items() if key != label_key]
         scope = self.own_nodes(node)
+        self._prefetch_about(scope)
         concept = attrs["kind"] == "concept"
         defined = [
             {
