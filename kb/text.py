@@ -38,6 +38,11 @@ def is_cjk(ch: str) -> bool:
     return _CJK.match(ch) is not None
 
 
+def count_cjk(text: str) -> int:
+    """How many Chinese, Japanese or Korean characters the text holds (one scan)."""
+    return len(_CJK.findall(text))
+
+
 def has_cjk(text: str) -> bool:
     """True when the text holds a Chinese, Japanese or Korean character."""
     return _CJK.search(text) is not None

@@ -44,6 +44,7 @@ from kb.model import MAX_NAME_CHARS
 from kb.text import (
     CJK_CHARS,
     TIMES,
+    count_cjk,
     has_cjk,
     is_cjk,
     listing_name,
@@ -878,9 +879,9 @@ def specificity(name: str) -> float:
     """How specific a name is, from 0.5 to 1: more words, more characters, capitals and digits
     say more (``1x1 卷积`` > ``卷积``; ``ResNet`` > ``model``)."""
     key = normalise(name)
-    cjk = sum(is_cjk(ch) for ch in key)
+    cjk = count_cjk(key)
     latin_words = len(re.findall(r"[a-z0-9]+", key))
-    size = cjk / 2 + latin_words + (0.5 if any(ch.isdigit() for ch in key) else 0)
+    size = cjk / 2 + latin_words + (0.5 if any(map(str.isdigit, key)) else 0)
     size += 0.5 if is_acronym(name) or re.search(r"[a-z][A-Z]", name) else 0
     return min(1.0, 0.5 + 0.15 * size)
 
