@@ -273,7 +273,7 @@ def write_html(
 
     degree = {n: d for n, d in G.degree()}
     focus = focus if focus is not None and focus in G else None
-    shown = _keep_best_connected(G, degree, focus, max_nodes, hidden_kinds)
+    shown = keep_best_connected(G, degree, focus, max_nodes, hidden_kinds)
     H = G if len(shown) == G.number_of_nodes() else G.subgraph(shown).copy()
     edges_cut = 0
     if H.number_of_edges() > max_edges:
@@ -384,7 +384,7 @@ def _add_edge(net: Any, source: str, to: str, **options: Any) -> None:
     net.edges.append(Edge(source, to, net.directed, **options).options)
 
 
-def _keep_best_connected(
+def keep_best_connected(
     G: nx.Graph, degree: dict, focus: Any, max_nodes: int, hidden_kinds: tuple[str, ...] = ()
 ) -> list:
     """All nodes if they fit, else the ``max_nodes`` highest-degree ones (nodes of the

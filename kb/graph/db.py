@@ -619,6 +619,10 @@ class GraphDB:
         row = self.db.execute("SELECT node FROM about WHERE section = ?", (section,)).fetchone()
         return None if row is None else row[0]
 
+    def sections_about_each(self, nodes: Iterable[str]) -> list[tuple[str, str]]:
+        """(node, section) of the sections whose title names one of ``nodes``."""
+        return self._in("SELECT node, section FROM about WHERE node IN ({})", nodes)
+
     def sections_about(self, node: str) -> list[str]:
         """The sections whose title names ``node`` (its places of definition)."""
         rows = self.db.execute("SELECT section FROM about WHERE node = ?", (node,))
@@ -689,10 +693,10 @@ class GraphDB:
         return out
 
     def edges_among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
-        """(src, dst, kind) of the edges with both ends in ``nodes``, once each (one query:
+        """(src, dst, kind) of the edges with both ends in ``nodes``, once per key (one query:
         the nodes travel as a JSON list, which SQLite reads into an index of its own)."""
         q = (
-            "SELECT DISTINCT src, dst, kind FROM edges"
+            "SELECT src, dst, kind FROM edges"
             " WHERE src IN (SELECT value FROM json_each(?1))"
             " AND +dst IN (SELECT value FROM json_each(?1))"
         )

@@ -874,23 +874,34 @@ class KnowledgeGraph:
     ) -> tuple[nx.MultiDiGraph, int, int]:
         """What a topic's HTML page draws: the graph of :meth:`subgraph` among the
         ``max_nodes`` topics nearest ``node`` (:meth:`nearest`), each node keeping its
-        strongest edges, at most ``max_edges`` in all (:func:`strongest_edges`); with how many
+        strongest edges (those joining the most of the two topics' nodes), at most
+        ``max_edges`` in all (:func:`strongest_edges`); with how many
         topics and edges were left out. Sections hang off their notes while nodes are left
         to show (the page hides them until asked)."""
         import networkx
 
         kept, nodes_out = self.nearest(node, depth, max_nodes)
         keep = self._kept(kept)
-        edges = self._topic_edges(keep)
-        chosen = strongest_edges(edges, node, max_edges)
-        self._read_texts(edges[k] for k in chosen)
+        pairs = self._topic_pairs(keep)
+        # (ranked by the edges between their nodes, each a place or more: only the edges
+        # drawn have their places counted and their sentence read)
+        tied = {k: {"kind": k[2], "count": len(edges)} for k, edges in pairs.items()}
+        edges = self._aggregate({k: pairs[k] for k in strongest_edges(tied, node, max_edges)})
+        self._read_texts(edges.values())
         H = networkx.MultiDiGraph()
         H.add_nodes_from(keep.items())
-        for k in chosen:
-            H.add_edge(k[0], k[1], key=k[2], **edges[k])
+        for k, d in edges.items():
+            H.add_edge(k[0], k[1], key=k[2], **d)
         if len(keep) < max_nodes:
             self._add_all_sections(H, keep)
-        return H, nodes_out, len(edges) - len(chosen)
+        if H.number_of_nodes() > max_nodes:  # the sections the page has no room for
+            from kb.export import keep_best_connected
+
+            shown = set(keep_best_connected(H, dict(H.degree()), node, max_nodes, ("section",)))
+            cut = [n for n in H if n not in shown]
+            H.remove_nodes_from(cut)
+            nodes_out += len(cut)
+        return H, nodes_out, len(pairs) - len(edges)
 
     def _kept(self, nodes: Iterable[str]) -> dict[str, dict]:
         nodes = list(nodes)
@@ -898,24 +909,29 @@ class KnowledgeGraph:
         return {n: self.node(n) for n in nodes if self.has(n)}
 
     def _topic_edges(self, keep: dict[str, dict]) -> dict[tuple[str, str, str], dict]:
-        """The edges among the topics of ``keep``, one per (topic, topic, kind) in that order:
-        kind, the first place (path, line) that says it and ``count`` places, and in ``text``
-        the edge row whose sentence is the evidence (:meth:`_read_texts` reads it).
+        """The edges among the topics of ``keep`` (:meth:`_topic_pairs`), each as
+        :meth:`_aggregate` gives it."""
+        return self._aggregate(self._topic_pairs(keep))
 
-        An edge joins the topics of its ends (:meth:`_ends`) and is met from a topic whose
-        nodes (:meth:`members`) it touches."""
+    def _topic_pairs(
+        self, keep: dict[str, dict]
+    ) -> dict[tuple[str, str, str], set[tuple[str, str, str]]]:
+        """{(topic, topic, kind): the (src, dst, kind) of the edges that join them} among the
+        topics of ``keep``. An edge joins the topics of its ends (:meth:`_ends`) and is met
+        from a topic whose nodes (:meth:`members`) it touches."""
         pairs: dict[tuple[str, str, str], set[tuple[str, str, str]]] = defaultdict(set)
-        member_of: dict[str, set[str]] = defaultdict(set)
-        for n in keep:
-            if not n.startswith("section:"):
-                for m in self.members(n):
-                    member_of[m].add(n)
+        member_of = self._members_of([n for n in keep if not n.startswith("section:")])
         # An edge between two of these topics joins two of their nodes (a node's topic has it
         # among its members): only those edges are read.
         rows = self.db.edges_among(member_of.keys() | keep.keys())
-        end = self._ends(None, {x for u, v, _ in rows for x in (u, v)})
+        ends = {x for u, v, _ in rows for x in (u, v)}
+        topic_at = {x: x for x in ends if not x.startswith("section:")}
+        topic_at.update(self._topics_of(x for x in ends if x not in topic_at))
+        note_at = {x: note_id(_section_path(x)) for x in ends if x.startswith("section:")}
+        links = frozenset(LINK_KINDS)
         for u, v, kind in rows:
-            tu, tv = end(u, kind, True), end(v, kind, False)
+            tu = note_at[u] if kind in links and u in note_at else topic_at[u]
+            tv = topic_at[v]
             if tu == tv or tu not in keep or tv not in keep:
                 continue
             met = member_of.get(u, _NONE) | member_of.get(v, _NONE)
@@ -929,6 +945,42 @@ class KnowledgeGraph:
                     tu, tv = end(u, kind, True), end(v, kind, False)
                     if tu != tv and n in (tu, tv) and tu in keep and tv in keep:
                         pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+        return pairs
+
+    def _members_of(self, topics: list[str]) -> dict[str, set[str]]:
+        """{node: the topics of ``topics`` it is a member of} (:meth:`members` of each, read
+        together: a few queries per outline level, not a few per topic)."""
+        member_of: dict[str, set[str]] = defaultdict(set)
+        for t in topics:
+            member_of[t].add(t)
+        level: dict[str, set[str]] = defaultdict(set)
+        for t, s in self.db.sections_about_each(topics):
+            level[s].add(t)
+        while level:  # the untitled sections under those that name it are its places too
+            for s, ts in level.items():
+                member_of[s] |= ts
+            below = self.db.children(level)
+            titled = self.db.abouts(c for _, c in below)
+            deeper: dict[str, set[str]] = defaultdict(set)
+            for parent, c in below:
+                if c not in titled:
+                    deeper[c] |= level[parent]
+            level = deeper
+        self.prefetch(topics)
+        notes = {
+            a["path"]: t for t in topics if (a := self.node(t))["kind"] == "note" and a["path"]
+        }
+        for path, sections in self.db.sections_of_notes(notes).items():
+            for s in sections:
+                member_of[s].add(notes[path])
+        return member_of
+
+    def _aggregate(
+        self, pairs: dict[tuple[str, str, str], set[tuple[str, str, str]]]
+    ) -> dict[tuple[str, str, str], dict]:
+        """One edge per (topic, topic, kind) of ``pairs``, in that order: kind, the first place
+        (path, line) that says it and ``count`` places, and in ``text`` the edge row whose
+        sentence is the evidence (:meth:`_read_texts` reads it)."""
         places = self.db.places(sorted({e for edges in pairs.values() for e in edges}))
         out: dict[tuple[str, str, str], dict] = {}
         for (tu, tv, kind), edges in sorted(pairs.items()):
