@@ -34,7 +34,8 @@ DB_FILE = "graph.sqlite"
 SCHEMA = 16
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys.
-16: hits indexed by (key, path), so counting the notes that say a name reads the index alone."""
+16: hits indexed by (key, path), so counting the notes that say a name reads the index alone;
+edges by (dst, kind), so the ends and kinds of a node's incoming edges do too."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
@@ -59,7 +60,7 @@ _TABLES = (
     "CREATE TABLE edges (src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,"
     " kind TEXT NOT NULL, path TEXT, line INTEGER, text TEXT NOT NULL, owner TEXT,"
     " derived INTEGER NOT NULL, PRIMARY KEY (src, dst, key)) STRICT, WITHOUT ROWID",
-    "CREATE INDEX edges_dst ON edges (dst)",
+    "CREATE INDEX edges_dst ON edges (dst, kind)",
     "CREATE INDEX edges_owner ON edges (owner, derived)",
     "CREATE INDEX edges_kind ON edges (kind)",
     "CREATE TABLE names (key TEXT PRIMARY KEY, node TEXT NOT NULL, compact TEXT NOT NULL,"
