@@ -235,6 +235,7 @@ def neighbors(
     only nodes of ``kinds``, such as note, section, concept, tag, when given."""
     node = kg.find(topic)
     found = kg.neighbours_ranked(node, depth)
+    kg.prefetch(found)  # (the nodes' attributes in a few queries, not one each)
     wanted = set(kinds) if kinds else None
     # nearest first; at one distance the most closely tied first, then by name
     rows = sorted(

@@ -14,13 +14,13 @@ import unicodedata
 from functools import lru_cache
 
 from kb.display import display_text
-from kb.text import CJK_CHARS, TIMES, is_cjk
+from kb.text import CJK_CHARS, TIMES, is_cjk, lazy_re
 
 # Multiplication between numbers, in any of the ways people type it: 1x1, 1×1, 1 * 1, 1\times1.
-_TIMES = re.compile(rf"(?<=\d)\s*{TIMES}\s*(?=\d)")
-_SPACE = re.compile(r"\s+")
+_TIMES = lazy_re(rf"(?<=\d)\s*{TIMES}\s*(?=\d)")
+_SPACE = lazy_re(r"\s+")
 # Spaces next to a CJK character carry no meaning ("1x1 卷积" is "1x1卷积").
-_CJK_SPACE = re.compile(f"(?<=[{CJK_CHARS}]) | (?=[{CJK_CHARS}])")
+_CJK_SPACE = lazy_re(f"(?<=[{CJK_CHARS}]) | (?=[{CJK_CHARS}])")
 _KEEP = frozenset("+#")  # c++, c#: part of the name, not punctuation
 SEPARATOR = "\ue000"
 """A private-use character that :func:`normalise` keeps: joins sentences normalised together."""
@@ -78,7 +78,7 @@ def is_word_char(ch: str) -> bool:
 
 # -- which titles name a concept -------------------------------------------
 
-_DATE = re.compile(
+_DATE = lazy_re(
     r"^\s*(?:"
     r"\d{4}\s*[./\-_]\s*\d{1,2}(?:\s*[./\-_]\s*\d{1,2})?"  # 2019.4.26, 2019-04-26, 2019/4
     r"|\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?"  # 2019年4月26日
@@ -131,13 +131,13 @@ STOPWORDS = frozenset(
 MAX_NAME = 60
 """Longer titles are sentences, not names."""
 
-_NUMBERING = re.compile(
+_NUMBERING = lazy_re(
     r"^\s*(?:(?:第\s*[\d一二三四五六七八九十百]+\s*[章节部分篇讲课]\s*)"
     r"|(?:\d+(?:\.\d+)+\.?\s+)|(?:\d+[.、)）](?!\d)\s*)|(?:[(（]\d+[)）]\s*)|(?:[一二三四五六七八九十]+\s*[、.]\s*))"
 )
-_WRAPPED = re.compile(r"^\s*[(\[（【「『](.*)[)\]）】」』]\s*$")
-_BRACKETS = re.compile(r"[()\[\]（）【】「」『』]")
-_TRAILING = re.compile(r"[\s:：,，;；。.]+$")
+_WRAPPED = lazy_re(r"^\s*[(\[（【「『](.*)[)\]）】」』]\s*$")
+_BRACKETS = lazy_re(r"[()\[\]（）【】「」『』]")
+_TRAILING = lazy_re(r"[\s:：,，;；。.]+$")
 
 
 def clean_title(title: str) -> str:
@@ -223,7 +223,7 @@ def mentionable(key: str) -> bool:
 
 # -- sentences ----------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])\s+|\n")
+_SENTENCE_END = lazy_re(r"(?<=[。！？；!?;])|(?<=[.])\s+|\n")
 EVIDENCE_MAX = 200
 
 

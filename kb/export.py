@@ -87,7 +87,11 @@ class HtmlExport:
     edges_shown: int
     """Edges drawn on the page (those between shown nodes)."""
     nodes_omitted: int
-    """Least-connected nodes left out to stay under ``max_nodes``; 0 when all fit."""
+    """Nodes left out to stay under ``max_nodes`` (the least connected, and those the caller
+    left out: ``nodes_left_out``); 0 when all fit."""
+    edges_omitted: int = 0
+    """Edges between shown nodes left out to stay under ``max_edges`` (and those the caller
+    left out: ``edges_left_out``)."""
 
 
 # --------------------------------------------------------------------------- data exports
@@ -247,21 +251,45 @@ def write_html(
     vault_root: Path,
     vault_name: str,
     max_nodes: int = 1500,
+    max_edges: int = 6000,
     hidden_kinds: tuple[str, ...] = ("section",),
+    nodes_left_out: int = 0,
+    edges_left_out: int = 0,
 ) -> HtmlExport:
     """Write the graph as one offline HTML page (vis-network via pyvis); return what was drawn.
 
     Nodes of ``hidden_kinds`` (sections: the places of a topic, not topics) are on the page
     but hidden until their box in the legend is ticked; the node budget goes to the others
-    first."""
+    first. Of the edges between the nodes shown, each node keeps its strongest, at most
+    ``max_edges`` in all (:func:`kb.graph.queries.strongest_edges`). ``nodes_left_out`` and
+    ``edges_left_out`` are those the caller left out of ``G`` already (the page says so)."""
     if max_nodes < 1:
         raise KbError(f"max_nodes must be at least 1, not {max_nodes}")
+    if max_edges < 0:
+        raise KbError(f"max_edges must be at least 0, not {max_edges}")
     from pyvis.network import Network
+
+    from kb.graph.queries import strongest_edges
 
     degree = {n: d for n, d in G.degree()}
     focus = focus if focus is not None and focus in G else None
-    shown = _keep_best_connected(G, degree, focus, max_nodes, hidden_kinds)
+    shown = keep_best_connected(G, degree, focus, max_nodes, hidden_kinds)
     H = G if len(shown) == G.number_of_nodes() else G.subgraph(shown).copy()
+    edges_cut = 0
+    if H.number_of_edges() > max_edges:
+        H = G.copy() if H is G else H
+        multi = H.is_multigraph()
+        items = H.edges(keys=True, data=True) if multi else H.edges(data=True)
+        counted = {
+            (str(e[0]), str(e[1]), str(e[2]) if multi else ""): (
+                e[:3] if multi else e[:2],
+                {"kind": e[-1].get("kind"), "count": _int_or_none(e[-1].get("count")) or 1},
+            )
+            for e in items
+        }
+        kept = set(strongest_edges({k: d for k, (_, d) in counted.items()}, focus, max_edges))
+        H.remove_edges_from([edge for k, (edge, _) in counted.items() if k not in kept])
+        edges_cut = len(counted) - len(kept)
     positions = _seed_layout(
         H, focus or (max(shown, key=lambda n: (degree[n], str(n))) if shown else None)
     )
@@ -310,11 +338,12 @@ def write_html(
             "vault": vault_name,
             "focus": str(focus) if focus is not None else None,
             "hiddenKinds": [k for k in hidden_kinds if k in NODE_KINDS],
-            "nodesTotal": G.number_of_nodes(),
+            "nodesTotal": G.number_of_nodes() + nodes_left_out,
             "nodesShown": H.number_of_nodes(),
-            "nodesOmitted": G.number_of_nodes() - H.number_of_nodes(),
-            "edgesTotal": G.number_of_edges(),
+            "nodesOmitted": G.number_of_nodes() - H.number_of_nodes() + nodes_left_out,
+            "edgesTotal": G.number_of_edges() + edges_left_out,
             "edgesShown": len(edges),
+            "edgesOmitted": edges_cut + edges_left_out,
             "background": _BACKGROUND,
             # Faint lines in a crowd, as Obsidian draws them; clearer in a small graph.
             "edgeOpacity": 0.8 if len(edges) <= 300 else 0.45 if len(edges) <= 2000 else 0.3,
@@ -343,7 +372,8 @@ def write_html(
         path=out,
         nodes_shown=H.number_of_nodes(),
         edges_shown=len(edges),
-        nodes_omitted=G.number_of_nodes() - H.number_of_nodes(),
+        nodes_omitted=G.number_of_nodes() - H.number_of_nodes() + nodes_left_out,
+        edges_omitted=edges_cut + edges_left_out,
     )
 
 
@@ -354,7 +384,7 @@ def _add_edge(net: Any, source: str, to: str, **options: Any) -> None:
     net.edges.append(Edge(source, to, net.directed, **options).options)
 
 
-def _keep_best_connected(
+def keep_best_connected(
     G: nx.Graph, degree: dict, focus: Any, max_nodes: int, hidden_kinds: tuple[str, ...] = ()
 ) -> list:
     """All nodes if they fit, else the ``max_nodes`` highest-degree ones (nodes of the

@@ -642,6 +642,14 @@ class Store:
         }
         if progress and touched:
             progress(0, 0)  # writing the parsed notes: no count to show
+        skipped = json.dumps({"schema": SCHEMA, "files": remembered})
+        if not (full or changes.removed or restat or touched) and self.generation():
+            row = db.execute("SELECT value FROM meta WHERE key='skipped'").fetchone()
+            if row is not None and row[0] == skipped:
+                # Nothing to write: no transaction, whose commit (a disk flush) would cost a
+                # query that changed nothing more than finding that out did.
+                changes.seconds = time.perf_counter() - start
+                return changes
         try:
             with db:  # one transaction: a reader sees the store before or after, never half
                 if full:
@@ -657,10 +665,7 @@ class Store:
                     # (a store of an older kb has none yet)
                     written = None if full else [*changes.removed, *(row[0] for row in touched)]
                     _new_generation(db, written)
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('skipped', ?)",
-                    (json.dumps({"schema": SCHEMA, "files": remembered}),),
-                )
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('skipped', ?)", (skipped,))
         except sqlite3.OperationalError as e:
             raise KbError(
                 f"cannot update {self.path} ({e}); is another program using it?"

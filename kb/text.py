@@ -33,9 +33,36 @@ group; each module adds the spacing it allows around it."""
 _CJK = re.compile(f"[{CJK_CHARS}]")
 
 
+class LazyPattern:
+    """A regex compiled when first used, then as fast as :func:`re.compile`'s (its methods are
+    kept on the object). kb's name rules hold dozens of patterns, large CJK classes in many:
+    compiled at import they cost every command 0.1 s, and a query uses a few."""
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+
+    def __getattr__(self, name: str):
+        compiled = re.compile(*self._args)
+        for attr in ("match", "fullmatch", "search", "sub", "subn", "split", "findall", "finditer"):
+            setattr(self, attr, getattr(compiled, attr))
+        self.pattern = compiled.pattern
+        self.flags = compiled.flags
+        return getattr(compiled, name)
+
+
+def lazy_re(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """:class:`LazyPattern`, typed as the pattern it stands for."""
+    return LazyPattern(pattern, flags)  # type: ignore[return-value]
+
+
 def is_cjk(ch: str) -> bool:
     """True for a Chinese, Japanese or Korean character."""
     return _CJK.match(ch) is not None
+
+
+def count_cjk(text: str) -> int:
+    """How many Chinese, Japanese or Korean characters the text holds (one scan)."""
+    return len(_CJK.findall(text))
 
 
 def has_cjk(text: str) -> bool:

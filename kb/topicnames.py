@@ -44,8 +44,10 @@ from kb.model import MAX_NAME_CHARS
 from kb.text import (
     CJK_CHARS,
     TIMES,
+    count_cjk,
     has_cjk,
     is_cjk,
+    lazy_re,
     listing_name,
     listing_text,
     placed,
@@ -165,12 +167,12 @@ _ASPECTS_EN = (
 
 # -- numbering ------------------------------------------------------------------------
 
-_CIRCLED = re.compile(r"^\s*[\u2460-\u2473\u2474-\u249b\u3251-\u325f\u32b1-\u32bf\u2776-\u2793]\s*")
-_PART = re.compile(
+_CIRCLED = lazy_re(r"^\s*[\u2460-\u2473\u2474-\u249b\u3251-\u325f\u32b1-\u32bf\u2776-\u2793]\s*")
+_PART = lazy_re(
     r"\s*[(（]\s*(?:[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩⅪⅫ]+|[IVX]+|\d+|[一二三四五六七八九十]+|上|中|下|续|完|part\s*\d+)\s*[)）]\s*$",
     re.IGNORECASE,
 )
-_QUESTION_MARK = re.compile(r"[?？]+\s*$")
+_QUESTION_MARK = lazy_re(r"[?？]+\s*$")
 
 
 def clean_heading(title: str) -> str:
@@ -191,12 +193,12 @@ def clean_heading(title: str) -> str:
 
 _X = r"(?P<x>.+?)"
 _FORMS_ZH = [
-    re.compile(rf"^(?:什么是|何为|何谓|啥是){_X}$"),
-    re.compile(rf"^{_X}\s*(?:是什么|是啥|指什么|是指什么)(?:意思)?$"),
-    re.compile(rf"^(?:如何|怎么|怎样|怎么样)(?:理解|看待|解释){_X}$"),
-    re.compile(rf"^(?:理解|浅谈|浅析|详解|图解|解读){_X}$"),
-    re.compile(rf"^(?:为什么|为何)(?:要|需要|使用|用|要用|引入|会有|提出){_X}$"),
-    re.compile(
+    lazy_re(rf"^(?:什么是|何为|何谓|啥是){_X}$"),
+    lazy_re(rf"^{_X}\s*(?:是什么|是啥|指什么|是指什么)(?:意思)?$"),
+    lazy_re(rf"^(?:如何|怎么|怎样|怎么样)(?:理解|看待|解释){_X}$"),
+    lazy_re(rf"^(?:理解|浅谈|浅析|详解|图解|解读){_X}$"),
+    lazy_re(rf"^(?:为什么|为何)(?:要|需要|使用|用|要用|引入|会有|提出){_X}$"),
+    lazy_re(
         rf"^{_X}\s*(?:的|之)?\s*(?:{'|'.join(sorted(ASPECTS_ZH, key=len, reverse=True))})"
         r"(?:[与和及、](?:" + "|".join(ASPECTS_ZH) + r"))*$"
     ),
@@ -204,16 +206,16 @@ _FORMS_ZH = [
 _EN_ASPECT_FORMS = 5
 """_FORMS_EN from this index on are aspect forms, the ones before are questions."""
 _FORMS_EN = [
-    re.compile(rf"^what\s+(?:is|are)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE),
-    re.compile(rf"^why\s+(?:use\s+|do\s+we\s+need\s+)?{_X}$", re.IGNORECASE),
-    re.compile(rf"^how\s+(?:does|do)\s+(?:an?\s+|the\s+)?{_X}\s+work$", re.IGNORECASE),
-    re.compile(rf"^how\s+(?:an?\s+|the\s+)?{_X}\s+works$", re.IGNORECASE),
-    re.compile(rf"^(?:understanding|about|intro\s+to)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE),
-    re.compile(
+    lazy_re(rf"^what\s+(?:is|are)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE),
+    lazy_re(rf"^why\s+(?:use\s+|do\s+we\s+need\s+)?{_X}$", re.IGNORECASE),
+    lazy_re(rf"^how\s+(?:does|do)\s+(?:an?\s+|the\s+)?{_X}\s+work$", re.IGNORECASE),
+    lazy_re(rf"^how\s+(?:an?\s+|the\s+)?{_X}\s+works$", re.IGNORECASE),
+    lazy_re(rf"^(?:understanding|about|intro\s+to)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE),
+    lazy_re(
         rf"^(?:{_ASPECTS_EN})\s+(?:of|to|for|behind|in)\s+(?:an?\s+|the\s+)?{_X}$", re.IGNORECASE
     ),
-    re.compile(rf"^{_X}\s*[:：-]\s*(?:{_ASPECTS_EN})$", re.IGNORECASE),
-    re.compile(
+    lazy_re(rf"^{_X}\s*[:：-]\s*(?:{_ASPECTS_EN})$", re.IGNORECASE),
+    lazy_re(
         rf"^{_X}\s+(?:overview|introduction|basics|explained|in a nutshell|pros and cons"
         r"|problem|problems|description)$",
         re.IGNORECASE,
@@ -236,10 +238,10 @@ def subject(title: str) -> tuple[str, str]:
 
 # -- sentences and steps --------------------------------------------------------------------
 
-_SENTENCE_PUNCT = re.compile(r"[，。；！!;]|,\s|[:：]\s*\S.*[，。,]|\.\s+\S|…")
+_SENTENCE_PUNCT = lazy_re(r"[，。；！!;]|,\s|[:：]\s*\S.*[，。,]|\.\s+\S|…")
 _PAIR_ZH = frozenset("和 与 及 以及 或 或者 还是 跟 同".split())
-_PAIR_EN = re.compile(r"\b(?:and|or|vs\.?|versus)\b", re.IGNORECASE)
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+_PAIR_EN = lazy_re(r"\b(?:and|or|vs\.?|versus)\b", re.IGNORECASE)
+_LATIN_WORD = lazy_re(r"[A-Za-z][A-Za-z'’]*")
 
 
 @lru_cache(maxsize=65536)
@@ -261,7 +263,7 @@ def cut(text: str) -> tuple[str, ...]:
 
 _LEAD_PREPOSITIONS_EN = frozenset("from towards toward beyond into without".split())
 """A heading opening with one of these is a phrase (``From ResNet to DenseNet``)."""
-_NUMBERED = re.compile(r"^([A-Za-z]+)\s*\d+$")
+_NUMBERED = lazy_re(r"^([A-Za-z]+)\s*\d+$")
 
 
 def _numbered_label(t: str) -> bool:
@@ -322,7 +324,7 @@ def is_sentence(name: str) -> bool:
     return len(words) > 6
 
 
-_STEP_LABEL = re.compile(
+_STEP_LABEL = lazy_re(
     r"^(?:step|stage|phase|part|case|lesson|lecture|chapter)\s*\d+\b|^第\s*\S{1,3}\s*[步章节课部]"
     r"|^(?:appendix|附录|附)\s*[:：]|^\d+\s+[A-Za-z]+s$",
     re.IGNORECASE,
@@ -333,18 +335,18 @@ ORGANISING_ZH = frozenset(
     "复习 内容 复习内容 要点 储备 知识 基础 书籍 经典 资料 笔记 实习 计划 安排 准备".split()
 )
 """Words of a heading that organises a plan or a course (``复习内容``, ``经典书籍``)."""
-_POINTER_ZH = re.compile("^(?:[两几每各该此这那其另某][个种些类]|本(?:章节|章|节|文|篇))")
+_POINTER_ZH = lazy_re("^(?:[两几每各该此这那其另某][个种些类]|本(?:章节|章|节|文|篇))")
 
 _GENERIC_HEADS_ZH = frozenset("实现 代码 方法 训练 模型 代码实现 示例 例子".split())
 
 
 # -- glosses ---------------------------------------------------------------------------------
 
-_ACRONYM = re.compile(r"^[a-z]?[A-Z][A-Za-z0-9\-]*$")
-_GLOSS_LEAD = re.compile(
+_ACRONYM = lazy_re(r"^[a-z]?[A-Z][A-Za-z0-9\-]*$")
+_GLOSS_LEAD = lazy_re(
     r"^(?:简称|简写|缩写|即|也称|也称为|又称|又称为|或称|亦称|或|aka|i\.e\.|also called)\s*"
 )
-_SPLIT_INSIDE = re.compile(r"\s*[，,、;；/]\s*")
+_SPLIT_INSIDE = lazy_re(r"\s*[，,、;；/]\s*")
 
 
 def is_acronym(name: str) -> bool:
@@ -396,12 +398,12 @@ def gloss_aliases(name: str, inside: str) -> list[str]:
     return out
 
 
-_DESCRIBING_LEAD_ZH = re.compile(
+_DESCRIBING_LEAD_ZH = lazy_re(
     "^(?:从|甚至|比如|例如|譬如|包括|其中|约|大约|通常|一般|主要|只有|仅|可以|能够|适合|用于|用来|"
     "相当于|类似于?|每个|多个|一个|某个)"
 )
-_DESCRIBING_ZH = re.compile("表示|指的是|是指|代表|第.{1,3}[个块层次]")
-_QUANTITY = re.compile(r"\d\s*[-–~]\s*\d")
+_DESCRIBING_ZH = lazy_re("表示|指的是|是指|代表|第.{1,3}[个块层次]")
+_QUANTITY = lazy_re(r"\d\s*[-–~]\s*\d")
 
 
 def _describes(piece: str) -> bool:
@@ -420,7 +422,7 @@ def _stop_ended(latin: str) -> bool:
     return not words or words[0] in STOPWORDS or words[-1] in STOPWORDS or words[0] in _STOP_EN
 
 
-_HEAD_GLOSS = re.compile(r"^(.*?)\s*[(（]([^()（）]+)[)）]\s*$")
+_HEAD_GLOSS = lazy_re(r"^(.*?)\s*[(（]([^()（）]+)[)）]\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,14 +482,14 @@ def heading_term(title: str) -> HeadingTerm | None:
     return HeadingTerm(t, kept, form)
 
 
-_SERIES = re.compile(r"^([^:：]{3,})[:：]\s*([^:：]+)$")
+_SERIES = lazy_re(r"^([^:：]{3,})[:：]\s*([^:：]+)$")
 """``Series: Part`` (``Unsupervised Learning: PCA``): when the part is an acronym, the heading
 names it, the series being where it belongs."""
 
-_NOT_A_NAME = re.compile(r"\s\+\s|\\[A-Za-z]|_\{|\^\{|\w\(\)|用于|->|→|=>|⇒")
+_NOT_A_NAME = lazy_re(r"\s\+\s|\\[A-Za-z]|_\{|\^\{|\w\(\)|用于|->|→|=>|⇒")
 
 
-_MODIFIER_TAIL = re.compile("的(?:" + "|".join(sorted(STEP_MODIFIERS_ZH, key=len)[::-1]) + ")$")
+_MODIFIER_TAIL = lazy_re("的(?:" + "|".join(sorted(STEP_MODIFIERS_ZH, key=len)[::-1]) + ")$")
 """``线性回归的简洁`` (from ``线性回归的简洁实现``): a modifier left after the aspect."""
 
 
@@ -514,9 +516,9 @@ def _how_not_what(x: str) -> bool:
     return bool(tags) and all(tag in _HOW_TAGS for tag in tags)
 
 
-_SCRIPT_SPLIT = re.compile(f"^([{CJK_CHARS}][^a-zA-Z]*?)\\s+([a-zA-Z][^{CJK_CHARS}]*)$")
-_SCRIPT_SPLIT_REV = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s+([{CJK_CHARS}][^a-zA-Z]*)$")
-_GENERIC_SUFFIX = re.compile(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s*([{CJK_CHARS}]+)$")
+_SCRIPT_SPLIT = lazy_re(f"^([{CJK_CHARS}][^a-zA-Z]*?)\\s+([a-zA-Z][^{CJK_CHARS}]*)$")
+_SCRIPT_SPLIT_REV = lazy_re(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s+([{CJK_CHARS}][^a-zA-Z]*)$")
+_GENERIC_SUFFIX = lazy_re(f"^([a-zA-Z][^{CJK_CHARS}]*?)\\s*([{CJK_CHARS}]+)$")
 
 
 def _script_names(name: str) -> list[str]:
@@ -539,16 +541,16 @@ def _script_names(name: str) -> list[str]:
 
 # -- terms in prose ---------------------------------------------------------------------------
 
-_PROSE_GLOSS = re.compile(r"[(（]([^()（）\n]{1,60})[)）]")
-_GLOSS_AFTER = re.compile(r"\s*[(（]([^()（）\n]{1,60})[)）]")
-_SAID_AFTER = re.compile(
+_PROSE_GLOSS = lazy_re(r"[(（]([^()（）\n]{1,60})[)）]")
+_GLOSS_AFTER = lazy_re(r"\s*[(（]([^()（）\n]{1,60})[)）]")
+_SAID_AFTER = lazy_re(
     f"\\s*[，,]\\s*(?:即|也就是|也叫|又称|又叫|也称|简称|亦称)\\s*([{CJK_CHARS}]{{2,8}})(?=[，。,.;；：）)\\s])"
 )
 """An emphasised term's other name said after it: ``==learning rate==，即学习率，``."""
-_LATIN_TAIL = re.compile(r"((?:[A-Za-z][A-Za-z0-9\-]*\s+){0,5}[A-Za-z][A-Za-z0-9\-]*)\s*$")
-_CJK_TAIL = re.compile(f"([{CJK_CHARS}]+)\\s*$")
-_LABEL = re.compile(r"^\s*([^\s:：，。,;；][^:：，。,;；\n]{0,40}?)\s*[:：]\s*\S")
-_LATIN_RUN = re.compile(
+_LATIN_TAIL = lazy_re(r"((?:[A-Za-z][A-Za-z0-9\-]*\s+){0,5}[A-Za-z][A-Za-z0-9\-]*)\s*$")
+_CJK_TAIL = lazy_re(f"([{CJK_CHARS}]+)\\s*$")
+_LABEL = lazy_re(r"^\s*([^\s:：，。,;；][^:：，。,;；\n]{0,40}?)\s*[:：]\s*\S")
+_LATIN_RUN = lazy_re(
     r"(?<![A-Za-z0-9_\-])[A-Za-z][A-Za-z0-9_\-]*(?:[ ./][A-Za-z0-9][A-Za-z0-9_\-]*)*"
 )
 """A run of Latin words in Chinese text (not the tail of ``1-of-N``)."""
@@ -641,10 +643,10 @@ def _latin_term_before(run: str) -> str:
     return " ".join(kept)
 
 
-_VARIABLE = re.compile(r"[a-z]|\d+")
+_VARIABLE = lazy_re(r"[a-z]|\d+")
 
-_IS_BEFORE = re.compile(r"是\s*$")
-_OF_AFTER = re.compile(r"\s*的(?:[，。；;,.!！?？）)\n]|$)")
+_IS_BEFORE = lazy_re(r"是\s*$")
+_OF_AFTER = lazy_re(r"\s*的(?:[，。；;,.!！?？）)\n]|$)")
 
 
 def _predicative(text: str, start: int, end: int) -> bool:
@@ -658,7 +660,7 @@ def _predicative(text: str, start: int, end: int) -> bool:
 _STOP_EN = frozenset("of for to in on with by from as at and or use using called named".split())
 
 
-_GLUED = re.compile(f"^([a-z][a-z\\- ]*[a-z])\\s*([{CJK_CHARS}]{{2,}})$")
+_GLUED = lazy_re(f"^([a-z][a-z\\- ]*[a-z])\\s*([{CJK_CHARS}]{{2,}})$")
 
 
 def _glued_gloss(span: str) -> tuple[str, str]:
@@ -830,7 +832,7 @@ def recurring_need(notes: int) -> int:
 
 # -- lookup --------------------------------------------------------------------------------------
 
-_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+_LETTER_DIGIT = lazy_re(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 
 
 def compact(key: str) -> str:
@@ -883,9 +885,9 @@ def specificity(name: str) -> float:
     """How specific a name is, from 0.5 to 1: more words, more characters, capitals and digits
     say more (``1x1 卷积`` > ``卷积``; ``ResNet`` > ``model``)."""
     key = normalise(name)
-    cjk = sum(is_cjk(ch) for ch in key)
+    cjk = count_cjk(key)
     latin_words = len(re.findall(r"[a-z0-9]+", key))
-    size = cjk / 2 + latin_words + (0.5 if any(ch.isdigit() for ch in key) else 0)
+    size = cjk / 2 + latin_words + (0.5 if any(map(str.isdigit, key)) else 0)
     size += 0.5 if is_acronym(name) or re.search(r"[a-z][A-Z]", name) else 0
     return min(1.0, 0.5 + 0.15 * size)
 
@@ -900,7 +902,7 @@ def name_weight(notes_with_name: int, notes: int, name: str) -> float:
     return round(max(0.05, rarity) * specificity(name), 4)
 
 
-TEXTLIKE_MATH = re.compile(rf"^\s*\d+\s*{TIMES}\s*\d+(?:\s*{TIMES}\s*\d+)*\s*$")
+TEXTLIKE_MATH = lazy_re(rf"^\s*\d+\s*{TIMES}\s*\d+(?:\s*{TIMES}\s*\d+)*\s*$")
 """Math that reads as text: a size (``1\\times 1``, ``3 \\times 3``)."""
 
 

@@ -146,11 +146,20 @@
   const count = (n, one, many) => n.toLocaleString() + " " + (n === 1 ? one : many);
   $("kb-stats").textContent = count(meta.nodesShown, "node", "nodes") + " · " +
     count(meta.edgesShown, "link", "links");
+  const said = [];
   if (meta.nodesOmitted > 0) {
+    said.push("Showing " + (meta.focus ? "the nearest " : "the best-connected ") +
+      meta.nodesShown.toLocaleString() + " of " + meta.nodesTotal.toLocaleString() + " nodes: " +
+      meta.nodesOmitted.toLocaleString() + " were left out.");
+  }
+  if (meta.edgesOmitted > 0) {
+    said.push("Each node keeps its strongest links: " + meta.edgesOmitted.toLocaleString() +
+      " of the " + (meta.edgesShown + meta.edgesOmitted).toLocaleString() +
+      " between the nodes shown were left out.");
+  }
+  if (said.length) {
     const notice = $("kb-notice");
-    notice.textContent = "Showing the " + meta.nodesShown.toLocaleString() +
-      " best-connected of " + meta.nodesTotal.toLocaleString() + " nodes: " +
-      meta.nodesOmitted.toLocaleString() + " with the fewest links were left out.";
+    notice.textContent = said.join(" ");
     notice.hidden = false;
   }
 

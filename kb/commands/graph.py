@@ -488,7 +488,14 @@ def slug(text: str) -> str:
     default=1500,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Most nodes an HTML graph shows.",
+    help="Most nodes an HTML graph shows (the nearest the topic).",
+)
+@click.option(
+    "--max-edges",
+    default=6000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Most edges an HTML graph shows (each node keeps its strongest).",
 )
 @click.pass_context
 @repairing
@@ -502,6 +509,7 @@ def graph(
     open_: bool,
     force: bool,
     max_nodes: int,
+    max_edges: int,
 ) -> None:
     """Export a topic's neighbourhood (or the whole vault) as interactive HTML, JSON, GraphML
     or GEXF. HTML goes to graph/<topic>.html under the current folder unless --out says
@@ -520,8 +528,13 @@ def graph(
         raise click.UsageError("give --topic TOPIC, or --all for the whole vault")
     vault = ctx.obj.vault
     kg, _ = _open(ctx)
+    nodes_out = edges_out = 0
     if all_:
         G, focus, name = kg.topic_graph(), None, vault.name
+    elif fmt == "html":  # the page draws the nearest topics and their strongest edges alone
+        focus = kg.find(topic or "")
+        G, nodes_out, edges_out = kg.topic_page(focus, depth, max_nodes, max_edges)
+        name = topic or ""
     else:
         focus = kg.find(topic or "")
         G, name = kg.subgraph(kg.neighbourhood(focus, depth)), topic or ""
@@ -550,12 +563,21 @@ def graph(
             vault_root=vault.root,
             vault_name=vault.name,
             max_nodes=max_nodes,
+            max_edges=max_edges,
+            nodes_left_out=nodes_out,
+            edges_left_out=edges_out,
         )
         echo(_shown(result.path))
         if result.nodes_omitted:
             echo(
                 f"{result.nodes_shown} nodes shown, {result.nodes_omitted} omitted "
                 f"(raise --max-nodes or lower --depth)",
+                err=True,
+            )
+        if result.edges_omitted:
+            echo(
+                f"{result.edges_shown} edges shown, {result.edges_omitted} omitted "
+                f"(raise --max-edges)",
                 err=True,
             )
         if open_:

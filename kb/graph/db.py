@@ -34,11 +34,12 @@ from kb.graph.names import name_groups
 from kb.resolve import note_keys
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 15
+SCHEMA = 16
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys.
 15: name_groups and note_tags (an added or deleted note recomputes only the names joined to
-its own)."""
+its own). 16: hits indexed by (key, path), so counting the notes that say a name reads the
+index alone; edges by (dst, kind), so the ends and kinds of a node's incoming edges do too."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",
@@ -48,7 +49,7 @@ _TABLES = (
     "CREATE TABLE hits (path TEXT NOT NULL, key TEXT NOT NULL, src TEXT NOT NULL,"
     " line INTEGER NOT NULL, ord INTEGER NOT NULL, text TEXT NOT NULL) STRICT",
     "CREATE INDEX hits_path ON hits (path)",
-    "CREATE INDEX hits_key ON hits (key)",
+    "CREATE INDEX hits_key ON hits (key, path)",
     "CREATE TABLE link_keys (key TEXT NOT NULL, path TEXT NOT NULL) STRICT",
     "CREATE TABLE note_keys (key TEXT NOT NULL, path TEXT NOT NULL) STRICT",
     "CREATE INDEX note_keys_key ON note_keys (key)",
@@ -69,7 +70,7 @@ _TABLES = (
     "CREATE TABLE edges (src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,"
     " kind TEXT NOT NULL, path TEXT, line INTEGER, text TEXT NOT NULL, owner TEXT,"
     " derived INTEGER NOT NULL, PRIMARY KEY (src, dst, key)) STRICT, WITHOUT ROWID",
-    "CREATE INDEX edges_dst ON edges (dst)",
+    "CREATE INDEX edges_dst ON edges (dst, kind)",
     "CREATE INDEX edges_owner ON edges (owner, derived)",
     "CREATE INDEX edges_kind ON edges (kind)",
     "CREATE TABLE names (key TEXT PRIMARY KEY, node TEXT NOT NULL, compact TEXT NOT NULL,"
@@ -133,9 +134,25 @@ def edge_attrs(row: tuple) -> dict:
     return {"kind": kind, "path": path, "line": line, "text": text}
 
 
+def _edges(rows: Iterable[tuple]) -> list[tuple[str, str, str, dict]]:
+    """Rows of :data:`_EDGE_COLS` as (src, dst, key, :func:`edge_attrs`), a busy topic's
+    thousands without a call each."""
+    return [
+        (u, v, k, {"kind": kind, "path": path, "line": line, "text": text})
+        for u, v, k, kind, path, line, text in rows
+    ]
+
+
 def _strs(text: str) -> list[str]:
     if text == "[]":  # (most nodes have no tags and most headings one part: no decoding)
         return []
+    if len(text) > 3 and text.startswith('["') and text.endswith('"]'):
+        # A list of plain strings as kb writes it (no quote, backslash or control character
+        # inside): its parts, without a JSON decoder (a card reads thousands).
+        inner = text[2:-2]
+        if "\\" not in inner and inner.isprintable():
+            if '"' not in inner.replace('","', ""):
+                return inner.split('","')
     try:
         value = json.loads(text)
     except (TypeError, ValueError, RecursionError):
@@ -315,12 +332,19 @@ class GraphDB:
 
     def notes_saying(self, keys: Iterable[str]) -> int:
         """How many notes' text says one of ``keys``."""
-        keys = list(set(keys))
-        if not keys:
-            return 0
-        marks = ", ".join("?" * len(keys))
-        q = f"SELECT COUNT(DISTINCT path) FROM hits WHERE key IN ({marks})"
-        return self.db.execute(q, keys).fetchone()[0]
+        return self.notes_saying_each([keys])[0]
+
+    def notes_saying_each(self, key_sets: list[Iterable[str]]) -> list[int]:
+        """:meth:`notes_saying` of each set of keys, in one query (the sets travel as one JSON
+        list; each count reads only the ``hits_key`` index)."""
+        if not key_sets:
+            return []
+        q = (
+            "SELECT (SELECT COUNT(DISTINCT path) FROM hits WHERE key IN"
+            " (SELECT value FROM json_each(s.value))) FROM json_each(?) AS s ORDER BY s.key"
+        )
+        sets = _dumps([sorted(set(keys)) for keys in key_sets])
+        return [n for (n,) in self.db.execute(q, (sets,))]
 
     def paths_linking(self, keys: Iterable[str]) -> set[str]:
         """Notes with a link that looks up one of ``keys`` (folded names)."""
@@ -623,11 +647,20 @@ class GraphDB:
 
     def out_edges(self, node: str) -> list[tuple[str, str, str, dict]]:
         rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE src = ?", (node,))
-        return [(u, v, k, edge_attrs(rest)) for u, v, k, *rest in rows]
+        return _edges(rows)
+
+    def out_edges_of(self, nodes: Iterable[str]) -> dict[str, list[tuple[str, str, str, dict]]]:
+        """{node: :meth:`out_edges`} of each of ``nodes`` (one query per 500)."""
+        nodes = list(dict.fromkeys(nodes))
+        out: dict[str, list[tuple[str, str, str, dict]]] = {n: [] for n in nodes}
+        q = f"SELECT {_EDGE_COLS} FROM edges WHERE src IN ({{}}) ORDER BY src, dst, key"
+        for u, v, k, *rest in self._in(q, nodes):
+            out[u].append((u, v, k, edge_attrs(rest)))
+        return out
 
     def in_edges(self, node: str) -> list[tuple[str, str, str, dict]]:
         rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE dst = ?", (node,))
-        return [(u, v, k, edge_attrs(rest)) for u, v, k, *rest in rows]
+        return _edges(rows)
 
     def costs(self, node: str) -> list[tuple[str, str, str]]:
         """(src, dst, kind) of every edge at either end of ``node`` (for path search)."""
@@ -665,6 +698,17 @@ class GraphDB:
         rows = self.db.execute("SELECT key, name FROM display WHERE node = ?", (node,))
         return dict(rows)
 
+    def displays(self, nodes: Iterable[str]) -> dict[str, dict[str, str]]:
+        """{node: :meth:`display`} of those of ``nodes`` that show a name, in one query."""
+        out: dict[str, dict[str, str]] = {}
+        q = (
+            "SELECT d.node, d.key, d.name FROM json_each(?) AS j"
+            " JOIN display AS d ON d.node = j.value ORDER BY d.node, d.key"
+        )
+        for node, key, name in self.db.execute(q, (_dumps(list(dict.fromkeys(nodes))),)):
+            out.setdefault(node, {})[key] = name
+        return out
+
     def all_display(self) -> Iterator[tuple[str, str]]:
         rows = self.db.execute(
             "SELECT d.node, d.name FROM display AS d JOIN nodes AS n ON n.id = d.node"
@@ -675,16 +719,23 @@ class GraphDB:
         row = self.db.execute("SELECT node FROM about WHERE section = ?", (section,)).fetchone()
         return None if row is None else row[0]
 
+    def sections_about_each(self, nodes: Iterable[str]) -> list[tuple[str, str]]:
+        """(node, section) of the sections whose title names one of ``nodes``."""
+        return self._in("SELECT node, section FROM about WHERE node IN ({})", nodes)
+
     def sections_about(self, node: str) -> list[str]:
         """The sections whose title names ``node`` (its places of definition)."""
         rows = self.db.execute("SELECT section FROM about WHERE node = ?", (node,))
         return [s for (s,) in rows]
 
-    def _in(self, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
+    def _in(self, sql: str, keys: Iterable[str]) -> list[tuple]:
         """The rows of ``sql`` for all ``keys``, whose ``{}`` is the list of an ``IN``: asked
-        500 keys at a time (SQLite's limit on ``?`` marks is 999 on old builds)."""
+        500 keys at a time (SQLite's limit on ``?`` marks is 999 on old builds). A list, not
+        a generator: a busy topic's rows are tens of thousands, each a step of a generator."""
+        out: list[tuple] = []
         for chunk in _chunks(keys):
-            yield from self.db.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+            out += self.db.execute(sql.format(", ".join("?" * len(chunk))), chunk).fetchall()
+        return out
 
     def sections_of(self, path: str) -> list[str]:
         """The sections of one note."""
@@ -728,6 +779,70 @@ class GraphDB:
         out: set[tuple[str, str, str]] = set()
         for end in ("src", "dst"):
             out.update(self._in(f"SELECT src, dst, kind FROM edges WHERE {end} IN ({{}})", nodes))
+        return out
+
+    def ends_of_edges(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(src, dst, kind) of the edges with either end in ``nodes``: an edge with both ends
+        there, or of several keys, comes more than once."""
+        nodes = list(dict.fromkeys(nodes))
+        out: list[tuple[str, str, str]] = []
+        for end in ("src", "dst"):
+            q = f"SELECT src, dst, kind FROM edges WHERE {end} IN ({{}})"
+            for chunk in _chunks(nodes):
+                out += self.db.execute(q.format(", ".join("?" * len(chunk))), chunk).fetchall()
+        return out
+
+    def edges_among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(src, dst, kind) of the edges with both ends in ``nodes``, once per key (one query:
+        the nodes travel as a JSON list, which SQLite reads into an index of its own)."""
+        q = (
+            "SELECT src, dst, kind FROM edges"
+            " WHERE src IN (SELECT value FROM json_each(?1))"
+            " AND +dst IN (SELECT value FROM json_each(?1))"
+        )
+        return self.db.execute(q, (_dumps(list(dict.fromkeys(nodes))),)).fetchall()
+
+    def places(
+        self, edges: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[tuple[str, str | None, int | None]]]:
+        """{(src, dst, kind): [(key, path, line)…] in key order} of the edges of each kind
+        between those ends (:meth:`evidence` without the sentences), many edges a query."""
+        q = (
+            "SELECT e.src, e.dst, e.kind, e.key, e.path, e.line FROM json_each(?) AS j"
+            " JOIN edges AS e ON e.src = json_extract(j.value, '$[0]')"
+            " AND e.dst = json_extract(j.value, '$[1]')"
+            " WHERE e.kind = json_extract(j.value, '$[2]')"
+        )
+        out: dict[tuple[str, str, str], list] = {}
+        for chunk in _chunks(edges, EDGES_A_QUERY):
+            for u, v, kind, key, path, line in self.db.execute(q, (_dumps(chunk),)):
+                out.setdefault((u, v, kind), []).append((key, path, line))
+        for rows in out.values():
+            rows.sort(key=lambda r: r[0])
+        return out
+
+    def edge_texts(self, edges: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        """{(src, dst, key): the edge's sentence} of those ``edges`` the graph holds."""
+        q = (
+            "SELECT e.src, e.dst, e.key, e.text FROM json_each(?) AS j"
+            " JOIN edges AS e ON e.src = json_extract(j.value, '$[0]')"
+            " AND e.dst = json_extract(j.value, '$[1]') AND e.key = json_extract(j.value, '$[2]')"
+        )
+        out: dict[tuple[str, str, str], str] = {}
+        for chunk in _chunks(edges, EDGES_A_QUERY):
+            for u, v, key, text in self.db.execute(q, (_dumps(chunk),)):
+                out[(u, v, key)] = text
+        return out
+
+    def sections_of_notes(self, paths: Iterable[str]) -> dict[str, list[str]]:
+        """{path: :meth:`sections_of` it} of each of ``paths`` that has sections."""
+        q = (
+            "SELECT owner, id FROM nodes INDEXED BY nodes_owner WHERE owner IN ({})"
+            " AND kind = 'section' ORDER BY owner, rowid"
+        )
+        out: dict[str, list[str]] = {}
+        for owner, s in self._in(q, list(dict.fromkeys(paths))):
+            out.setdefault(owner, []).append(s)
         return out
 
     def said_with(self, node: str) -> list[tuple[str, str, str | None, int | None, str]]:
@@ -803,7 +918,11 @@ class GraphDB:
         return out
 
 
-def _chunks(items: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+EDGES_A_QUERY = 5000
+"""Edges looked up by one query (as a JSON list of their ends)."""
+
+
+def _chunks(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
     """``items`` in lists of at most ``size`` (SQLite's limit on ``?`` marks is 999 on old
     builds)."""
     chunk: list[str] = []

@@ -27,6 +27,7 @@ from kb.text import has_cjk
 from kb.topicnames import best_match, compact, lookup_keys, name_weight, specificity
 
 _INF = float("inf")
+_NONE: frozenset[str] = frozenset()
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -82,6 +83,9 @@ LINK_FACTOR = 2.0
 INCOMING_FACTOR = 0.5
 """What another topic says of this one counts this much of what this one says of it."""
 RELATED_PLACES = 5
+"""Places beyond this many add nothing more (a long note is not more related for length)."""
+RELATED_BATCH = 32
+"""Candidates of the related list weighed by the first query (each next query twice as many)."""
 """Places beyond this many add nothing more (a long note is not more related for length)."""
 
 
@@ -314,8 +318,10 @@ class KnowledgeGraph:
             self._about[section] = self.db.about(section)
         return self._about[section]
 
-    def _prefetch_about(self, sections: Iterable[str]) -> None:
-        missing = {s for s in sections if s not in self._about and s.startswith("section:")}
+    def _prefetch_about(self, nodes: Iterable[str]) -> None:
+        """What the sections (and any other nodes) among ``nodes`` are about, in one query per
+        500 (a card asks it of each end of thousands of edges)."""
+        missing = {s for s in nodes if s not in self._about}
         if missing:
             found = self.db.abouts(missing)
             for s in missing:
@@ -325,13 +331,24 @@ class KnowledgeGraph:
     def outline(self, node: str) -> list[str]:
         """A note and all its sections, in outline order."""
         out = [node]
-        for n in out:
-            children = [
-                v
-                for _, v, _, d in self.db.out_edges(n)
-                if d["kind"] == "contains" and v.startswith("section:")
+        level = [node]
+        while level:  # (a level at a time: a long note has hundreds of sections)
+            edges = self.db.out_edges_of(level)
+            below = [
+                [
+                    v
+                    for _, v, _, d in edges[n]
+                    if d["kind"] == "contains" and v.startswith("section:")
+                ]
+                for n in level
             ]
-            out.extend(sorted(children, key=lambda v: self.node(v)["line"] or 0))
+            self.prefetch(v for children in below for v in children)
+            level = [
+                v
+                for children in below
+                for v in sorted(children, key=lambda v: self.node(v)["line"] or 0)
+            ]
+            out.extend(level)
         return out
 
     def own_nodes(self, node: str) -> list[str]:
@@ -352,6 +369,7 @@ class KnowledgeGraph:
         label_key = concept_key(attrs["label"])
         aliases = [name for key, name in self.db.display(node).items() if key != label_key]
         scope = self.own_nodes(node)
+        self._prefetch_about(scope)
         concept = attrs["kind"] == "concept"
         defined = [
             {
@@ -365,7 +383,8 @@ class KnowledgeGraph:
         ]  # (a concept is defined where its name heads a section or a marked term says it)
         incoming = self.db.in_edges(node)
         outgoing = self.db.out_edges(node)
-        scope_out = {s: outgoing if s == node else self.db.out_edges(s) for s in scope}
+        scope_out = self.db.out_edges_of(s for s in scope if s != node)
+        scope_out[node] = outgoing
         ends = [u for u, *_ in incoming] + [v for edges in scope_out.values() for _, v, *_ in edges]
         self.prefetch(ends)
         self._prefetch_about([*scope, *ends])
@@ -454,38 +473,49 @@ class KnowledgeGraph:
         bound of their weight (each below the weights shown)."""
         places: dict[str, dict[tuple, dict]] = defaultdict(dict)
         factor: dict[str, float] = defaultdict(float)
-
-        def add(other: str | None, e: dict, text: str, weight: float) -> None:
-            if other and other.startswith("missing:"):
-                # [[relu]] where no note is so named, but a topic is: that topic is related
-                found = self.db.target(concept_key(self.label(other)))
-                other = found[0] if found and self.has(found[0]) else other
+        said: list[tuple[str | None, dict, str, float]] = []  # (other, place, text, weight)
+        for e in card["mentions_out"]:
+            said.append((e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0))
+        for e in card["links_out"]:
+            said.append(
+                (e["id"], {"path": e["source"], "line": e["line"]}, e["context"], LINK_FACTOR)
+            )
+        # What others say of it tells less than what it says: half weight.
+        for e in card["unlinked_mentions"]:
+            said.append((self._topic_of(e["source"]), e, e["context"], INCOMING_FACTOR))
+        for e in card["backlinks"]:
+            said.append(
+                (self._topic_of(e["source"]), e, e["context"], LINK_FACTOR * INCOMING_FACTOR)
+            )
+        for c in card["children"]:
+            n = self.node(c["id"])
+            said.append((c["id"], {"path": n["path"], "line": n["line"]}, n["snippet"], 1.0))
+        # The topics met, read at once (a busy topic meets thousands); [[relu]] where no note
+        # is so named, but a topic is: that topic is related.
+        self.prefetch(other for other, *_ in said if other)
+        missing = {o for o, *_ in said if o and o.startswith("missing:")}
+        named = self.db.targets(concept_key(self.label(o)) for o in missing)
+        self.prefetch(named.values())
+        instead = {}
+        for o in missing:
+            found = named.get(concept_key(self.label(o)))
+            instead[o] = found if found is not None and self.has(found) else o
+        for other, e, text, weight in said:
+            other = instead.get(other, other) if other else other
             if not other or other == node or not self.has(other):
-                return
+                continue
             if self.node(other)["kind"] in ("section", "tag"):
-                return
+                continue
             where = (e.get("path") or e.get("source") or "", e.get("line") or 0)
             places[other].setdefault(where, {"path": where[0], "line": where[1], "text": text})
             factor[other] = max(factor[other], weight)
-
-        for e in card["mentions_out"]:
-            add(e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0)
-        for e in card["links_out"]:
-            add(e["id"], {"path": e["source"], "line": e["line"]}, e["context"], LINK_FACTOR)
-        # What others say of it tells less than what it says: half weight.
-        for e in card["unlinked_mentions"]:
-            add(self._topic_of(e["source"]), e, e["context"], INCOMING_FACTOR)
-        for e in card["backlinks"]:
-            add(self._topic_of(e["source"]), e, e["context"], LINK_FACTOR * INCOMING_FACTOR)
-        for c in card["children"]:
-            n = self.node(c["id"])
-            add(c["id"], {"path": n["path"], "line": n["line"]}, n["snippet"], 1.0)
         if not places:
             return [], {}
         notes = max(1, self.db.count())
         # A name's rarity is at most 1, so specificity × factor × places bounds its weight:
-        # candidates are weighed, by one count of notes each, best bound first, until the
-        # ``limit``-th weight found beats every bound left (a busy topic has thousands).
+        # candidates are weighed, best bound first, until the ``limit``-th weight found beats
+        # every bound left (a busy topic has thousands). They are read in batches, each twice
+        # the one before: a few queries however many candidates there are.
         bounds = []
         for other, where in places.items():
             label = self.label(other)
@@ -494,19 +524,30 @@ class KnowledgeGraph:
         bounds.sort(key=lambda b: (-b[0], b[1]))
         out: list[dict] = []
         order = lambda e: (-e["weight"], e["label"].casefold(), e["id"])  # noqa: E731
-        for bound, other, label, scale in bounds:
-            if limit and len(out) >= limit and out[limit - 1]["weight"] > bound:
+        batch = max(limit, RELATED_BATCH)
+        start = 0
+        while start < len(bounds):
+            if limit and len(out) >= limit and out[limit - 1]["weight"] > bounds[start][0]:
                 break
-            df = self.db.notes_saying(self.db.display(other).keys() | {concept_key(label)})
-            evidence = sorted(places[other].values(), key=lambda e: (e["path"], e["line"]))
-            item = {
-                "id": other,
-                "label": label,
-                "kind": self.node(other)["kind"],
-                "weight": round(name_weight(df, notes, label) * scale, 4),
-                "evidence": evidence[:RELATED_EVIDENCE],
-            }
-            insort(out, item, key=order)
+            chunk = bounds[start : start + batch]
+            shown = self.db.displays(b[1] for b in chunk)
+            df = self.db.notes_saying_each(
+                [shown.get(other, {}).keys() | {concept_key(label)} for _, other, label, _ in chunk]
+            )
+            for (bound, other, label, scale), said_in in zip(chunk, df, strict=True):
+                if limit and len(out) >= limit and out[limit - 1]["weight"] > bound:
+                    break
+                evidence = sorted(places[other].values(), key=lambda e: (e["path"], e["line"]))
+                item = {
+                    "id": other,
+                    "label": label,
+                    "kind": self.node(other)["kind"],
+                    "weight": round(name_weight(said_in, notes, label) * scale, 4),
+                    "evidence": evidence[:RELATED_EVIDENCE],
+                }
+                insort(out, item, key=order)
+            start += len(chunk)
+            batch *= 2
         weighed = {e["id"] for e in out}
         ranked = [e["id"] for e in out] + [b[1] for b in bounds if b[1] not in weighed]
         return (out[:limit] if limit else out), {n: i for i, n in enumerate(ranked)}
@@ -634,7 +675,7 @@ class KnowledgeGraph:
         self._said[topic] = out
         return out
 
-    def _ends(self, topic: str, nodes: set[str]):
+    def _ends(self, topic: str | None, nodes: set[str]):
         """The function giving the topic at an end of an edge met from ``topic``."""
         topics = self._topics_of(n for n in nodes if n.startswith("section:"))
 
@@ -807,27 +848,182 @@ class KnowledgeGraph:
         note's sections that name no topic of their own hang off it by ``contains``."""
         import networkx
 
-        keep = {n: self.node(n) for n in nodes if self.has(n)}
+        keep = self._kept(nodes)
         H = networkx.MultiDiGraph()
         H.add_nodes_from(keep.items())
-        # Which edges join two kept topics, from the ends of each topic's edges alone; then
-        # the evidence of those edges only (a busy topic has thousands, mostly elsewhere).
+        edges = self._topic_edges(keep)
+        self._read_texts(edges.values())
+        for (tu, tv, kind), d in edges.items():
+            H.add_edge(tu, tv, key=kind, **d)
+        self._add_all_sections(H, keep)
+        return H
+
+    def nearest(self, node: str, depth: int, most: int) -> tuple[list[str], int]:
+        """The ``most`` topics nearest ``node`` within ``depth`` hops (``node`` first, then by
+        distance, the most closely tied first: :meth:`neighbours_ranked`), and how many more
+        there are."""
+        found = self.neighbours_ranked(node, depth)
+        ranked = sorted(
+            (n for n in found if n != node), key=lambda n: (found[n][0], -found[n][1], _natural(n))
+        )
+        kept = [node, *ranked[: max(0, most - 1)]] if node in found else ranked[:most]
+        return kept, len(found) - len(kept)
+
+    def topic_page(
+        self, node: str, depth: int, max_nodes: int, max_edges: int
+    ) -> tuple[nx.MultiDiGraph, int, int]:
+        """What a topic's HTML page draws: the graph of :meth:`subgraph` among the
+        ``max_nodes`` topics nearest ``node`` (:meth:`nearest`), each node keeping its
+        strongest edges (those joining the most of the two topics' nodes), at most
+        ``max_edges`` in all (:func:`strongest_edges`); with how many
+        topics and edges were left out. Sections hang off their notes while nodes are left
+        to show (the page hides them until asked)."""
+        import networkx
+
+        kept, nodes_out = self.nearest(node, depth, max_nodes)
+        keep = self._kept(kept)
+        pairs = self._topic_pairs(keep)
+        # (ranked by the edges between their nodes, each a place or more: only the edges
+        # drawn have their places counted and their sentence read)
+        tied = {k: {"kind": k[2], "count": len(edges)} for k, edges in pairs.items()}
+        edges = self._aggregate({k: pairs[k] for k in strongest_edges(tied, node, max_edges)})
+        self._read_texts(edges.values())
+        H = networkx.MultiDiGraph()
+        H.add_nodes_from(keep.items())
+        for k, d in edges.items():
+            H.add_edge(k[0], k[1], key=k[2], **d)
+        if len(keep) < max_nodes:
+            self._add_all_sections(H, keep)
+        if H.number_of_nodes() > max_nodes:  # the sections the page has no room for
+            from kb.export import keep_best_connected
+
+            shown = set(keep_best_connected(H, dict(H.degree()), node, max_nodes, ("section",)))
+            cut = [n for n in H if n not in shown]
+            H.remove_nodes_from(cut)
+            nodes_out += len(cut)
+        return H, nodes_out, len(pairs) - len(edges)
+
+    def _kept(self, nodes: Iterable[str]) -> dict[str, dict]:
+        nodes = list(nodes)
+        self.prefetch(nodes)
+        return {n: self.node(n) for n in nodes if self.has(n)}
+
+    def _topic_edges(self, keep: dict[str, dict]) -> dict[tuple[str, str, str], dict]:
+        """The edges among the topics of ``keep`` (:meth:`_topic_pairs`), each as
+        :meth:`_aggregate` gives it."""
+        return self._aggregate(self._topic_pairs(keep))
+
+    def _topic_pairs(
+        self, keep: dict[str, dict]
+    ) -> dict[tuple[str, str, str], set[tuple[str, str, str]]]:
+        """{(topic, topic, kind): the (src, dst, kind) of the edges that join them} among the
+        topics of ``keep``. An edge joins the topics of its ends (:meth:`_ends`) and is met
+        from a topic whose nodes (:meth:`members`) it touches."""
         pairs: dict[tuple[str, str, str], set[tuple[str, str, str]]] = defaultdict(set)
-        for n in keep:
-            rows = self.db.ends_touching(self.members(n))
-            end = self._ends(n, {x for u, v, _ in rows for x in (u, v)})
-            for u, v, kind in rows:
-                tu, tv = end(u, kind, True), end(v, kind, False)
-                if tu != tv and n in (tu, tv) and tu in keep and tv in keep:
-                    pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+        member_of = self._members_of([n for n in keep if not n.startswith("section:")])
+        # An edge between two of these topics joins two of their nodes (a node's topic has it
+        # among its members): only those edges are read.
+        rows = self.db.edges_among(member_of.keys() | keep.keys())
+        ends = {x for u, v, _ in rows for x in (u, v)}
+        topic_at = {x: x for x in ends if not x.startswith("section:")}
+        topic_at.update(self._topics_of(x for x in ends if x not in topic_at))
+        note_at = {x: note_id(_section_path(x)) for x in ends if x.startswith("section:")}
+        links = frozenset(LINK_KINDS)
+        for u, v, kind in rows:
+            tu = note_at[u] if kind in links and u in note_at else topic_at[u]
+            tv = topic_at[v]
+            if tu == tv or tu not in keep or tv not in keep:
+                continue
+            met = member_of.get(u, _NONE) | member_of.get(v, _NONE)
+            if tu in met or tv in met:
+                pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+        for n in keep:  # a section asked for speaks for itself alone
+            if n.startswith("section:"):
+                rows = self.db.ends_of_edges([n])
+                end = self._ends(n, {x for u, v, _ in rows for x in (u, v)})
+                for u, v, kind in rows:
+                    tu, tv = end(u, kind, True), end(v, kind, False)
+                    if tu != tv and n in (tu, tv) and tu in keep and tv in keep:
+                        pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
+        return pairs
+
+    def _members_of(self, topics: list[str]) -> dict[str, set[str]]:
+        """{node: the topics of ``topics`` it is a member of} (:meth:`members` of each, read
+        together: a few queries per outline level, not a few per topic)."""
+        member_of: dict[str, set[str]] = defaultdict(set)
+        for t in topics:
+            member_of[t].add(t)
+        level: dict[str, set[str]] = defaultdict(set)
+        for t, s in self.db.sections_about_each(topics):
+            level[s].add(t)
+        while level:  # the untitled sections under those that name it are its places too
+            for s, ts in level.items():
+                member_of[s] |= ts
+            below = self.db.children(level)
+            titled = self.db.abouts(c for _, c in below)
+            deeper: dict[str, set[str]] = defaultdict(set)
+            for parent, c in below:
+                if c not in titled:
+                    deeper[c] |= level[parent]
+            level = deeper
+        self.prefetch(topics)
+        notes = {
+            a["path"]: t for t in topics if (a := self.node(t))["kind"] == "note" and a["path"]
+        }
+        for path, sections in self.db.sections_of_notes(notes).items():
+            for s in sections:
+                member_of[s].add(notes[path])
+        return member_of
+
+    def _aggregate(
+        self, pairs: dict[tuple[str, str, str], set[tuple[str, str, str]]]
+    ) -> dict[tuple[str, str, str], dict]:
+        """One edge per (topic, topic, kind) of ``pairs``, in that order: kind, the first place
+        (path, line) that says it and ``count`` places, and in ``text`` the edge row whose
+        sentence is the evidence (:meth:`_read_texts` reads it)."""
+        places = self.db.places(sorted({e for edges in pairs.values() for e in edges}))
+        out: dict[tuple[str, str, str], dict] = {}
         for (tu, tv, kind), edges in sorted(pairs.items()):
+            d: dict | None = None
+            seen: set[tuple] = set()
             for u, v, raw in sorted(edges):
-                for path, line, text in self.db.evidence(u, v, raw):
-                    _add_topic_edge(H, Hop(tu, tv, kind, path, line, text, True, u, v))
-        for n, attrs in keep.items():
-            if attrs["kind"] == "note" and attrs["path"] and not n.startswith("section:"):
-                self._add_sections(H, n, attrs["path"])
-        return _finish(H)
+                for key, path, line in places.get((u, v, raw), ()):
+                    place = (path, line)
+                    if d is None:
+                        d = {"kind": kind, "path": path, "line": line, "text": (u, v, key)}
+                        d["count"] = 1
+                        seen.add(place)
+                        continue
+                    if place not in seen:
+                        seen.add(place)
+                        d["count"] += 1
+                    if (_natural(path or ""), line or 0) < (
+                        _natural(d["path"] or ""),
+                        d["line"] or 0,
+                    ):
+                        d.update(path=path, line=line, text=(u, v, key))
+            if d is not None:
+                out[(tu, tv, kind)] = d
+        return out
+
+    def _read_texts(self, edges: Iterable[dict]) -> None:
+        """Put in each of :meth:`_topic_edges`'s edges the sentence of its edge row."""
+        edges = list(edges)
+        texts = self.db.edge_texts([d["text"] for d in edges])
+        for d in edges:
+            d["text"] = texts[d["text"]]
+
+    def _add_all_sections(self, H: nx.MultiDiGraph, keep: dict[str, dict]) -> None:
+        notes = [
+            (n, a["path"])
+            for n, a in keep.items()
+            if a["kind"] == "note" and a["path"] and not n.startswith("section:")
+        ]
+        sections = self.db.sections_of_notes(p for _, p in notes)
+        self.prefetch(s for ss in sections.values() for s in ss)
+        self._prefetch_about(s for ss in sections.values() for s in ss)
+        for n, path in notes:
+            self._add_sections(H, n, path, sections.get(path, []))
 
     def topic_graph(self) -> nx.MultiDiGraph:
         """The whole vault's topic graph (as :meth:`subgraph` draws it), in one pass."""
@@ -864,10 +1060,15 @@ class KnowledgeGraph:
                 self._add_sections(H, n, d["path"])
         return _finish(H)
 
-    def _add_sections(self, H: nx.MultiDiGraph, note: str, path: str) -> None:
+    def _add_sections(
+        self, H: nx.MultiDiGraph, note: str, path: str, sections: list[str] | None = None
+    ) -> None:
         """A note's sections that name no topic, each under the note (shown on demand)."""
-        sections = self.db.sections_of(path)
-        about = self.db.abouts(sections)
+        if sections is None:
+            sections = self.db.sections_of(path)
+            about = self.db.abouts(sections)
+        else:  # (read beforehand)
+            about = {s: a for s in sections if (a := self.about(s)) is not None}
         for s in sections:
             if s not in about:
                 attrs = self.node(s)
@@ -938,6 +1139,38 @@ def _distinct(entries: list[dict], key=lambda e: (e["path"], e["line"])) -> list
             seen.add(k)
             out.append(e)
     return out
+
+
+def strongest_edges(
+    edges: dict[tuple[str, str, str], dict], focus: str | None, most: int
+) -> list[tuple[str, str, str]]:
+    """Of ``edges`` ((topic, topic, kind) → kind, count…), the at most ``most`` a page draws,
+    in their order: every node's strongest edge, then the others strongest first, those of
+    ``focus`` before all. An edge is stronger for the places that say it (``count``), then for
+    its kind (a written link before a mention: :attr:`kb.nodes.EdgeKind.cost`)."""
+    if len(edges) <= most:
+        return list(edges)
+
+    def strength(k: tuple[str, str, str]) -> tuple:
+        d = edges[k]
+        return (focus not in k[:2], -d["count"], _hop_cost(d["kind"], k[0]), _natural(k[0]),
+                _natural(k[1]), k[2])  # fmt: skip
+
+    ranked = sorted(edges, key=strength)
+    chosen: dict[tuple[str, str, str], None] = {}
+    has_one: set[str] = set()
+    for k in ranked:  # each node's strongest edge: no node drawn alone
+        if len(chosen) >= most:
+            break
+        if k[0] not in has_one or k[1] not in has_one:
+            chosen[k] = None
+            has_one.update(k[:2])
+    for k in ranked:
+        if len(chosen) >= most:
+            break
+        chosen.setdefault(k, None)
+    order = {k: i for i, k in enumerate(edges)}
+    return sorted(chosen, key=order.__getitem__)
 
 
 def _topic_kind(kind: str, tu: str, tv: str, v: str) -> str:
