@@ -450,3 +450,25 @@ def test_path_takes_n_for_the_places_also_said_together(kb) -> None:
     if "also said together in" in every:
         assert len(one.splitlines()) <= len(every.splitlines())
     assert kb("path", "ResNet", "Bottleneck", "-n", "x").exit_code == 2
+
+
+def test_a_cut_whole_vault_page_names_the_options_that_apply(tmp_path: Path) -> None:
+    """`kb graph --all` has no --depth to lower: its cut page points at --max-nodes and at
+    drawing one topic; a topic's page points at both of its own options."""
+    from click.testing import CliRunner
+
+    root = tmp_path / "v"
+    root.mkdir()
+    for i in range(8):
+        (root / f"Topic{i}.md").write_text(f"# Topic{i}\n\nSee [[Topic{(i + 1) % 8}]].\n")
+    run = lambda *a: CliRunner().invoke(cli, ["--vault", str(root), *a])  # noqa: E731
+    whole = run("graph", "--all", "--max-nodes", "3", "--out", str(tmp_path / "all.html"))
+    assert whole.exit_code == 0, whole.output
+    assert "omitted (raise --max-nodes, or draw one --topic)" in whole.output
+    assert "--depth" not in whole.output
+    topic = run(
+        "graph", "--topic", "Topic0", "--depth", "3", "--max-nodes", "2",
+        "--out", str(tmp_path / "t.html"),
+    )  # fmt: skip
+    assert topic.exit_code == 0, topic.output
+    assert "omitted (raise --max-nodes or lower --depth)" in topic.output

@@ -571,7 +571,11 @@ def graph(
         if result.nodes_omitted:
             echo(
                 f"{result.nodes_shown} nodes shown, {result.nodes_omitted} omitted "
-                f"(raise --max-nodes or lower --depth)",
+                + (
+                    "(raise --max-nodes, or draw one --topic)"
+                    if all_
+                    else "(raise --max-nodes or lower --depth)"
+                ),
                 err=True,
             )
         if result.edges_omitted:
