@@ -38,7 +38,7 @@ from kb.display import display_text
 from kb.errors import IndexDamaged, IndexMissing, KbError, QueryError, TopicNotFound, notice
 from kb.model import Hit, Note, Section, strip_note_suffix
 from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_query, words_of
-from kb.text import listing_name, listing_text, tag_key
+from kb.text import listing_name, listing_text, same_sound, tag_key
 from kb.vault import Vault
 
 INDEX_VERSION = 8
@@ -770,6 +770,9 @@ def _closest(searcher, text: str) -> str | None:
         names = [n.decode("utf-8") for n in reader.lexicon("name")]
         if word in names:
             return None
+        sounds = same_sound(word, _cjk_words(reader, len(word)))  # 卷机 → 卷积: a wrong pick
+        if sounds:
+            return max(sounds, key=lambda w: (reader.doc_frequency("body", w), w))
         close = difflib.get_close_matches(word, names, n=1, cutoff=0.5)
         return close[0] if close else None
     if not word.isalnum() or len(word) < 3:
@@ -785,6 +788,17 @@ def _closest(searcher, text: str) -> str | None:
             term = max(found, key=lambda t: (found[t][1], t))
             return _surface(searcher, found[term][0], term) or term
     return None
+
+
+def _cjk_words(reader, length: int) -> list[str]:
+    """The Chinese words of ``length`` characters that the index holds, in any field."""
+    out: set[str] = set()
+    for field in FIELD_BOOSTS:
+        for term in reader.lexicon(field):
+            word = term.decode("utf-8", "replace")
+            if len(word) == length and analysis.has_cjk(word):
+                out.add(word)
+    return sorted(out)
 
 
 def _surface(searcher, fieldname: str, term: str) -> str | None:

@@ -2,14 +2,15 @@
 
 Both must agree on what a CJK character is and on how a size like ``1x1`` may be
 written, or ``kb search`` and ``kb show`` would split the same name differently.
-Pure and stdlib-only, so importing it costs nothing.
+Pure and stdlib-only, so importing it costs nothing (pypinyin is imported by
+:func:`same_sound` alone, on the way to a "did you mean").
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 CJK_CHARS = (
     "\u2e80-\u2fdf"  # CJK radicals supplement, Kangxi radicals
@@ -68,6 +69,22 @@ def count_cjk(text: str) -> int:
 def has_cjk(text: str) -> bool:
     """True when the text holds a Chinese, Japanese or Korean character."""
     return _CJK.search(text) is not None
+
+
+def same_sound(typed: str, names: Iterable[str]) -> list[str]:
+    """The Chinese names of ``names`` read exactly as ``typed`` is (pinyin, tones aside) and
+    written otherwise: what a pinyin input method gives for a wrong pick of a character
+    (卷机 for 卷积, 知识蒸溜 for 知识蒸馏). Only names as long as ``typed`` are read aloud."""
+    if not has_cjk(typed):
+        return []
+    from pypinyin import lazy_pinyin
+
+    sound = lazy_pinyin(typed)
+    return [
+        n
+        for n in names
+        if len(n) == len(typed) and n != typed and has_cjk(n) and lazy_pinyin(n) == sound
+    ]
 
 
 def tag_key(name: str) -> str:

@@ -472,3 +472,18 @@ def test_a_cut_whole_vault_page_names_the_options_that_apply(tmp_path: Path) -> 
     )  # fmt: skip
     assert topic.exit_code == 0, topic.output
     assert "omitted (raise --max-nodes or lower --depth)" in topic.output
+
+
+def test_a_topic_typed_with_a_wrong_chinese_character_is_suggested(tmp_path: Path) -> None:
+    """`kb show 卷机` means 卷积 (read alike: an input method's wrong pick); a name read
+    alike but longer (卷积层) is not that typo."""
+    from click.testing import CliRunner
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "卷积.md").write_text("# 卷积\n\n卷积层用卷积核扫过输入。\n", encoding="utf-8")
+    (root / "笔记.md").write_text("# 笔记\n\n## 卷积层\n\n见卷积。\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--vault", str(root), "show", "卷机"])
+    assert result.exit_code == 1
+    assert "did you mean: 卷积" in result.output
+    assert "卷积层" not in result.output.split("did you mean:")[1]

@@ -111,6 +111,13 @@ def test_no_hits_exit_1_with_did_you_mean(kb) -> None:
     assert "did you mean: kb search bottleneck" in result.stderr
 
 
+def test_a_chinese_word_with_a_wrong_character_suggests_the_right_one(kb) -> None:
+    """卷机 for 卷积: a pinyin input method's wrong pick (same sound, other character)."""
+    result = kb("search", "卷机")
+    assert result.exit_code == 1
+    assert "did you mean: kb search 卷积" in result.stderr
+
+
 def test_no_hits_json_is_an_empty_list(kb) -> None:
     result = kb("search", "qqqzzz", "--json")
     assert result.exit_code == 1

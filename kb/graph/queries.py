@@ -249,6 +249,7 @@ class KnowledgeGraph:
         script and shape, then names holding it whole (a Latin query as a word). An acronym
         suggests acronyms with its first letter (``SVM``: ``Linear SVM``, never ``CSV``, two
         capitals in common being another name, not a typo)."""
+        from kb.text import same_sound
         from kb.topicnames import is_acronym
 
         names: dict[str, str] = {}
@@ -281,7 +282,9 @@ class KnowledgeGraph:
             word = re.compile(rf"(?<![a-z0-9]){re.escape(query)}(?![a-z0-9])")
             holds = [k for k in names if word.search(k)]
         inside = sorted(holds, key=len)[:n]
-        out = list(dict.fromkeys(names[k] for k in near + inside + close))
+        # A Chinese name read as typed is the likeliest meaning: an input method's wrong pick.
+        sounds = sorted(same_sound(query, names))[:n] if has_cjk(query) else []
+        out = list(dict.fromkeys(names[k] for k in sounds + near + inside + close))
         return out[:n]
 
     def resolver(self) -> CachedResolver:
