@@ -517,7 +517,9 @@ def test_queries_read_the_saved_graph_without_parsing(tmp_path, monkeypatch):
 def test_a_damaged_graph_file_is_rebuilt(tmp_path):
     root = tmp_path / "v"
     shutil.copytree(MINI, root)
-    _sync(root, tmp_path / "idx")
+    # (closed now: left to the garbage collector, the connection could write its log back
+    # into the file after it is damaged below, and mend it)
+    _sync(root, tmp_path / "idx").graph.db.close()
     (tmp_path / "idx" / graph.DB_FILE).write_bytes(b"not a database" * 100)
     for suffix in ("-wal", "-shm"):  # a damaged file with nothing to recover it from
         (tmp_path / "idx" / (graph.DB_FILE + suffix)).unlink(missing_ok=True)
@@ -615,6 +617,26 @@ def test_check_links(tmp_path):
     assert [w.path for w in report.bad_frontmatter] == ["lonely.md"]
     # The graph counts orphans the same way.
     assert graph.build(notes).orphans() == report.orphans
+
+
+def test_a_note_named_for_a_glossed_concept_takes_its_other_names():
+    """残差块.md added to notes that gloss *残差块*（residual blocks） beside ## Residual Blocks
+    heading elsewhere: the English names become the note's aliases, not a second topic."""
+    resnet = parse_note("# 残差网络\n\n于是，*残差块*（residual blocks）便诞生了。\n", "resnet.md")
+    origin = parse_note("# ResNet\n\n## Residual Blocks\n\nAdd the input.\n", "resnet_origin.md")
+    before = graph.build([resnet, origin])
+    assert before.find("residual blocks") == before.find("残差块")
+    assert before.find("残差块").startswith("concept:")
+    mine = parse_note("# 残差块\n\n我的笔记。\n", "mynotes/残差块.md")
+    after = graph.build([resnet, origin, mine])
+    assert after.find("residual blocks") == after.find("残差块") == "note:mynotes/残差块.md"
+    assert not [n for n in after.graph if n.startswith("concept:residual")]
+    # Glossed with the names of two notes, the English name is neither's: it stays a topic.
+    unit = parse_note("# 单元\n\n也叫*残差单元*（residual blocks）。\n", "unit.md")
+    both = graph.build(
+        [resnet, origin, mine, unit, parse_note("# 残差单元\n\n笔记。\n", "残差单元.md")]
+    )
+    assert both.find("residual blocks").startswith("concept:")
 
 
 def test_a_lone_top_h1_is_a_name_of_its_note():

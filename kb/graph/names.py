@@ -84,6 +84,7 @@ class Names:
                 target[key] = owners[0] if owners else concept_id(key)
         weak: dict[str, set[str]] = defaultdict(set)
         same: list[tuple[str, str]] = []
+        glued: list[tuple[str, str]] = []  # (note, concept) a title's other name joins
         for key, cl in claims.items():
             for c in cl:
                 node = target[key]
@@ -93,12 +94,15 @@ class Names:
                         weak[k].add(node)
                     elif _concepts(node, target[k]):
                         same.append((node, target[k]))  # 激活函数(Activation function)
+                    elif _note_and_concept(node, target[k]):
+                        glued.append((node, target[k]))
                     display[node].setdefault(k, name)
         for k, owners in weak.items():
             target[k] = min(owners)
-        prose = _prose_terms(facts, target, scoped, display, same)
+        prose = _prose_terms(facts, target, scoped, display, same, glued)
         same += _spellings(target)
         rep = _merged(same)
+        rep.update(_homes(glued, rep))
         for k, node in target.items():
             target[k] = rep.get(node, node)
         for node in rep:
@@ -107,7 +111,7 @@ class Names:
         concepts: dict[str, list[Claim]] = defaultdict(list)
         for k, cl in sorted(claims.items(), key=lambda kv: target[kv[0]] != concept_id(kv[0])):
             own = concept_id(k)
-            if target[k] == rep.get(own, own):
+            if target[k] == rep.get(own, own) and target[k].startswith("concept:"):
                 concepts[target[k]] += cl  # its own concept's first: that one names it
         # Of a term a heading defines, prose that glosses it (学习率（learning rate）) defines it
         # too; prose that only marks it (emphasis, a label, a Latin phrase) mentions it.
@@ -154,6 +158,7 @@ def _prose_terms(
     scoped: frozenset[str],
     display: dict[str, dict[str, str]],
     same: list[tuple[str, str]],
+    glued: list[tuple[str, str]],
 ) -> dict[str, list[Claim]]:
     """Read the terms notes' prose marks into the name table (``target`` and ``display`` are
     extended in place). A term whose name or gloss is already a topic gives it more names; a
@@ -196,12 +201,16 @@ def _prose_terms(
                 loose.setdefault(k, node)
                 if _concepts(node, target.get(k, node)):
                     same.append((node, target[k]))  # 过拟合（overfitting） = ## Overfitting
+                elif _note_and_concept(node, target.get(k, node)):
+                    glued.append((node, target[k]))
                 continue
             other = target.setdefault(k, node)
             if other == node:
                 names.setdefault(k, name)
             elif _concepts(node, other):
                 same.append((node, other))
+            elif _note_and_concept(node, other):
+                glued.append((node, other))
         out[node].append(c)
     return dict(out)
 
@@ -295,6 +304,31 @@ def _glossed(c: Claim) -> bool:
 def _concepts(a: str, b: str) -> bool:
     """True for two different concept nodes (a gloss between them makes them one)."""
     return a != b and a.startswith("concept:") and b.startswith("concept:")
+
+
+def _note_and_concept(a: str, b: str) -> bool:
+    """True for a note and a concept (a gloss between them makes the concept the note's)."""
+    return {a.partition(":")[0], b.partition(":")[0]} == {"note", "concept"}
+
+
+def _homes(glued: list[tuple[str, str]], rep: dict[str, str]) -> dict[str, str]:
+    """Concept node → the note it is one with: a group of concepts (``rep``: each one's
+    first) that glosses join to one note's name (``残差块（residual blocks）`` where
+    残差块.md is a note and Residual Blocks a heading elsewhere) is that note's, its names
+    the note's aliases; a group joined to several notes stays a concept."""
+    notes: dict[str, set[str]] = defaultdict(set)
+    for a, b in glued:
+        note, concept = (a, b) if a.startswith("note:") else (b, a)
+        notes[rep.get(concept, concept)].add(note)
+    members: dict[str, list[str]] = defaultdict(list)
+    for concept, first in rep.items():
+        members[first].append(concept)
+    out: dict[str, str] = {}
+    for first, homes in notes.items():
+        if len(homes) == 1:
+            (home,) = homes
+            out.update((c, home) for c in (first, *members[first]))
+    return out
 
 
 def _merged(same: list[tuple[str, str]]) -> dict[str, str]:
