@@ -487,3 +487,19 @@ def test_a_topic_typed_with_a_wrong_chinese_character_is_suggested(tmp_path: Pat
     assert result.exit_code == 1
     assert "did you mean: 卷积" in result.output
     assert "卷积层" not in result.output.split("did you mean:")[1]
+
+
+def test_a_link_to_no_note_is_no_related_topic(tmp_path: Path) -> None:
+    """[[Nowhere]] (no note, no topic so named) is a link out of the card, not a topic
+    related to it; [[Beta]] is both."""
+    from click.testing import CliRunner
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "Alpha.md").write_text("# Alpha\n\nSee [[Beta]] and [[Nowhere]].\n", encoding="utf-8")
+    (root / "Beta.md").write_text("# Beta\n\nA note.\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["--vault", str(root), "show", "Alpha", "--json"])
+    assert out.exit_code == 0, out.output
+    card = json.loads(out.output)
+    assert [e["id"] for e in card["related"]] == ["note:Beta.md"]
+    assert {e["id"] for e in card["links_out"]} == {"note:Beta.md", "missing:nowhere"}

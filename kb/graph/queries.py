@@ -507,8 +507,8 @@ class KnowledgeGraph:
             other = instead.get(other, other) if other else other
             if not other or other == node or not self.has(other):
                 continue
-            if self.node(other)["kind"] in ("section", "tag"):
-                continue
+            if self.node(other)["kind"] in ("section", "tag", "missing"):
+                continue  # (a link to no note that no topic is named for: under links out)
             where = (e.get("path") or e.get("source") or "", e.get("line") or 0)
             places[other].setdefault(where, {"path": where[0], "line": where[1], "text": text})
             factor[other] = max(factor[other], weight)
