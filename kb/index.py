@@ -41,7 +41,7 @@ from kb.query import FIELD_BOOSTS, Compiler, Text, has_words, name_key, parse_qu
 from kb.text import listing_name, listing_text, same_sound, tag_key
 from kb.vault import Vault
 
-INDEX_VERSION = 8
+INDEX_VERSION = 9
 """Bump when the schema, the text analysis or the file format changes: an index of another
 version is rebuilt. 8: no pickles (kb.whoosh_safe); an index of 7 or before holds them."""
 
@@ -125,6 +125,7 @@ def _schema() -> fields.Schema:
         tagtext=_text(),  # tag words (ml/cnn -> ml cnn), lead section only
         heading=_text(),  # the section's own heading or item term
         body=_text(stored=True),  # section text + code + math
+        prose=fields.STORED,  # how many characters of body are its prose (snippets prefer it)
         crumbs=_text(),  # the breadcrumb: note title and headings down to here (section:)
         tags=fields.KEYWORD(analyzer=_lines_analyzer()),  # tags and their parents (tag:)
         name=fields.KEYWORD(analyzer=_lines_analyzer()),  # folded title/aliases/file name
@@ -156,18 +157,24 @@ def _name_keys(name: str) -> list[str]:
 
 
 def _body(section: Section) -> str:
-    """What a section's text search looks at: its prose, code and math (math once). The
-    target of a Sphinx role (``:cite:`Ioffe.Szegedy.2015```) is in the prose already, after
-    its role: not code, and not again (d2l-zh's snippets were ``sec_batch_norm
-    Ioffe.Szegedy.2015 sec_resnet``, the one place the words stood whole)."""
+    """What a section's text search looks at: its prose, math (once) and code."""
+    return "\n".join(c for c in _body_parts(section) if c)
+
+
+def _body_parts(section: Section) -> tuple[str, str]:
+    """A section's prose with its display math, and its code: the body is the two, in that
+    order (a snippet prefers the first). The target of a Sphinx role
+    (``:cite:`Ioffe.Szegedy.2015```) is in the prose already, after its role: not code, and
+    not again (d2l-zh's snippets were ``sec_batch_norm Ioffe.Szegedy.2015 sec_resnet``, the
+    one place the words stood whole)."""
     code = section.code
     if code and ":" in section.text:
         code = "\n".join(c for c in code.split("\n") if not _role_target(c, section.text))
-    chunks = [section.text, code]
+    chunks = [section.text]
     if section.math:
         # Inline math is already in the prose; display math is not.
         chunks += [m for m in section.math.splitlines() if m.strip() and m not in section.text]
-    return "\n".join(c for c in chunks if c)
+    return "\n".join(c for c in chunks if c), code
 
 
 def _role_target(code: str, text: str) -> bool:
@@ -206,9 +213,11 @@ def documents(note: Note) -> list[dict]:
     for i, section in enumerate(sections):
         if i < lead:
             continue
-        body = _body(section)
+        prose, code = _body_parts(section)
+        body = "\n".join(c for c in (prose, code) if c)
         doc = dict(common)
         doc["body"] = body
+        doc["prose"] = len(prose)
         doc["line"] = section.line_start
         doc["heading_path"] = tuple(section.heading_path) or (note.title,)
         doc["crumbs"] = "\n".join(doc["heading_path"])
@@ -695,10 +704,19 @@ def _hit(
     loose: set[str] = frozenset(),  # type: ignore[assignment]
     expanded: dict[str, tuple[str, ...]] | None = None,
 ) -> Hit:
-    body = display_text(stored.get("body", ""))
-    snip = analysis.snippet(body, terms)
-    if loose and "\x02" not in snip:  # no whole word lit: light its parts
-        snip = analysis.snippet(body, terms | loose)
+    raw = stored.get("body", "")
+    cut = stored.get("prose")
+    # The section's prose first, if it says a word: its code and math come after it in the
+    # body, and a window into code (`nn.Dropout(p) nn.Dropout`) says less than a sentence.
+    texts = [raw[:cut]] if type(cut) is int and 0 < cut < len(raw) else []
+    snip = ""
+    for text in [*texts, raw]:
+        for words in (terms, terms | loose) if loose else (terms,):
+            snip = analysis.snippet(display_text(text), words)
+            if "\x02" in snip:  # (a word lit; else its parts, else the next text)
+                break
+        if "\x02" in snip:
+            break
     return Hit(
         path=stored["path"],
         title=stored.get("note_title", ""),

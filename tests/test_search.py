@@ -111,6 +111,14 @@ def test_no_hits_exit_1_with_did_you_mean(kb) -> None:
     assert "did you mean: kb search bottleneck" in result.stderr
 
 
+def test_a_snippet_keeps_to_the_prose_when_the_prose_says_the_word(kb) -> None:
+    """Dead ReLU's section ends in a code block (``nn.LeakyReLU(...)``): its snippet is the
+    sentence that names Leaky ReLU, not a window running on into the code."""
+    hit = [h for h in search_json(kb, "relu") if h["heading"][-1:] == ["Dead ReLU"]][0]
+    assert "ResNet" in hit["snippet"]
+    assert "import" not in hit["snippet"] and "nn.LeakyReLU" not in hit["snippet"]
+
+
 def test_a_chinese_word_with_a_wrong_character_suggests_the_right_one(kb) -> None:
     """卷机 for 卷积: a pinyin input method's wrong pick (same sound, other character)."""
     result = kb("search", "卷机")
