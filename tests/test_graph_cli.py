@@ -503,3 +503,20 @@ def test_a_link_to_no_note_is_no_related_topic(tmp_path: Path) -> None:
     card = json.loads(out.output)
     assert [e["id"] for e in card["related"]] == ["note:Beta.md"]
     assert {e["id"] for e in card["links_out"]} == {"note:Beta.md", "missing:nowhere"}
+
+
+def test_a_related_child_with_no_text_of_its_own_shows_where_it_sits(tmp_path: Path) -> None:
+    """A heading with nothing under it but a sub-heading is related by the outline alone:
+    its evidence is that place (``Optimisers › Feature Scaling``), never an empty «»."""
+    from click.testing import CliRunner
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "Optimisers.md").write_text(
+        "# Optimisers\n\nHow to train.\n\n## Feature Scaling\n\n### Why\n\nSame range.\n",
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(cli, ["--vault", str(root), "show", "Optimisers", "--json"])
+    assert out.exit_code == 0, out.output
+    related = {e["label"]: e for e in json.loads(out.output)["related"]}
+    assert related["Feature Scaling"]["evidence"][0]["text"] == "Optimisers › Feature Scaling"

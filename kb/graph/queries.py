@@ -492,7 +492,9 @@ class KnowledgeGraph:
             )
         for c in card["children"]:
             n = self.node(c["id"])
-            said.append((c["id"], {"path": n["path"], "line": n["line"]}, n["snippet"], 1.0))
+            # (a heading that says nothing under it: its place in the outline is the evidence)
+            text = n["snippet"] or f"{card['label']} › {c['label']}"
+            said.append((c["id"], {"path": n["path"], "line": n["line"]}, text, 1.0))
         # The topics met, read at once (a busy topic meets thousands); [[relu]] where no note
         # is so named, but a topic is: that topic is related.
         self.prefetch(other for other, *_ in said if other)
