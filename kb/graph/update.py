@@ -1,11 +1,15 @@
 """Keeping the concept graph caught up with the store, one note's rows at a time.
 
-An update is one SQLite transaction: the changed notes' rows are deleted and inserted anew;
-the name table is recomputed from every note's facts (names, aliases, claims: small) and
-written where it differs; and only the notes whose edges can have changed are derived
-again: the changed notes, those whose text says a name that appeared (found through the
-text kept for each note), those that say or nest a name whose node changed, and those with
-a link that looks up a name a note gained or lost (not every note with links).
+An update is one SQLite transaction: the changed notes' rows are deleted and inserted anew
+(read from the store a batch at a time, each note's rows written as soon as they are known);
+the name table is recomputed for the names joined to the changed notes' own (their name
+groups, :func:`kb.graph.names.name_groups`: from those notes' facts alone, unless they are
+a large part of the vault) and written where it differs; and only the notes whose edges can
+have changed are derived again: the changed notes, those whose text says a name that
+appeared (found through the text kept for each note), those that say or nest a name whose
+node changed, and those with a link that looks up a name a note gained or lost (not every
+note with links). An edit that keeps its note's names skips the name table altogether
+(:func:`_update_in_place`).
 """
 
 from __future__ import annotations
