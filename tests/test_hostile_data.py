@@ -443,6 +443,7 @@ def test_stored_fields_round_trip(indexed: Path) -> None:
     assert lead == {
         "path": "A.md",
         "body": "Alpha links B.",
+        "prose": len("Alpha links B."),  # all of it prose: no code
         "line": lead["line"],
         "heading_path": ["A"],
         "note_title": "A",
