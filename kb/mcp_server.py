@@ -161,7 +161,7 @@ def _path_text(found: dict, a: str, b: str) -> str:
         lines.append(f"  {i}. {step}")
         lines.append(f"     {_where(ev['path'], ev['line'])}  «{ev['text']}»")
     if found.get("also"):
-        lines.append("  also said together in:")
+        lines.append("  also joined by:")
         for via in found["also"]:
             lines.append(f"    {via['label']}")
             said: dict[str, str] = {}  # each place once, with its sentence
@@ -308,8 +308,8 @@ def build(vault: Vault) -> MCPServer:
 
         Each hop names the edge (links_to, mentions, contains, tagged…), which way it points,
         and its evidence: the note, line and sentence that makes it (`path:line`, cite it).
-        `also` lists other places the two are said together. `hops` is null when they are not
-        connected.
+        `also` lists what else joins the two: a place saying both, or a topic one hop from
+        each. `hops` is null when they are not connected.
         """
         kg, _ = session.fresh()
         found = api.find_path(kg, from_topic, to_topic)

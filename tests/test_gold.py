@@ -375,7 +375,7 @@ def test_few_topics_are_questions_or_sentences(name: str, gold_vault) -> None:
 
 # -- Known answers -----------------------------------------------------------------------
 def _path_evidence(data: dict) -> Iterator[dict]:
-    """The evidence of a ``kb path --json`` answer: each hop's, then the "also said together"."""
+    """The evidence of a ``kb path --json`` answer: each hop's, then the "also joined by"."""
     for hop in data["hops"] or []:
         yield hop["evidence"]
     for also in data.get("also", []):

@@ -29,7 +29,7 @@ def test_path_resnet_to_1x1_conv_shows_why(kb):
     assert "topics/ResNet.md:16" in out and "topics/Bottleneck.md:9" in out
     # ...and the user's own note, which speaks of "ResNet的BottNeck结构" in its 1x1 conv entry:
     # a sentence that says both, listed as another place they are said together.
-    also = out.split("also said together in:")[1]
+    also = out.split("also joined by:")[1]
     assert "面试准备计划.md:73" in also and "ResNet的BottNeck结构" in also
 
     data = _json(kb("path", "resnet", "1x1 conv", "--json"))
@@ -447,7 +447,7 @@ def test_did_you_mean_puts_names_holding_the_word_before_loose_spellings(tmp_pat
 def test_path_takes_n_for_the_places_also_said_together(kb) -> None:
     every = kb("path", "ResNet", "Bottleneck", "-n", "0").stdout
     one = kb("path", "ResNet", "Bottleneck", "-n", "1").stdout
-    if "also said together in" in every:
+    if "also joined by" in every:
         assert len(one.splitlines()) <= len(every.splitlines())
     assert kb("path", "ResNet", "Bottleneck", "-n", "x").exit_code == 2
 

@@ -105,7 +105,7 @@ def test_every_tool_on_the_sample_vault(vault_copy: Path, errlog: Path) -> None:
     assert "ResNet –links_to→ Bottleneck" in text(got["path"])
     # the other places the two are said together come with their sentences, as kb path
     # prints them: the user's log says ResNet's BottNeck and 1x1 conv in one sentence
-    also = text(got["path"]).split("also said together in:")[1]
+    also = text(got["path"]).split("also joined by:")[1]
     assert "面试准备计划.md:73  «在ResNet的BottNeck结构中" in also
 
     card = got["card"].structured_content

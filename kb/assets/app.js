@@ -474,7 +474,7 @@
       );
       at = y;
     });
-    listing(card, "Also said together in", p.also, (li, v) => {
+    listing(card, "Also joined by", p.also, (li, v) => {
       li.append(topicButton(v.via, v.label));
       for (const e of v.evidence) {
         li.append(sentence(e.evidence.text), place(e.evidence.path, e.evidence.line));

@@ -250,7 +250,7 @@ def _section(title: str, items: list, color: bool, cut: bool = False) -> None:
 @click.command()
 @click.argument("a", callback=_non_empty)
 @click.argument("b", callback=_non_empty)
-@limit_option("places the two are also said together", 10, json_lists_all=True)
+@limit_option("places and topics that also join the two", 10, json_lists_all=True)
 @json_option
 @click.pass_context
 @repairing
@@ -293,7 +293,7 @@ def path(ctx: click.Context, a: str, b: str, limit: int, as_json: bool) -> None:
         echo(f"     {_where(ev['path'], ev['line'])}  {_quote(ev['text'])}")
         at = h["target"] if h["source"] == at else h["source"]
     if found["also"]:
-        echo(style("  also said together in:", color, bold=True))
+        echo(style("  also joined by:", color, bold=True))
         for via in found["also"][: limit or None]:
             echo(f"    {via['label']}")
             for where, text in _distinct_evidence(via["evidence"]):
