@@ -662,19 +662,6 @@ class GraphDB:
         rows = self.db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE dst = ?", (node,))
         return _edges(rows)
 
-    def costs(self, node: str) -> list[tuple[str, str, str]]:
-        """(src, dst, kind) of every edge at either end of ``node`` (for path search)."""
-        db = self.db
-        return db.execute("SELECT src, dst, kind FROM edges WHERE src = ?", (node,)).fetchall() + (
-            db.execute("SELECT src, dst, kind FROM edges WHERE dst = ?", (node,)).fetchall()
-        )
-
-    def neighbours(self, node: str) -> list[str]:
-        db = self.db
-        out = [v for (v,) in db.execute("SELECT dst FROM edges WHERE src = ?", (node,))]
-        out += [u for (u,) in db.execute("SELECT src FROM edges WHERE dst = ?", (node,))]
-        return out
-
     def degree(self, node: str) -> int:
         db = self.db
         return (
@@ -781,17 +768,6 @@ class GraphDB:
             out.update(self._in(f"SELECT src, dst, kind FROM edges WHERE {end} IN ({{}})", nodes))
         return out
 
-    def ends_of_edges(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
-        """(src, dst, kind) of the edges with either end in ``nodes``: an edge with both ends
-        there, or of several keys, comes more than once."""
-        nodes = list(dict.fromkeys(nodes))
-        out: list[tuple[str, str, str]] = []
-        for end in ("src", "dst"):
-            q = f"SELECT src, dst, kind FROM edges WHERE {end} IN ({{}})"
-            for chunk in _chunks(nodes):
-                out += self.db.execute(q.format(", ".join("?" * len(chunk))), chunk).fetchall()
-        return out
-
     def edges_among(self, nodes: Iterable[str]) -> list[tuple[str, str, str]]:
         """(src, dst, kind) of the edges with both ends in ``nodes``, once per key (one query:
         the nodes travel as a JSON list, which SQLite reads into an index of its own)."""
@@ -858,11 +834,6 @@ class GraphDB:
         )
         return self.db.execute(q, (node,)).fetchall()
 
-    def evidence(self, u: str, v: str, kind: str) -> list[tuple[str | None, int | None, str]]:
-        """(path, line, text) of every edge of ``kind`` from ``u`` to ``v``."""
-        q = "SELECT path, line, text FROM edges WHERE src = ? AND dst = ? AND kind = ?"
-        return self.db.execute(q, (u, v, kind)).fetchall()
-
     def edges_touching(self, nodes: Iterable[str]) -> list[tuple[str, str, str, dict]]:
         """Every edge with either end in ``nodes``, once each."""
         seen: dict[tuple[str, str, str], dict] = {}
@@ -908,14 +879,6 @@ class GraphDB:
     def all_edges(self) -> Iterator[tuple[str, str, str, dict]]:
         for u, v, k, *rest in self.db.execute(f"SELECT {_EDGE_COLS} FROM edges"):
             yield u, v, k, edge_attrs(rest)
-
-    def nodes_among(self, ids: Iterable[str]) -> dict[str, dict]:
-        out = {}
-        for n in ids:
-            attrs = self.node(n)
-            if attrs is not None:
-                out[n] = attrs
-        return out
 
 
 EDGES_A_QUERY = 5000

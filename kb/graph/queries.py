@@ -944,7 +944,7 @@ class KnowledgeGraph:
                 pairs[(tu, tv, _topic_kind(kind, tu, tv, v))].add((u, v, kind))
         for n in keep:  # a section asked for speaks for itself alone
             if n.startswith("section:"):
-                rows = self.db.ends_of_edges([n])
+                rows = self.db.ends_touching([n])
                 end = self._ends(n, {x for u, v, _ in rows for x in (u, v)})
                 for u, v, kind in rows:
                     tu, tv = end(u, kind, True), end(v, kind, False)

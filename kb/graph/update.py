@@ -252,11 +252,7 @@ def update(
     steps = 2 * len(notes)  # reading each note's outline, then finding the names it says
     parts: dict[str, NoteGraph] | None = None
     if len(notes) <= IN_PLACE_MAX:
-        parts = {}
-        for done, (path, (note, sha)) in enumerate(notes.items(), 1):
-            parts[path] = note_facts(note, sha)
-            if progress:
-                progress(done, steps)
+        parts = dict(_facts(notes.items(), progress, steps))
     with db.transaction():
         if parts and not gone:
             moved = _names_kept(db, parts)
@@ -273,11 +269,8 @@ def update(
         written: set[str] = set()  # the nodes the changed notes own now
         source = parts.items() if parts is not None else _facts(notes.items(), progress, steps)
         for path, part in source:
-            f = part.facts
-            own[path] = f
-            for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
-                db.ensure_node(node, tag_attrs(node))
-            db.put_note(f, encode_light(f), encode_links(f), part.nodes, part.edges, link_keys(f))
+            own[path] = part.facts
+            _put_own(db, part)
             written.update(part.nodes)
         parts = None  # (their nodes and edges are written: only the facts are kept)
         removed_nodes -= written
@@ -345,10 +338,7 @@ def update(
                 view.target.fetch(
                     {k for c in f.claims for k in (c.key, c.parent) if k} | f.hits.keys()
                 )
-            new_edges = derive(f, view, resolver)
-            for node in {v for _, v, _ in new_edges if v.startswith("missing:")}:
-                db.ensure_node(node, missing_attrs(node))
-            db.put_edges(new_edges, f.path, derived=True)
+            _put_derived(db, f.path, derive(f, view, resolver))
 
         for done, (path, (note, _)) in enumerate(notes.items(), len(notes) + 1):
             f = own.get(path)
@@ -394,28 +384,32 @@ def _facts(
 
 class _Targets(dict):
     """The name table as an update sees it: the names of its scope as just built, the others
-    as saved (fetched a note's names at a time)."""
+    as saved, :meth:`fetch`-ed before a note is derived (a note's names at a time)."""
 
     def __init__(self, db: GraphDB, mine: dict[str, str], within: set[str]):
-        super().__init__()
-        self.db, self.mine, self.within = db, mine, within
+        super().__init__((k, mine[k]) for k in within if k in mine)
+        self.db, self.within = db, within
 
     def fetch(self, keys: Iterable[str]) -> None:
-        missing = {k for k in keys if k not in self.within and not dict.__contains__(self, k)}
+        missing = {k for k in keys if k not in self.within and k not in self}
         if missing:
-            found = self.db.targets(missing)
-            self.update({k: found.get(k) for k in missing})
+            self.update(self.db.targets(missing))
+            self.update((k, None) for k in missing if k not in self)  # (asked: no name)
 
-    def get(self, key: str | None, default: str | None = None) -> str | None:  # type: ignore[override]
-        if key is None:
-            return default
-        if key in self.within:
-            return self.mine.get(key, default)
-        value = dict.get(self, key)
-        if value is None and not dict.__contains__(self, key):
-            self.fetch([key])
-            value = dict.get(self, key)
-        return default if value is None else value
+
+def _put_own(db: GraphDB, part: NoteGraph) -> None:
+    """A note's own rows (facts, names, outline and tag edges), with the tag nodes they need."""
+    f = part.facts
+    for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
+        db.ensure_node(node, tag_attrs(node))
+    db.put_note(f, encode_light(f), encode_links(f), part.nodes, part.edges, link_keys(f))
+
+
+def _put_derived(db: GraphDB, path: str, edges: dict) -> None:
+    """A note's derived edges, with the missing-link nodes they point at."""
+    for node in {v for _, v, _ in edges if v.startswith("missing:")}:
+        db.ensure_node(node, missing_attrs(node))
+    db.put_edges(edges, path, derived=True)
 
 
 def _name_facts(f: NoteFacts) -> tuple[tuple, list[str]]:
@@ -489,9 +483,7 @@ def _update_in_place(
         part = own[path]
         f = part.facts
         f.hits, text = find_hits(note, matcher)
-        for node in {v for _, v, _ in part.edges if v.startswith("tag:")}:
-            db.ensure_node(node, tag_attrs(node))
-        db.put_note(f, encode_light(f), encode_links(f), part.nodes, part.edges, link_keys(f))
+        _put_own(db, part)
         db.put_found(path, f.hits, text)
         if progress:
             progress(done, steps)
@@ -523,10 +515,7 @@ def _update_in_place(
     names = Names(target=db.targets(said), signature=signature)
     resolver = names.resolver()
     for path in sorted(own):
-        new_edges = derive(own[path].facts, names, resolver)
-        for node in {v for _, v, _ in new_edges if v.startswith("missing:")}:
-            db.ensure_node(node, missing_attrs(node))
-        db.put_edges(new_edges, path, derived=True)
+        _put_derived(db, path, derive(own[path].facts, names, resolver))
     db.drop_nodes(removed_nodes)
     db.drop_unlinked()
     return 0, len(own)
