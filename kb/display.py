@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from kb.text import has_cjk
 
@@ -74,7 +75,8 @@ SYMBOLS = {
     "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω", "sqrt": "√",
     "lvert": "|", "rvert": "|", "vert": "|", "lVert": "‖", "rVert": "‖", "Vert": "‖",
     "mid": "|", "langle": "⟨", "rangle": "⟩", "lfloor": "⌊", "rfloor": "⌋", "lceil": "⌈",
-    "rceil": "⌉", "{": "{", "}": "}", "%": "%", "_": "_", "&": "&", "#": "#", "$": "$",
+    "rceil": "⌉", "parallel": "‖", "|": "‖", "{": "{", "}": "}", "%": "%", "_": "_", "&": "&",
+    "#": "#", "$": "$",
 }  # fmt: skip
 """LaTeX commands that stand for one symbol, and the symbol."""
 
@@ -91,8 +93,11 @@ DROPPED = frozenset(
 """Commands that style or decorate what follows: the command goes, its argument stays
 (``\\mathbf{x}`` → x, ``\\hat{y}`` → y)."""
 
-_COMMAND = _Lazy(r"\\([A-Za-z]+|[,;:! {}%_&#$\\])")
+_COMMAND = _Lazy(r"\\([A-Za-z]+|[,;:! {}%_&#$|\\])")
 _FRAC_HEAD = _Lazy(r"\\[dt]?frac(?![A-Za-z])")
+# \arg \underset{\theta}{\min} is arg min_θ; \overset{def}{=} is =^{def}
+_UNDERSET_HEAD = _Lazy(r"\\underset(?![A-Za-z])")
+_OVERSET_HEAD = _Lazy(r"\\(?:overset|stackrel)(?![A-Za-z])")
 _SQRT = _Lazy(r"\\sqrt\s*\{([^{}]*)\}")
 _SPACED_SIGN = _Lazy(r"\s*([×÷])\s*")
 _ACCENT = _Lazy(r"\\(hat|widehat|bar|overline|tilde|widetilde|vec|dot|ddot)\s*\{([^{}]*)\}")
@@ -112,7 +117,9 @@ def math_text(latex: str) -> str:
     ``max(0, x)``, ``\\mathbf{x}_i`` → ``x_i``, ``\\frac{a}{b}`` → ``a/b``. Named operators
     (``\\max``, ``\\log``, ``\\softmax``) keep their name; what is not a known command keeps
     its name too, so no word of the math is lost."""
-    t = _fractions(latex.strip())
+    t = _two_arguments(_FRAC_HEAD, latex.strip(), lambda a, b: f"{_group(a)}/{_group(b)}")
+    t = _two_arguments(_UNDERSET_HEAD, t, lambda a, b: f"{math_text(b)}_{_sub(a)}")
+    t = _two_arguments(_OVERSET_HEAD, t, lambda a, b: f"{math_text(b)}^{_sub(a)}")
     t = _SQRT.sub(lambda m: f"√{_group(m.group(1))}", t)
     t = _ACCENT.sub(_accent, t)
     t = _ENVIRONMENT.sub(" ", t)
@@ -138,20 +145,27 @@ def math_text(latex: str) -> str:
     return " ".join(t.split())
 
 
-def _fractions(t: str) -> str:
-    r"""Every ``\frac{a}{b}`` as ``a/b``, whatever braces ``a`` and ``b`` hold inside
+def _two_arguments(head: _Lazy, t: str, join: Callable[[str, str], str]) -> str:
+    r"""Every ``\frac{a}{b}`` (or another command of two arguments that ``head`` finds) as
+    ``join(a, b)``, whatever braces ``a`` and ``b`` hold inside
     (``\frac{S'(z^i,z^j)}{\sum_{k\ne i}S'(z^i,z^k)}``); ``\frac12`` as 1/2."""
     out, at = [], 0
-    for m in _FRAC_HEAD.finditer(t):
+    for m in head.finditer(t):
         if m.start() < at:
-            continue  # inside a fraction already read
+            continue  # inside an argument already read
         a, after_a = _argument(t, m.end())
         b, after_b = _argument(t, after_a) if a is not None else (None, after_a)
         if a is None or b is None:
             continue
-        out += [t[at : m.start()], f"{_group(a)}/{_group(b)}"]
+        out += [t[at : m.start()], join(a, b)]
         at = after_b
     return "".join(out) + t[at:] if out else t
+
+
+def _sub(text: str) -> str:
+    """A subscript or superscript: braced when it is more than one symbol (min_θ, max_{x∈X})."""
+    inner = math_text(text)
+    return inner if len(inner) <= 1 else f"{{{inner}}}"
 
 
 def _argument(t: str, at: int) -> tuple[str | None, int]:
@@ -181,10 +195,12 @@ def _group(text: str) -> str:
     return inner if len(inner) <= 1 or inner.isalnum() else f"({inner})"
 
 
+_BRACED = r"\{(?:[^{}\n]|\{[^{}\n]{0,80}\}){0,80}\}"  # {x}, {\mathrm{argmin}}: one level deep
 _BARE_LATEX = _Lazy(
-    r"(?:[A-Za-z0-9.]+[ \t]*)?"  # the operand before: 1\times 1, not just \times
-    r"(?:\\[A-Za-z]+(?:\s*\{[^{}\n]{0,80}\})*|\\[,;:! \\])"
-    r"(?:[\s\w^_(),.+\-*/=<>|\[\]]{0,12}?(?:\\[A-Za-z]+(?:\s*\{[^{}\n]{0,80}\})*|\\[,;:! \\]))*"
+    # the operand before: 1\times 1, not just \times; {arg} \underset…
+    r"(?:(?:\{[A-Za-z0-9]+\}|[A-Za-z0-9.]+)[ \t]*)?"
+    rf"(?:\\[A-Za-z]+(?:\s*{_BRACED})*|\\[,;:! \\|])"
+    rf"(?:[\s\w^_(),.+\-*/=<>|'\[\]]{{0,12}}?(?:\\[A-Za-z]+(?:\s*{_BRACED})*|\\[,;:! \\|]))*"
     r"(?:[ \t]*[A-Za-z0-9.]+)?"  # and the one after
 )
 """A run of LaTeX left in text without its dollars (kb.md_text keeps inline math so)."""

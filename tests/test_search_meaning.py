@@ -59,6 +59,11 @@ DISPLAY = [
     ("[!todo]- Bookmark a folder", "Bookmark a folder"),
     ("C:\\Users\\me and \\n in prose", "C:\\Users\\me and \\n in prose"),  # no LaTeX: as written
     ("costs $5 and $6", "costs $5 and $6"),
+    # ml-notes-zh's 2_Regression Case Study.md:118 and d2l's convexity.md:329
+    ("$\\theta^{*}=\\arg \\underset{\\theta}{\\min} L(\\theta)$", "θ^*=arg min_θ L(θ)"),
+    ("f^*={arg} \\underset{f}{min} L(f)", "f^*=arg min_f L(f)"),
+    ("\\mathop{\\mathrm{argmin}}_{x \\in X} \\|x - y\\|", "argmin_{x ∈ X} ‖x - y‖"),
+    ("$a \\overset{\\text{def}}{=} b$", "a =^{def} b"),
 ]  # fmt: skip
 
 
