@@ -5,7 +5,9 @@ leaves the repository as it was."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -285,10 +287,18 @@ def big_vault(tmp_path_factory) -> Path:
     return vault
 
 
-def _ctrl_c_in(vault: Path, data: Path, phase: str, percent: int) -> tuple[int, str, float, str]:
+def _ctrl_c_in(
+    vault: Path,
+    data: Path,
+    phase: str,
+    percent: int,
+    kb: list[str] | None = None,
+    sig: int | None = None,
+) -> tuple[int, str, float, str]:
     """``kb index`` on a terminal (a pseudo-terminal), Ctrl-C'd as a terminal does it (the
     whole process group) once the bar of ``phase`` shows ``percent``: exit code, what it
-    printed, seconds it took to stop, and the bar's last state."""
+    printed, seconds it took to stop, and the bar's last state. ``kb`` is the command that
+    runs kb, ``sig`` the signal sent (SIGINT: Ctrl-C)."""
     import os
     import re
     import select
@@ -298,7 +308,8 @@ def _ctrl_c_in(vault: Path, data: Path, phase: str, percent: int) -> tuple[int, 
     import time
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100"}
-    args = [sys.executable, "-m", "kb", "--vault", str(vault), "--index-dir", str(data), "index"]
+    kb = kb or [sys.executable, "-m", "kb"]
+    args = [*kb, "--vault", str(vault), "--index-dir", str(data), "index"]
     master, slave = os.openpty()
 
     def as_at_a_terminal() -> None:
@@ -334,7 +345,7 @@ def _ctrl_c_in(vault: Path, data: Path, phase: str, percent: int) -> tuple[int, 
         bar = re.search(r"(\d+)%", lines[-1]) if lines and phase in lines[-1] else None
         if sent is None and bar and int(bar.group(1)) >= percent:
             at = lines[-1]
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, sig or signal.SIGINT)
             sent = time.monotonic()
     proc.wait(30)
     os.close(master)
@@ -370,6 +381,101 @@ def test_ctrl_c_in_a_big_first_index_is_one_line(
     assert kept >= 200 if phase == "Reading notes" else kept == 1200
 
 
+BATCHED_KB = [
+    sys.executable,
+    "-c",
+    # kb with a first index committed 75 notes at a time (of 300), whoosh written by one
+    # process (as a fresh index of 300 notes is: the same document order, the same ties),
+    # each note's sections slowed a little (so the phase's bar shows on the terminal), and the
+    # notes it indexed counted on stderr
+    "import sys, time, kb.index, kb.cli\n"
+    "kb.index.INDEX_BATCH_NOTES = 75\n"
+    "real, indexed = kb.index.documents, []\n"
+    "def documents(note):\n"
+    "    indexed.append(note.path)\n"
+    "    time.sleep(0.01)\n"
+    "    return real(note)\n"
+    "kb.index.documents = documents\n"
+    "real_sync = kb.index.sync\n"
+    "def sync(*args, **kwargs):\n"
+    "    done = real_sync(*args, **kwargs)\n"
+    "    sys.stderr.write(f'indexed {len(indexed)} notes\\n')\n"
+    "    return done\n"
+    "kb.index.sync = sync\n"
+    "kb.cli.main()",
+]
+
+
+@pytest.fixture(scope="module")
+def few_hundred(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """300 generated notes, and what kb answers on a fresh index of them."""
+    from bench import gen
+
+    vault = tmp_path_factory.mktemp("few") / "vault"
+    gen.generate(vault, 300, 3)
+    data = vault.parent / "fresh"
+    _kb_in(vault, data, "index")
+    answers = {" ".join(args): _kb_in(vault, data, *args) for args in ANSWERS}
+    return vault, answers
+
+
+ANSWERS = (
+    ["search", "gradient", "-n", "0", "--json"],
+    ["search", "attention OR 卷积", "--json"],
+    ["stats", "--json"],
+)
+
+
+def _kb_in(vault: Path, data: Path, *args: str) -> str:
+    done = CliRunner().invoke(cli, ["--vault", str(vault), "--index-dir", str(data), *args])
+    assert done.exit_code == 0, done.output
+    return done.stdout
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_a_first_index_stopped_while_indexing_sections_resumes(
+    few_hundred, tmp_path: Path, sig: str
+) -> None:
+    """Ctrl-C or a kill in the search phase of a first index keeps the batches committed;
+    the next `kb index` says it resumes, indexes only the notes they lack, and answers as a
+    fresh index does (search hits and scores, a card, the graph's tables)."""
+    import signal
+    import subprocess
+
+    vault, answers = few_hundred
+    data = tmp_path / "data"
+    code, out, _took, at = _ctrl_c_in(
+        vault, data, "Indexing sections", 60, BATCHED_KB, getattr(signal, sig)
+    )
+    assert "Indexing sections" in at, at
+    assert code == (130 if sig == "SIGINT" else -signal.SIGKILL), out
+    args = ["--vault", str(vault), "--index-dir", str(data), "index"]
+    again = subprocess.run([*BATCHED_KB, *args], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    said = re.search(r"where it stopped: (\d+) of 300 notes were indexed", again.stderr)
+    assert said, again.stderr
+    kept = int(said.group(1))
+    assert 75 <= kept < 300 and kept % 75 == 0, kept
+    assert f"indexed {300 - kept} notes" in again.stderr  # only the notes it lacked
+    for args in ANSWERS:
+        assert _kb_in(vault, data, *args) == answers[" ".join(args)], args
+    assert _graph_tables(data) == _graph_tables(vault.parent / "fresh")
+
+
+def _graph_tables(data: Path) -> dict[str, list[str]]:
+    """Every table of graph.sqlite but its meta (store generations), rows sorted."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{data / 'graph.sqlite'}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            t: sorted(map(repr, db.execute(f"SELECT * FROM {t}"))) for t in names if t != "meta"
+        }
+    finally:
+        db.close()
+
+
 # -- 8. the README's plain `pytest` runs on every core --------------------------------------------
 
 
@@ -381,3 +487,44 @@ def test_plain_pytest_runs_on_every_core_and_the_test_extra_brings_xdist() -> No
     )
     addopts = project["tool"]["pytest"]["ini_options"]["addopts"]
     assert addopts[addopts.index("-n") + 1] == "auto"
+
+
+def test_an_index_interrupted_while_writing_sections_resumes(
+    kb, vault_copy: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A first index is committed in batches: Ctrl-C keeps those done, the next kb indexes
+    only the notes they lack (saying so): the same answers as a fresh index, from one
+    segment a batch."""
+    from kb import index, whoosh_safe
+
+    monkeypatch.setattr(index, "INDEX_BATCH_NOTES", 3)
+    real = index.documents
+    indexed: list[str] = []
+
+    def documents(note):
+        if len(indexed) >= 7:
+            raise KeyboardInterrupt
+        indexed.append(note.path)
+        return real(note)
+
+    monkeypatch.setattr(index, "documents", documents)
+    assert kb("index").exit_code != 0 and len(indexed) == 7
+    indexed.clear()
+    monkeypatch.setattr(index, "documents", lambda note: indexed.append(note.path) or real(note))
+    resumed = kb("search", "x", "-n", "0", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert len(indexed) == 3, indexed  # two batches of 3 were kept
+    assert "resuming the first search index where it stopped: 6 of 9 notes" in resumed.stderr
+    segments = whoosh_safe.open_dir(str(vault_copy / ".kb" / "search"), index._schema())
+    assert len(segments._segments()) == 3
+    assert not index._is_partial(index.Vault(vault_copy, vault_copy / ".kb"))
+    assert kb("search", "x").stderr == ""  # resumed once: a complete index now
+    fresh = tmp_path / "fresh"
+    shutil.copytree(vault_copy, fresh, ignore=shutil.ignore_patterns(".kb"))
+    for args in (
+        ["search", "x", "-n", "0", "--json"],
+        ["search", "卷积 OR relu", "--json"],
+        ["show", "resnet", "--json"],
+        ["neighbors", "resnet", "--depth", "2", "--json"],
+    ):
+        assert kb(*args).stdout == CliRunner().invoke(cli, ["--vault", str(fresh), *args]).stdout
