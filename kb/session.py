@@ -9,6 +9,7 @@ asks from one thread only.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,19 +18,26 @@ from kb.errors import IndexDamaged, notice
 if TYPE_CHECKING:
     from kb.graph.queries import KnowledgeGraph
     from kb.store import Store
-    from kb.vault import FileStat, Vault
+    from kb.vault import Snapshot, Vault
+
+
+SCAN_EVERY = 30.0
+"""Seconds after which a call lists the vault's folders again even though no stat says a
+note changed: a safety net for file systems that keep a folder's mtime when a file is
+added to it."""
 
 
 class Session:
     """The vault as the server keeps it between calls: the store, the graph and what the last
-    refresh saw of the files, so that a call on an unchanged vault costs one stat scan (or,
-    when ``watched``, nothing until :meth:`changed` is called)."""
+    refresh saw of the files, so that a call on an unchanged vault costs an ``lstat`` of each
+    note and folder (:meth:`kb.vault.Snapshot.unchanged`; or, when ``watched``, nothing until
+    :meth:`changed` is called)."""
 
     def __init__(self, vault: Vault, watched: bool = False):
         self.vault = vault
         self.watched = watched
         """A file watcher calls :meth:`changed`: no stat scan before each call."""
-        self._seen: dict[str, FileStat] | None = None
+        self._seen: Snapshot | None = None
         """The files' stats when kb's data was last brought up to date (None: not yet)."""
         self._dirty = True
         """Watched: a file changed since the last refresh (or it could not be made)."""
@@ -56,14 +64,20 @@ class Session:
                 return self._kg, self._store  # type: ignore[return-value]
             on_disk = None
         else:
-            on_disk = self.vault.scan({})
-            if on_disk == self._seen and loaded:
+            seen = self._seen
+            if loaded and seen is not None:
+                fresh = time.monotonic() - seen.taken < SCAN_EVERY
+                if fresh and seen.unchanged():
+                    return self._kg, self._store  # type: ignore[return-value]
+            on_disk = self.vault.snapshot()
+            if loaded and seen is not None and on_disk.files == seen.files:
+                self._seen = on_disk
                 return self._kg, self._store  # type: ignore[return-value]
         self._dirty = False
         options = dict(search=True, load_graph=True)
         try:
             done = update(self.vault, wait=False, **options)
-            seen: dict | None = on_disk
+            seen = on_disk
             if done.changes.added or done.changes.changed or done.changes.removed or not loaded:
                 self.version += 1
         except Busy:
