@@ -108,7 +108,7 @@ class Vault:
         else:
             checks += ((root + rel.replace("/", os.sep), st) for rel, st in files.items())
         recent = start - RACY_NS
-        settled = all(st.mtime_ns < recent and st.ctime_ns < recent for st in folders.values())
+        settled = all(st.mtime_ns < recent for st in folders.values())
         return Snapshot(files, checks, settled, time.monotonic())
 
     def read_note(self, rel: str) -> NoteFile:
@@ -152,9 +152,10 @@ class Vault:
 
 
 RACY_NS = 2_000_000_000
-"""A folder changed this recently (2 s, a FAT timestamp's step) when it was listed may change
-again within the same tick of its clock, leaving its mtime as it was: until it is older, a
-:class:`Snapshot` does not trust it and lists the vault again."""
+"""A folder whose mtime was this recent (2 s, a FAT timestamp's step) when it was listed may
+change again within the same tick of the file system's clock, which leaves its mtime as it
+was: until its mtime is older, a :class:`Snapshot` does not trust it and lists the vault
+again. (A folder whose mtime is older cannot change without its mtime changing.)"""
 
 
 @dataclass(frozen=True, slots=True)
