@@ -2,6 +2,7 @@
 
     python -m bench.mcp_call VAULT [--index-dir DIR] [-n 20]
     python -m bench.mcp_call --notes 6000            # the generated bench vault, cached
+    python -m bench.mcp_call --notes 6000 --cpu      # CPU ms of the server's own work
 
 Starts `kb --vault VAULT mcp` with the SDK's stdio client, makes each tool's call once (the
 first call reads the vault and loads what the server keeps), then times ``-n`` more calls of
@@ -9,6 +10,9 @@ each and prints the first call's time, the median and the 90th percentile, in mi
 as the client sees them (JSON-RPC over pipes included). ``list_tags`` and ``vault_health``
 are whole-vault reports the server makes once per state of the vault: their first call is
 the one that computes. Every call still checks the vault for changed notes. The
+With ``--cpu`` the server is built in this process and each call's CPU time is
+timed instead (no pipes, no client): what a call costs the server, whatever else the machine
+is doing, as wall times on a busy machine are not. The
 topics are :mod:`bench.gen`'s, which every generated vault holds; pass --topic and --to for a
 real vault.
 """
@@ -73,6 +77,31 @@ async def run(
     return firsts, times
 
 
+async def run_in_process(
+    args: argparse.Namespace, vault: Path
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """:func:`run`'s calls on the server object in this process, timed in CPU ms."""
+    from kb import mcp_server
+    from kb.vault import find_vault
+
+    server = mcp_server.build(find_vault(str(vault), args.index_dir, environ={}))
+    first = await server.call_tool("search", {"query": args.word, "limit": 1})
+    note = first.structured_content["hits"][0]["path"]
+    times: dict[str, list[float]] = {}
+    firsts: dict[str, float] = {}
+    for name, arguments in calls(args.topic, args.to, args.word):
+        if name == "read_note":
+            arguments = {"path": note}
+        start = time.process_time()
+        await server.call_tool(name, arguments)
+        firsts[name] = (time.process_time() - start) * 1000
+        for _ in range(args.n):
+            start = time.process_time()
+            await server.call_tool(name, arguments)
+            times.setdefault(name, []).append((time.process_time() - start) * 1000)
+    return firsts, times
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.mcp_call", description=__doc__.split("\n")[0])
     p.add_argument("vault", nargs="?", help="the vault (default: the generated one of --notes)")
@@ -83,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--topic", default=gen.GRAPH_TOPIC)
     p.add_argument("--to", default=gen.PATH_TOPICS[0], help="the other end of find_path")
     p.add_argument("--word", default=gen.SEARCH_WORDS[0], help="the search query")
+    p.add_argument("--cpu", action="store_true", help="CPU ms of each call, in this process")
     args = p.parse_args(argv)
     if args.vault:
         vault = Path(args.vault)
@@ -92,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         vault = cached_vault(args.cache, args.notes, 1, lambda s: print(s, file=sys.stderr))
     import anyio
 
-    firsts, times = anyio.run(run, args, vault)
-    print(f"{'tool':<14} {'first':>8} {'median':>8} {'p90':>8}  (ms; {args.n} calls each; {vault})")
+    firsts, times = anyio.run(run_in_process if args.cpu else run, args, vault)
+    unit = "CPU ms in process" if args.cpu else "ms"
+    head = f"{'tool':<14} {'first':>8} {'median':>8} {'p90':>8}"
+    print(f"{head}  ({unit}; {args.n} calls each; {vault})")
     for name, ts in times.items():
         p90 = statistics.quantiles(ts, n=10)[-1] if len(ts) > 1 else ts[0]
         print(f"{name:<14} {firsts[name]:>8.1f} {statistics.median(ts):>8.1f} {p90:>8.1f}")

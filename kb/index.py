@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import heapq
 import json
 import os
 import re
@@ -23,8 +24,9 @@ import struct
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
 
 from whoosh import fields, formats
@@ -954,14 +956,13 @@ def related(vault: Vault, note: str, limit: int | None = 10) -> list[Hit]:
         if not keys:
             return []
         scores = _or_scores(searcher, keys, (("body", 1.0), ("heading", 2.0), ("title", 2.0)))
-        ranked = sorted(scores.items(), key=lambda ds: (-ds[1], ds[0]))
         # A table of contents or a sidebar shares every note's words: demoted, as in search.
         head = RERANK_MIN * 4 if limit is None else max(limit * 8, RERANK_MIN * 4)
-        top = [(d, sc * _factor(reader.stored_fields(d), None)) for d, sc in ranked[:head]]
-        ranked = sorted(top, key=lambda ds: (-ds[1], ds[0])) + ranked[head:]
+        ranked = _best_first(scores, head)
+        top = [(d, sc * _factor(reader.stored_fields(d), None)) for d, sc in islice(ranked, head)]
         terms = {t for t, _w in keys}
         best: dict[str, Hit] = {}
-        for docnum, score in ranked:
+        for docnum, score in chain(sorted(top, key=lambda ds: (-ds[1], ds[0])), ranked):
             fields_ = reader.stored_fields(docnum)
             if fields_["path"] == path or fields_["path"] in best:
                 continue
@@ -980,25 +981,37 @@ def related(vault: Vault, note: str, limit: int | None = 10) -> list[Hit]:
         return list(best.values())
 
 
+def _best_first(scores: dict[int, float], first: int) -> Iterator[tuple[int, float]]:
+    """(document, score) by score, best first (ties by document), the ``first`` best picked
+    from the rest before the rest is sorted, only if it is asked for: a note shares a word
+    with most of the vault, and sorting tens of thousands of sections cost a third of
+    ``related``, which mostly needs no more than the first few dozen."""
+    keyed = [(-sc, d) for d, sc in scores.items()]
+    best = heapq.nsmallest(first, keyed)
+    for sc, d in best:
+        yield d, -sc
+    if len(keyed) > len(best):
+        last = best[-1]
+        for sc, d in sorted(k for k in keyed if k > last):  # (keys are unique: d is)
+            yield d, -sc
+
+
 def _or_scores(searcher, keys, boosts) -> dict[int, float]:
     """{document: score} of an OR of every (term, weight) of ``keys`` in every (field,
     boost) of ``boosts``, as whoosh scores such a query (the sum of each term's BM25F score
     times its boost), one pass over each term's postings: whoosh's own matcher tree over
-    dozens of terms costs ~25 s of CPU for one note of a 6,000-note vault."""
+    dozens of terms costs ~25 s of CPU for one note of a 6,000-note vault, and its scoring of
+    each posting through its matcher most of a second (:func:`whoosh_safe.bm25_postings`)."""
     reader = searcher.reader()
-    weighting = searcher.weighting
     scores: dict[int, float] = defaultdict(float)
     for term, weight in keys:
         for field, boost in boosts:
             if (field, term) not in reader:
                 continue
-            m = searcher.postings(field, term, weighting=weighting)
             factor = weight * boost
-            while m.is_active():
-                docnum = m.id()
-                if not reader.is_deleted(docnum):
-                    scores[docnum] += m.score() * factor
-                m.next()
+            for ids, values in whoosh_safe.bm25_postings(searcher, field, term):
+                for docnum, score in zip(ids, values, strict=True):
+                    scores[docnum] += score * factor
     return scores
 
 
@@ -1006,15 +1019,35 @@ def _first_line(snip: str, columns: int = 80) -> str:
     return analysis.clip(snip, columns)
 
 
+_LOWERED: dict[tuple, dict[str, str]] = {}
+"""The last index's note paths by their lower case, by the segments they were read from (a
+segment's files never change; a server asks again and again)."""
+
+
+def _lowered_paths(reader) -> dict[str, str]:
+    """{path.lower(): path} of every note of the index (its lexicon: 30 ms at 6,000 notes)."""
+    try:
+        key = tuple(sorted(r.segment().segment_id() for r, _ in reader.leaf_readers()))
+    except AttributeError:  # (not a reader of segments: no key to remember it by)
+        key = None
+    if key is not None and key in _LOWERED:
+        return _LOWERED[key]
+    paths = {p.decode("utf-8") if isinstance(p, bytes) else p for p in reader.lexicon("path")}
+    lowered = {p.lower(): p for p in paths}
+    if key is not None:
+        _LOWERED.clear()
+        _LOWERED[key] = lowered
+    return lowered
+
+
 def _resolve(reader, searcher, name: str) -> str:
     """The path of the note a user names: vault path (with or without .md), title or alias."""
     wanted = name.strip().lstrip("/")
     folded = analysis.fold(wanted)
-    paths = {p.decode("utf-8") if isinstance(p, bytes) else p for p in reader.lexicon("path")}
     for candidate in (wanted, wanted + ".md"):
-        if candidate in paths:
+        if ("path", candidate) in reader:  # (a look-up; the lexicon is every note's path)
             return candidate
-    lowered = {p.lower(): p for p in paths}
+    lowered = _lowered_paths(reader)
     for candidate in (folded, folded + ".md"):
         if candidate in lowered:
             return lowered[candidate]

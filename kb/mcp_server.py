@@ -269,7 +269,9 @@ def build(vault: Vault) -> MCPServer:
         """
         _check("limit", limit, 1, MAX_LIMIT)
         hits = _rebuilding(session, lambda: api.search(vault, query, limit))
-        return _result(_hits_text(hits, _no_hits(vault, query)), hits, "hits")
+        # (the suggestions only for no hits: they cost a second search)
+        empty = "" if hits else _rebuilding(session, lambda: _no_hits(vault, query))
+        return _result(_hits_text(hits, empty), hits, "hits")
 
     @tool
     def show_topic(topic: Topic, limit: Limit = 10) -> CallToolResult:

@@ -5,7 +5,8 @@ commands ask it. One thread owns kb's data (the store and graph of a
 :class:`kb.session.Session`, whose SQLite connections must stay on one thread); requests wait
 for it, so answers never interleave. A file watcher (:mod:`kb.watch`) marks the session
 stale, the data thread refreshes it incrementally, and the page hears of it by server-sent
-events (``/api/events``).
+events (``/api/events``). Until the watcher is in place, and if it stops, each request
+stats the notes and folders first, as ``kb mcp`` does (:class:`kb.vault.Snapshot`).
 
 Safe by default: the server listens on 127.0.0.1 only; a request whose Host or Origin is
 not this server's (DNS rebinding, another site's page) is refused; only GET and HEAD are
@@ -95,7 +96,9 @@ class Live:
 
     def __init__(self, vault: Vault):
         self.vault = vault
-        self.session = Session(vault, watched=True)
+        self.session = Session(vault)
+        """Watched once the watcher is in place (until then, and if it stops, each request
+        stats the notes and folders as ``kb mcp`` does)."""
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="kb-data")
         self.stopping = threading.Event()
         """Set on Ctrl-C: the watcher and the event streams end."""
@@ -556,18 +559,26 @@ def serve(vault: Vault, port: int = 8765, open_browser: bool = False) -> None:
     watching = threading.Event()
 
     def ready() -> None:
+        live.session.watched = True
         live.changed(set())  # what changed while the watch was being set up
         watching.set()
 
-    watcher = threading.Thread(
-        target=watch.run,
-        args=(vault, live.stopping, live.changed, ready),
-        name="kb-watch",
-        daemon=True,
-    )
+    def watch_files() -> None:
+        try:
+            watch.run(vault, live.stopping, live.changed, ready)
+        except Exception as e:  # (too many folders for inotify, the vault unmounted…)
+            notice(
+                f"stopped watching the vault's files ({_one_line(e)}); each request now"
+                " checks them for changes"
+            )
+        finally:
+            live.session.watched = False  # each request stats the notes again
+            live.session.changed()
+
+    watcher = threading.Thread(target=watch_files, name="kb-watch", daemon=True)
     watcher.start()
     if not watching.wait(10):
-        notice("the vault's files could not be watched yet; the page may lag behind edits")
+        notice("the vault's files could not be watched yet; each request checks them instead")
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:

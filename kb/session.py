@@ -1,14 +1,16 @@
 """The vault as a long-running server keeps it: the store and the graph open between
 requests, brought up to date incrementally before a request needs them.
 
-Shared by ``kb mcp`` (:mod:`kb.mcp_server`), which stats the vault before each call, and
-``kb serve`` (:mod:`kb.serve`), whose file watcher says when something changed. Neither
+Shared by ``kb mcp`` (:mod:`kb.mcp_server`), which stats the vault's notes and folders
+before each call, and ``kb serve`` (:mod:`kb.serve`), whose file watcher says when something
+changed (and which stats them as ``kb mcp`` does while its watcher is not running). Neither
 the SQLite connections nor this object may be used from two threads at once: each server
 asks from one thread only.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,19 +19,27 @@ from kb.errors import IndexDamaged, notice
 if TYPE_CHECKING:
     from kb.graph.queries import KnowledgeGraph
     from kb.store import Store
-    from kb.vault import FileStat, Vault
+    from kb.vault import Snapshot, Vault
+
+
+SCAN_EVERY = 30.0
+"""Seconds after which a call lists the vault's folders again even though nothing said a
+note changed: a safety net for a watcher that missed an event and for file systems that
+keep a folder's mtime when a file is added to it."""
 
 
 class Session:
     """The vault as the server keeps it between calls: the store, the graph and what the last
-    refresh saw of the files, so that a call on an unchanged vault costs one stat scan (or,
-    when ``watched``, nothing until :meth:`changed` is called)."""
+    refresh saw of the files, so that a call on an unchanged vault costs an ``lstat`` of each
+    note and folder (:meth:`kb.vault.Snapshot.unchanged`; or, when ``watched``, nothing until
+    :meth:`changed` is called)."""
 
     def __init__(self, vault: Vault, watched: bool = False):
         self.vault = vault
         self.watched = watched
-        """A file watcher calls :meth:`changed`: no stat scan before each call."""
-        self._seen: dict[str, FileStat] | None = None
+        """A file watcher is running and calls :meth:`changed`: no stat of the notes before
+        each call (the server sets it False when its watcher stops)."""
+        self._seen: Snapshot | None = None
         """The files' stats when kb's data was last brought up to date (None: not yet)."""
         self._dirty = True
         """Watched: a file changed since the last refresh (or it could not be made)."""
@@ -51,19 +61,21 @@ class Session:
         from kb.store import Busy
 
         loaded = self._kg is not None and self._store is not None
-        if self.watched:
-            if loaded and not self._dirty:
+        seen = self._seen
+        known = loaded and seen is not None and not self._dirty
+        if known and time.monotonic() - seen.taken < SCAN_EVERY:  # type: ignore[union-attr]
+            # Watched: the watcher would have said. Else a stat of each note and folder.
+            if self.watched or seen.unchanged():  # type: ignore[union-attr]
                 return self._kg, self._store  # type: ignore[return-value]
-            on_disk = None
-        else:
-            on_disk = self.vault.scan({})
-            if on_disk == self._seen and loaded:
-                return self._kg, self._store  # type: ignore[return-value]
-        self._dirty = False
+        self._dirty = False  # (before the scan: a change the watcher says of meanwhile counts)
+        on_disk = self.vault.snapshot()
+        if known and on_disk.files == seen.files:  # type: ignore[union-attr]
+            self._seen = on_disk
+            return self._kg, self._store  # type: ignore[return-value]
         options = dict(search=True, load_graph=True)
         try:
             done = update(self.vault, wait=False, **options)
-            seen: dict | None = on_disk
+            seen = on_disk
             if done.changes.added or done.changes.changed or done.changes.removed or not loaded:
                 self.version += 1
         except Busy:

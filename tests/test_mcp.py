@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -218,21 +219,45 @@ def test_bad_arguments_are_one_line_tool_errors(vault_copy: Path, errlog: Path, 
     assert "Traceback" not in errlog.read_text()
 
 
-def test_an_edit_between_two_calls_is_seen(vault_copy: Path, errlog: Path) -> None:
+def _age(root: Path, seconds: int = 3600) -> None:
+    """Every folder and file of a vault with an mtime an hour old: a vault not just copied,
+    whose folders a call trusts without listing them (:class:`kb.vault.Snapshot`)."""
+    then = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+@pytest.mark.parametrize("copied", ["just now", "an hour ago"])
+def test_an_edit_between_two_calls_is_seen(vault_copy: Path, errlog: Path, copied: str) -> None:
+    """Each edit made right before a call (no pause) is in that call's answer, whether the
+    call lists the vault (folders changed just now) or only stats its notes and folders."""
     note = vault_copy / "topics" / "ReLU.md"
+    if copied == "an hour ago":
+        _age(vault_copy)
 
     async def conversation(s: ClientSession) -> tuple:
         before = await s.call_tool("search", {"query": "zebrafish"})
         card_before = await s.call_tool("show_topic", {"topic": "Zebrafish Model"})
-        with note.open("a", encoding="utf-8") as fh:
+        with note.open("a", encoding="utf-8") as fh:  # in place: the folder does not change
             fh.write("\n## Zebrafish Model\n\nA zebrafish sentence about [[ResNet]].\n")
         after = await s.call_tool("search", {"query": "zebrafish"})
         card_after = await s.call_tool("show_topic", {"topic": "Zebrafish Model"})
         (vault_copy / "topics" / "Smooth L1.md").unlink()
         gone = await s.call_tool("read_note", {"path": "topics/Smooth L1.md"})
-        return before, card_before, after, card_after, gone
+        if copied == "an hour ago":
+            _age(vault_copy)
+            await s.call_tool("list_tags", {})  # (sees the new mtimes: a note's stat changed)
+        (vault_copy / "topics" / "new one.md").write_text("# Quokka\n\nquokka\n", "utf-8")
+        new = await s.call_tool("search", {"query": "quokka"})
+        (vault_copy / "topics" / "new one.md").rename(vault_copy / "topics" / "renamed.md")
+        renamed = await s.call_tool("search", {"query": "quokka"})
+        return before, card_before, after, card_after, gone, new, renamed
 
-    before, card_before, after, card_after, gone = talk(vault_copy, errlog, conversation)
+    before, card_before, after, card_after, gone, new, renamed = talk(
+        vault_copy, errlog, conversation
+    )
+    assert [h["path"] for h in new.structured_content["hits"]] == ["topics/new one.md"]
+    assert [h["path"] for h in renamed.structured_content["hits"]] == ["topics/renamed.md"]
     assert before.structured_content["hits"] == [] and "No hits" in text(before)
     assert card_before.is_error
     hits = after.structured_content["hits"]
@@ -372,3 +397,28 @@ def test_related_notes_of_a_concept_says_whose_notes(vault_copy: Path, errlog: P
     )
     assert concept.structured_content["notes"] == note.structured_content["notes"]
     assert "via" not in note.structured_content
+
+
+def test_a_call_on_an_unchanged_vault_lists_no_folder(vault_copy: Path, monkeypatch) -> None:
+    """The server's session answers a call on a vault that did not change from the stats of
+    its notes and folders alone (no listing of the vault, no refresh), and still sees an
+    edit made in place right before the next call."""
+    from kb import api
+    from kb.session import Session
+    from kb.vault import Vault, find_vault
+
+    vault = find_vault(str(vault_copy), environ={})
+    session = Session(vault)
+    session.fresh()
+    _age(vault_copy)
+    session.fresh()  # the new mtimes: kb's data sees the notes as touched, not changed
+    listed = []
+    real_scan = Vault.scan
+    monkeypatch.setattr(Vault, "scan", lambda *a, **k: listed.append(1) or real_scan(*a, **k))
+    kg, store = session.fresh()
+    assert listed == [] and session.fresh() == (kg, store)
+    with (vault_copy / "topics" / "ReLU.md").open("a", encoding="utf-8") as fh:
+        fh.write("\nAn okapi.\n")
+    kg2, _ = session.fresh()
+    assert listed and kg2 is not kg
+    assert [h["path"] for h in api.search(vault, "okapi")] == ["topics/ReLU.md"]

@@ -136,3 +136,67 @@ def test_read_only_vault_asks_for_index_dir(tmp_path: Path, monkeypatch) -> None
     monkeypatch.setattr(Path, "mkdir", refuse)
     with pytest.raises(KbError, match="--index-dir DIR or set KB_INDEX_DIR"):
         v.ensure_data_dir()
+
+
+def _aged(root: Path, seconds: int = 3600) -> None:
+    """Every folder and file under ``root`` with an mtime an hour old (a vault not just made)."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_snapshot_sees_every_kind_of_change_without_listing(tmp_path: Path) -> None:
+    """A snapshot of a vault whose folders are not fresh says "unchanged" only while no note
+    was edited, added, removed, renamed or replaced, and Obsidian's exclusions are the same:
+    each such change shows in the stat of a note, a folder or app.json."""
+    import os
+
+    from kb.vault import Vault
+
+    root = tmp_path / "v"
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / ".obsidian").mkdir()
+    (root / "a.md").write_text("# A\n", encoding="utf-8")
+    (root / "sub" / "b.md").write_text("# B\n", encoding="utf-8")
+    (root / "sub" / "deep" / "c.md").write_text("# C\n", encoding="utf-8")
+    vault = Vault(root, root / ".kb")
+
+    def append() -> None:
+        with (root / "sub" / "deep" / "c.md").open("a", encoding="utf-8") as fh:
+            fh.write("x\n")
+
+    def edits():
+        yield "append in place", append
+        yield "same size in place", lambda: (root / "a.md").write_text("# Z\n", encoding="utf-8")
+        yield "new note in a subfolder", lambda: (root / "sub" / "deep" / "d.md").write_text("#")
+        yield "removed", lambda: (root / "sub" / "b.md").unlink()
+        yield "renamed", lambda: (root / "sub" / "deep" / "c.md").rename(root / "sub" / "e.md")
+        yield "new folder", lambda: (root / "sub" / "new").mkdir()
+        yield "chmod", lambda: os.chmod(root / "a.md", 0o000)
+        yield "exclusions", lambda: (root / ".obsidian" / "app.json").write_text("{}")
+
+    for what, edit in edits():
+        _aged(root)
+        snap = vault.snapshot()
+        assert snap.settled and snap.unchanged(), what
+        assert snap.files == vault.scan({}), what
+        edit()
+        assert not snap.unchanged(), what
+    os.chmod(root / "a.md", 0o644)
+
+
+def test_snapshot_does_not_trust_a_folder_changed_just_now(tmp_path: Path) -> None:
+    """A folder whose mtime is this second's may change again in the same tick of the clock
+    without its mtime moving: the snapshot is then not settled, and says "look again"."""
+    from kb.vault import Vault
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "a.md").write_text("# A\n", encoding="utf-8")
+    snap = Vault(root, root / ".kb").snapshot()
+    assert not snap.settled and not snap.unchanged()
+    _aged(root)
+    assert Vault(root, root / ".kb").snapshot().unchanged()
