@@ -553,3 +553,36 @@ def test_homes_of_cnn_pca_and_activation_function(runner, gold_vault) -> None:
         "ML-notes-md/13_Tips for Deep Learning.md",
         "activation function",
     ), (act["path"], act["heading"])
+
+
+# -- Issue 12's new-user trial: related topics, parents, evidence, weak paths -----------
+@pytest.mark.shared
+def test_d2l_overfitting_relates_the_notes_that_fight_it(runner, gold_vault) -> None:
+    """``kb show 过拟合``: the notes on dropout and weight decay (whose sections say 过拟合
+    three times each) come before a step heading that says it once in passing
+    (``[忽略正则化直接训练]``, a section of weight-decay.md), which is not listed at all."""
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    card = _kb(runner, vault, index_dir, "show", "过拟合", "--json")
+    labels = [e["label"] for e in _related(card)]
+    assert {"dropout", "weight-decay", "underfit-overfit"} <= set(labels[:5]), labels
+    assert "[忽略正则化直接训练]" not in labels and "忽略正则化直接训练" not in labels, labels
+    weights = [e["weight"] for e in _related(card)]
+    assert weights == sorted(weights, reverse=True) and weights[-1] >= 0.2 * weights[0]
+    for e in _related(card):  # each is said with it in two places, or by a sentence naming both
+        texts = [x["text"] for x in e["evidence"]]
+        assert len(texts) >= 2 or e["kind"] == "note", (e["label"], texts)
+        assert all("过拟合" in t or "overfit" in t.casefold() for t in texts), (e["label"], texts)
+
+
+@pytest.mark.shared
+def test_ml_notes_overfitting_related_are_places_that_say_it_more_than_once(
+    runner, gold_vault
+) -> None:
+    """On ml-notes-zh the sections that say overfitting once in passing (``RBF Kernel``,
+    ``Help Techniques``) are cut once enough topics say it in several places."""
+    vault, index_dir, _ = gold_vault("ml-notes-zh")
+    card = _kb(runner, vault, index_dir, "show", "过拟合", "--json")
+    related = _related(card)
+    assert related[0]["label"] == "2_Regression Case Study", related[0]
+    assert not {"RBF Kernel", "Help Techniques"} & {e["label"] for e in related}
+    assert len(related) <= 5 or all(len(e["evidence"]) >= 2 for e in related)

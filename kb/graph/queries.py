@@ -13,7 +13,7 @@ import difflib
 import heapq
 import re
 from bisect import insort
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,6 +86,11 @@ RELATED_PLACES = 5
 """Places beyond this many add nothing more (a long note is not more related for length)."""
 RELATED_BATCH = 32
 """Candidates of the related list weighed by the first query (each next query twice as many)."""
+RELATED_CUT = 0.2
+"""Related topics weighing less than this share of the first are not listed."""
+RELATED_FILL = 5
+"""A weak relation (one place of another topic's that names this one in passing) is listed
+only while fewer than this many others are."""
 """Places beyond this many add nothing more (a long note is not more related for length)."""
 
 
@@ -467,34 +472,54 @@ class KnowledgeGraph:
     def _related(
         self, node: str, card: dict, limit: int = RELATED_SHOWN
     ) -> tuple[list[dict], dict[str, int]]:
-        """The topics most related to ``node``, most related first: each topic its card joins
-        (a child, a link or mention either way) scores, per distinct place that says them
-        together, the weight of its name (:func:`kb.topicnames.name_weight`: rare and specific
-        names weigh more than common ones); links count :data:`LINK_FACTOR` times.
+        """The topics most related to ``node``, most related first, each weighed by what says
+        them together, per distinct place (at most :data:`RELATED_PLACES` count):
+
+        - where a sentence *names* both (``node``'s places mention it; a sentence that
+          mentions ``node`` names it too), the place weighs the other name's weight
+          (:func:`kb.topicnames.name_weight`: a rare, specific name says more than 向量);
+        - where the other is the *place* (a section about it, or its note, mentions ``node``;
+          a child heading), the place weighs the other's specificity alone: its name is not
+          in the sentence, so how often the vault says it tells nothing of the relation.
+
+        A link the user wrote counts :data:`LINK_FACTOR` times; what another topic's place
+        says of ``node`` counts :data:`INCOMING_FACTOR`. Topics weighing less than
+        :data:`RELATED_CUT` of the first are cut: one passing mention in another topic's
+        section is not a relation a reader would name.
 
         Also returns every candidate's rank: those weighed by weight, then the rest by the
         bound of their weight (each below the weights shown)."""
-        places: dict[str, dict[tuple, dict]] = defaultdict(dict)
-        factor: dict[str, float] = defaultdict(float)
-        said: list[tuple[str | None, dict, str, float]] = []  # (other, place, text, weight)
+        # other → {place: [text, factor, named]}
+        places: dict[str, dict[tuple, list]] = defaultdict(dict)
+        said: list[tuple[str | None, dict, str, float, bool]] = []
         for e in card["mentions_out"]:
-            said.append((e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0))
+            said.append(
+                (e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0, True)
+            )
         for e in card["links_out"]:
-            said.append(
-                (e["id"], {"path": e["source"], "line": e["line"]}, e["context"], LINK_FACTOR)
-            )
-        # What others say of it tells less than what it says: half weight.
+            where = {"path": e["source"], "line": e["line"]}
+            said.append((e["id"], where, e["context"], LINK_FACTOR, False))
+        # What others say of it tells less than what it says; the place's topic and its note
+        # both are the other (a section of dropout.md about 扰动的稳健性 speaks for both).
         for e in card["unlinked_mentions"]:
-            said.append((self._topic_of(e["source"]), e, e["context"], INCOMING_FACTOR))
+            for other in self._place_topics(e["source"]):
+                said.append((other, e, e["context"], INCOMING_FACTOR, False))
         for e in card["backlinks"]:
-            said.append(
-                (self._topic_of(e["source"]), e, e["context"], LINK_FACTOR * INCOMING_FACTOR)
-            )
+            for other in self._place_topics(e["source"]):
+                said.append((other, e, e["context"], LINK_FACTOR * INCOMING_FACTOR, False))
         for c in card["children"]:
             n = self.node(c["id"])
             # (a heading that says nothing under it: its place in the outline is the evidence)
             text = n["snippet"] or f"{card['label']} › {c['label']}"
-            said.append((c["id"], {"path": n["path"], "line": n["line"]}, text, 1.0))
+            said.append((c["id"], {"path": n["path"], "line": n["line"]}, text, 1.0, False))
+        # A sentence that mentions this topic and another names both: ``Dropout可以用来减少
+        # 过拟合`` relates Dropout, whatever the section is about; said so once, it counts as
+        # what another topic says of it.
+        together = self._said_with(node)
+        pairs = Counter(other for _, other, *_ in together)
+        for _, other, path, line, text in together:
+            factor = 1.0 if pairs[other] > 1 else INCOMING_FACTOR  # (a pairing that recurs)
+            said.append((other, {"path": path, "line": line}, text, factor, True))
         # The topics met, read at once (a busy topic meets thousands); [[relu]] where no note
         # is so named, but a topic is: that topic is related.
         self.prefetch(other for other, *_ in said if other)
@@ -505,27 +530,28 @@ class KnowledgeGraph:
         for o in missing:
             found = named.get(concept_key(self.label(o)))
             instead[o] = found if found is not None and self.has(found) else o
-        for other, e, text, weight in said:
+        for other, e, text, weight, says in said:
             other = instead.get(other, other) if other else other
             if not other or other == node or not self.has(other):
                 continue
             if self.node(other)["kind"] in ("section", "tag", "missing"):
                 continue  # (a link to no note that no topic is named for: under links out)
             where = (e.get("path") or e.get("source") or "", e.get("line") or 0)
-            places[other].setdefault(where, {"path": where[0], "line": where[1], "text": text})
-            factor[other] = max(factor[other], weight)
+            at = places[other].setdefault(where, [text, 0.0, False])
+            at[1] = max(at[1], weight)
+            at[2] = at[2] or says
         if not places:
             return [], {}
         notes = max(1, self.db.count())
-        # A name's rarity is at most 1, so specificity × factor × places bounds its weight:
-        # candidates are weighed, best bound first, until the ``limit``-th weight found beats
-        # every bound left (a busy topic has thousands). They are read in batches, each twice
-        # the one before: a few queries however many candidates there are.
+        # A name's rarity is at most 1, so specificity × the places' factors bounds its
+        # weight: candidates are weighed, best bound first, until the ``limit``-th weight
+        # found beats every bound left (a busy topic has thousands). They are read in
+        # batches, each twice the one before: a few queries however many candidates there are.
         bounds = []
         for other, where in places.items():
             label = self.label(other)
-            scale = factor[other] * min(len(where), RELATED_PLACES)
-            bounds.append((specificity(label) * scale + 1e-3, other, label, scale))  # (rounding)
+            scale = sum(sorted((f for _, f, _ in where.values()), reverse=True)[:RELATED_PLACES])
+            bounds.append((specificity(label) * scale + 1e-3, other, label))  # (rounding)
         bounds.sort(key=lambda b: (-b[0], b[1]))
         out: list[dict] = []
         order = lambda e: (-e["weight"], e["label"].casefold(), e["id"])  # noqa: E731
@@ -537,25 +563,56 @@ class KnowledgeGraph:
             chunk = bounds[start : start + batch]
             shown = self.db.displays(b[1] for b in chunk)
             df = self.db.notes_saying_each(
-                [shown.get(other, {}).keys() | {concept_key(label)} for _, other, label, _ in chunk]
+                [shown.get(other, {}).keys() | {concept_key(label)} for _, other, label in chunk]
             )
-            for (bound, other, label, scale), said_in in zip(chunk, df, strict=True):
+            for (bound, other, label), said_in in zip(chunk, df, strict=True):
                 if limit and len(out) >= limit and out[limit - 1]["weight"] > bound:
                     break
-                evidence = sorted(places[other].values(), key=lambda e: (e["path"], e["line"]))
+                spec = specificity(label)
+                rare = name_weight(said_in, notes, label) / spec
+                each = sorted(
+                    (f * (rare if says else 1.0) for _, f, says in places[other].values()),
+                    reverse=True,
+                )
+                evidence = sorted(
+                    (
+                        {"path": w[0], "line": w[1], "text": t}
+                        for w, (t, *_) in places[other].items()
+                    ),
+                    key=lambda e: (e["path"], e["line"]),
+                )
                 item = {
                     "id": other,
                     "label": label,
                     "kind": self.node(other)["kind"],
-                    "weight": round(name_weight(said_in, notes, label) * scale, 4),
+                    "weight": round(spec * sum(each[:RELATED_PLACES]), 4),
                     "evidence": evidence[:RELATED_EVIDENCE],
                 }
+                # one place of another topic's that says this one in passing: weak
+                item["weak"] = len(each) == 1 and max(f for _, f, _ in places[other].values()) < 1
                 insort(out, item, key=order)
             start += len(chunk)
             batch *= 2
+        if out:
+            # Cut by weight; a weak relation is listed only while there are few others.
+            floor = out[0]["weight"] * RELATED_CUT
+            strong = [e for e in out if e["weight"] >= floor and not e["weak"]]
+            room = max(0, RELATED_FILL - len(strong))
+            weak = [e for e in out if e["weight"] >= floor and e["weak"]][:room]
+            out = sorted(strong + weak, key=order)
+            for e in out:
+                del e["weak"]
         weighed = {e["id"] for e in out}
         ranked = [e["id"] for e in out] + [b[1] for b in bounds if b[1] not in weighed]
         return (out[:limit] if limit else out), {n: i for i, n in enumerate(ranked)}
+
+    def _place_topics(self, section: str) -> list[str]:
+        """The topics a place speaks for: its section's subject and its note."""
+        out = [t for t in (self._topic_of(section),) if t]
+        path = self.node(section)["path"] if self.has(section) else None
+        if path and note_id(path) not in out:
+            out.append(note_id(path))
+        return out
 
     def _topic_of(self, node: str) -> str | None:
         """The topic a node stands for: a section's subject, else its note."""
