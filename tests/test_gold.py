@@ -586,3 +586,19 @@ def test_ml_notes_overfitting_related_are_places_that_say_it_more_than_once(
     assert related[0]["label"] == "2_Regression Case Study", related[0]
     assert not {"RBF Kernel", "Help Techniques"} & {e["label"] for e in related}
     assert len(related) <= 5 or all(len(e["evidence"]) >= 2 for e in related)
+
+
+@pytest.mark.shared
+def test_d2l_conv_layer_parents_are_its_own_notes_not_batch_norm(runner, gold_vault) -> None:
+    """``卷积层`` heads a section of conv-layer.md (``图像卷积 › 卷积层``) and of batch-norm.md
+    (``批量规范化 › 批量规范化层 › 卷积层``, batch norm *for* conv layers): one topic, defined
+    in both, but its parents are those of the notes it is at home in."""
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    card = _kb(runner, vault, index_dir, "show", "卷积层", "--json")
+    homes = {d["path"] for d in card["defined_in"]}
+    assert "chapter_convolutional-modern/batch-norm.md" in homes, homes  # still defined there
+    parents = {p["label"] for p in card["parents"]}
+    assert parents == {"conv-layer", "conv-layer_origin"}, parents
+    # a heading named once in one note keeps its parent
+    card = _kb(runner, vault, index_dir, "show", "残差块", "--json")
+    assert "resnet" in {p["label"] for p in card["parents"]}, card["parents"]

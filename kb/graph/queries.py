@@ -430,8 +430,9 @@ class KnowledgeGraph:
                 backlinks.append({**entry, "kind": d["kind"]})
             elif d["kind"] == "mentions" and self.about(u) != node:
                 mentions_in.append(entry)  # (a section about this topic is in defined_in)
-        parents = self._relatives(node, incoming, 0)
-        children = self._relatives(node, outgoing, 1)
+        at_home = self._home_paths(node) if concept else None
+        parents = self._relatives(node, incoming, 0, at_home)
+        children = self._relatives(node, outgoing, 1, at_home)
         by_place = lambda e: (e["path"] or "", e["line"] or 0, e.get("target", ""))  # noqa: E731
         card = {
             "id": node,
@@ -624,15 +625,37 @@ class KnowledgeGraph:
         path = self.node(node)["path"]
         return note_id(path) if path else None
 
-    def _relatives(self, node: str, edges: Iterable, end: int) -> list[dict]:
+    def _home_paths(self, concept: str) -> set[str] | None:
+        """The notes where a concept's heading is at home: those where it heads a section
+        nearest the top of its note (conv-layer.md's ``图像卷积 › 卷积层`` and its English
+        twin), not where the same heading text is a part of another topic, deeper down
+        (batch-norm.md's ``批量规范化 › 批量规范化层 › 卷积层``: batch norm *for* conv layers).
+        None when no heading names it (its parents are its notes')."""
+        depths: dict[str, int] = {}
+        for s in self.db.defines(concept, headings=True):
+            n = self.node(s)
+            if n["path"]:
+                depths[n["path"]] = min(depths.get(n["path"], 99), len(n["heading"] or ()))
+        if not depths:
+            return None
+        top = min(depths.values())
+        return {p for p, d in depths.items() if d == top}
+
+    def _relatives(
+        self, node: str, edges: Iterable, end: int, at_home: set[str] | None = None
+    ) -> list[dict]:
         """Parents (end=0) or children (end=1) along contains edges. Between notes and
-        concepts the outline (note → its sections) is left out: it is the note's own content."""
+        concepts the outline (note → its sections) is left out: it is the note's own content.
+        A concept's nesting counts only in the notes ``at_home`` (:meth:`_home_paths`): one
+        heading text in notes about unrelated things gives no parents from everywhere."""
         kind = self.node(node)["kind"]
         out = {}
         for edge in edges:
             d = edge[3]
             other = edge[end]
             if d["kind"] != "contains":
+                continue
+            if at_home is not None and d["path"] and d["path"] not in at_home:
                 continue
             other_kind = self.node(other)["kind"]
             if kind != "section" and other_kind == "section":
