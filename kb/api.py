@@ -202,10 +202,12 @@ def find_path(kg: KnowledgeGraph, a: str, b: str) -> dict:
         return {"from": src, "to": dst, "hops": None}
     on_path = {h.source for h in hops} | {h.target for h in hops}
     also = kg.common_neighbours(src, dst, exclude=on_path | {f"{h.path}:{h.line}" for h in hops})
+    strengths, weak = kg.path_strength(src, hops)
     return {
         "from": src,
         "to": dst,
-        "hops": [hop_json(kg, h) for h in hops],
+        "hops": [hop_json(kg, h) | s for h, s in zip(hops, strengths, strict=True)],
+        "weak": weak,
         "also": [
             {"via": n, "label": kg.label(n), "evidence": [hop_json(kg, h) for h in ev]}
             for n, ev in also

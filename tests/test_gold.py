@@ -602,3 +602,30 @@ def test_d2l_conv_layer_parents_are_its_own_notes_not_batch_norm(runner, gold_va
     # a heading named once in one note keeps its parent
     card = _kb(runner, vault, index_dir, "show", "残差块", "--json")
     assert "resnet" in {p["label"] for p in card["parents"]}, card["parents"]
+
+
+@pytest.mark.shared
+def test_d2l_a_path_through_a_generic_topic_says_it_is_weak(runner, gold_vault) -> None:
+    """``kb path 过拟合 注意力机制`` on d2l-zh joins them through 全连接层 (said in 86 of 294
+    notes) after a sentence that only names both: the text and --json say it is weak; the
+    written chain of the sample vault is strong."""
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    data = _kb(runner, vault, index_dir, "path", "过拟合", "注意力机制", "--json")
+    assert data["weak"], data["hops"]
+    assert any("a generic topic" in w for w in data["weak"]), data["weak"]
+    assert all(h["strength"] == "weak" for h in data["hops"]), data["hops"]
+    result = runner.invoke(
+        cli, ["--vault", str(vault), "--index-dir", str(index_dir), "path", "过拟合", "注意力机制"]
+    )
+    assert "weak: goes through" in result.output, result.output
+    assert "(weak, cost 2.1)" in result.output, result.output
+    # the mention that joins ResNet to 1×1卷积 is no generic hop
+    data = _kb(runner, vault, index_dir, "path", "ResNet", "1×1卷积", "--json")
+    assert not data["weak"] and {h["strength"] for h in data["hops"]} == {"medium"}, data
+
+
+def test_sample_written_chain_is_strong(runner, gold_vault) -> None:
+    vault, index_dir, _ = gold_vault("sample")
+    data = _kb(runner, vault, index_dir, "path", "ResNet", "1x1 卷积", "--json")
+    assert [(h["strength"], h["cost"]) for h in data["hops"]] == [("strong", 1.0)] * 2
+    assert data["weak"] == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import math
 import re
 from bisect import insort
 from collections import Counter, defaultdict
@@ -88,6 +89,12 @@ RELATED_BATCH = 32
 """Candidates of the related list weighed by the first query (each next query twice as many)."""
 RELATED_CUT = 0.2
 """Related topics weighing less than this share of the first are not listed."""
+GENERIC_RARITY = 0.3
+"""A topic whose name's rarity (inverse document frequency over the notes that say it, 0–1)
+is below this is generic: a path through it is weak (d2l-zh: 向量 0.15, 矩阵 0.29; 卷积层
+0.31 and 过拟合 0.46 are not)."""
+GENERIC_NOTES = 10
+"""…and only when at least this many notes say it: in a small vault every name is common."""
 RELATED_FILL = 5
 """A weak relation (one place of another topic's that names this one in passing) is listed
 only while fewer than this many others are."""
@@ -877,6 +884,63 @@ class KnowledgeGraph:
         nodes = chain(0, meet[0])[::-1] + chain(1, meet[1])
         # Each hop as seen walking from a: the best edge from the nearer topic to the next.
         return [self._steps(n)[m][1] for n, m in zip(nodes, nodes[1:], strict=False)]
+
+    def path_strength(self, start: str, hops: list[Hop]) -> tuple[list[dict], list[str]]:
+        """How much a path found by :meth:`shortest_path` from ``start`` says: per hop its
+        cost (what the search paid for it) and strength, and the reasons the path is weak.
+
+        A hop is ``strong`` when the user wrote it (a link, a heading under another: the
+        cheapest kinds), ``medium`` when kb found the name in a sentence (a mention, dearer),
+        ``weak`` when one sentence only names both topics (said with) or a tag joins them.
+        A path is weak where it goes through a generic topic on the way (a name said in many
+        notes, :data:`GENERIC_RARITY`: 向量, 矩阵), or where a hop is weak."""
+        out: list[dict] = []
+        weak: list[str] = []
+        at = start
+        inner: list[str] = []
+        for i, h in enumerate(hops):
+            cost = self.hop_weight(h)
+            if h.kind == SAID_WITH:
+                strength = "weak"
+                weak.append(
+                    f"{self.label(h.source)} and {self.label(h.target)} are only said together "
+                    f"in one sentence ({h.path}:{h.line})"
+                )
+            elif cost > PATH_WEIGHT["mentions"]:
+                strength = "weak"
+                weak.append(f"{self.label(h.source)} and {self.label(h.target)} share a tag")
+            elif EDGES.get(h.kind) is not None and cost <= PATH_WEIGHT["links_to"]:
+                strength = "strong"
+            else:
+                strength = "medium"
+            out.append({"cost": round(cost, 2), "strength": strength})
+            at = h.target if h.source == at else h.source
+            if i < len(hops) - 1:
+                inner.append(at)
+        for topic in self._generic(inner):
+            weak.append(f"goes through {self.label(topic)}, a generic topic")
+            for hop, e in zip(hops, out, strict=True):
+                if topic in (hop.source, hop.target):
+                    e["strength"] = "weak"
+        return out, weak
+
+    def _generic(self, topics: list[str]) -> list[str]:
+        """Those of ``topics`` whose names the vault says in so many notes that a path
+        through them says little (:data:`GENERIC_RARITY`, :data:`GENERIC_NOTES`)."""
+        topics = [t for t in topics if self.node(t)["kind"] in ("concept", "note")]
+        if not topics:
+            return []
+        notes = max(1, self.db.count())
+        shown = self.db.displays(topics)
+        df = self.db.notes_saying_each(
+            [shown.get(t, {}).keys() | {concept_key(self.label(t))} for t in topics]
+        )
+        out = []
+        for t, n in zip(topics, df, strict=True):
+            rarity = math.log((notes + 1) / max(1, n)) / math.log(notes + 1)
+            if n >= GENERIC_NOTES and rarity < GENERIC_RARITY:
+                out.append(t)
+        return out
 
     def common_neighbours(
         self, a: str, b: str, exclude: Iterable[str] = (), limit: int = 5
