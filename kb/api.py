@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kb.aliases import compact_key
+from kb.concepts import bounded
 from kb.display import display_text
 from kb.errors import KbError, TopicNotFound
 from kb.output import plain
@@ -223,7 +224,11 @@ def hop_json(kg: KnowledgeGraph, h: Hop) -> dict:
         "source_label": kg.label(h.source),
         "target_label": kg.label(h.target),
         "kind": h.kind,
-        "evidence": {"path": h.path, "line": h.line, "text": h.text},
+        "evidence": {
+            "path": h.path,
+            "line": h.line,
+            "text": bounded(h.text, (kg.label(h.source), kg.label(h.target))),
+        },
         # the edge itself: the section (or note) holding the sentence, and what it names
         "via": {"source": h.via_source or h.source, "target": h.via_target or h.target},
     }

@@ -629,3 +629,47 @@ def test_sample_written_chain_is_strong(runner, gold_vault) -> None:
     data = _kb(runner, vault, index_dir, "path", "ResNet", "1x1 卷积", "--json")
     assert [(h["strength"], h["cost"]) for h in data["hops"]] == [("strong", 1.0)] * 2
     assert data["weak"] == []
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("vault_name", "args"),
+    [
+        ("ml-notes-zh", ("show", "keras")),
+        ("ml-notes-zh", ("show", "gradient descent")),
+        ("d2l-zh", ("show", "过拟合")),
+        ("d2l-zh", ("path", "过拟合", "注意力机制")),
+    ],
+)
+def test_evidence_is_one_sentence_or_the_clauses_around_the_name(
+    runner, gold_vault, vault_name: str, args: tuple[str, ...]
+) -> None:
+    """Evidence in ``kb show``/``kb path`` is one sentence (Chinese ones end with 。！？；), or of
+    a run-on sentence of ml-notes-zh's lecture transcripts (10_Keras.md:5 runs 200 characters
+    on commas) the clauses around the name, ``…`` where cut."""
+    from kb.concepts import EVIDENCE_SHOWN
+
+    vault, index_dir, _ = gold_vault(vault_name)
+    data = _kb(runner, vault, index_dir, *args, "--json")
+    if args[0] == "show":
+        texts = [e["context"] for k in ("mentions_out", "unlinked_mentions") for e in data[k]]
+        texts += [e["text"] for r in data["related"] for e in r["evidence"]]
+    else:
+        texts = [e["text"] for e in _path_evidence(data)]
+    assert texts
+    for t in texts:
+        assert len(t) <= EVIDENCE_SHOWN + 2, t
+        assert not re.search(r"[。！？；](?=[^」”’）)…])", t.rstrip("。！？；…")), t
+    if args == ("show", "keras"):
+        toolkit = [t for t in texts if "toolkit theano" in t]
+        assert toolkit and all(t.endswith("…") for t in toolkit), toolkit
+
+
+def test_bounded_keeps_a_short_sentence_and_cuts_a_long_one_at_commas() -> None:
+    from kb.concepts import bounded
+
+    assert bounded("第一句很长很长。第二句说过拟合。第三句。", ("过拟合",)) == "第二句说过拟合。"
+    assert bounded("A short one. Another.", ("zzz",)) == "A short one."
+    long = "，".join(f"第{i}个分句说了一些话" for i in range(30)) + "，这里说到过拟合，然后结束。"
+    cut = bounded(long, ("过拟合",), limit=60)
+    assert "过拟合" in cut and cut.startswith("…") and len(cut) <= 62, cut

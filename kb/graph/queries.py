@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from kb.concepts import concept_key
+from kb.concepts import bounded, concept_key
 from kb.errors import TopicNotFound
 from kb.graph.db import Damaged
 from kb.nodes import EDGES, SAID_WITH, missing_id, note_id, tag_chain, tag_id
@@ -475,6 +475,17 @@ class KnowledgeGraph:
         by_rank("backlinks", lambda e: self._topic_of(e["source"]))
         if attrs["kind"] == "tag":
             card["notes"] = sorted({d["path"] for _, _, _, d in incoming if d["kind"] == "tagged"})
+        # Evidence as one sentence, or the clauses of a long one around a name it says.
+        own = (attrs["label"], *aliases)
+        for key, other in (("mentions_out", "target"), ("links_out", "target")):
+            for e in card[key]:
+                e["context"] = bounded(e["context"], (e[other], *own))
+        for key in ("backlinks", "unlinked_mentions"):
+            for e in card[key]:
+                e["context"] = bounded(e["context"], own)
+        for r in card["related"]:
+            for e in r["evidence"]:
+                e["text"] = bounded(e["text"], (r["label"], *own))
         return card
 
     def _related(
