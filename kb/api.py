@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kb.aliases import compact_key
+from kb.concepts import bounded
 from kb.display import display_text
 from kb.errors import KbError, TopicNotFound
 from kb.output import plain
@@ -202,10 +203,12 @@ def find_path(kg: KnowledgeGraph, a: str, b: str) -> dict:
         return {"from": src, "to": dst, "hops": None}
     on_path = {h.source for h in hops} | {h.target for h in hops}
     also = kg.common_neighbours(src, dst, exclude=on_path | {f"{h.path}:{h.line}" for h in hops})
+    strengths, weak = kg.path_strength(src, hops)
     return {
         "from": src,
         "to": dst,
-        "hops": [hop_json(kg, h) for h in hops],
+        "hops": [hop_json(kg, h) | s for h, s in zip(hops, strengths, strict=True)],
+        "weak": weak,
         "also": [
             {"via": n, "label": kg.label(n), "evidence": [hop_json(kg, h) for h in ev]}
             for n, ev in also
@@ -221,7 +224,11 @@ def hop_json(kg: KnowledgeGraph, h: Hop) -> dict:
         "source_label": kg.label(h.source),
         "target_label": kg.label(h.target),
         "kind": h.kind,
-        "evidence": {"path": h.path, "line": h.line, "text": h.text},
+        "evidence": {
+            "path": h.path,
+            "line": h.line,
+            "text": bounded(h.text, (kg.label(h.source), kg.label(h.target))),
+        },
         # the edge itself: the section (or note) holding the sentence, and what it names
         "via": {"source": h.via_source or h.source, "target": h.via_target or h.target},
     }

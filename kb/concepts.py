@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from functools import lru_cache
+from itertools import accumulate
 
 from kb.display import display_text
 from kb.text import CJK_CHARS, TIMES, is_cjk, lazy_re
@@ -253,6 +255,51 @@ def _readable(sentence: str) -> str:
     that names several topics is excerpted once for each (a full build asks ~120 times per
     note)."""
     return _SPACE.sub(" ", display_text(sentence)).strip()
+
+
+EVIDENCE_SHOWN = 120
+"""How long a piece of evidence ``kb show`` and ``kb path`` quote: one sentence, or the
+clauses of a long one around the name (a run-on sentence of a lecture transcript is a
+paragraph to read)."""
+_CLAUSE_END = lazy_re(r"(?<=[，,；;：:、])")
+
+
+def bounded(text: str, names: tuple[str, ...] = (), limit: int = EVIDENCE_SHOWN) -> str:
+    """``text`` (evidence: a sentence, or a section's opening) as one sentence of at most
+    about ``limit`` characters: its first sentence that says one of ``names`` (else its first),
+    and of a longer one the clauses around the first name it says, ``…`` where cut."""
+    if not text:
+        return text
+    folded = [n.casefold() for n in names if n]
+    spans = sentences(text)
+    if len(spans) > 1:
+        text = next((t for t in spans if any(n in t.casefold() for n in folded)), spans[0])
+    if len(text) <= limit:
+        return text
+    clauses = [c for c in _CLAUSE_END.split(text) if c]
+    low = text.casefold()
+    at = min((i for i in (low.find(n) for n in folded) if i >= 0), default=0)
+    ends = list(accumulate(len(c) for c in clauses))
+    lo = hi = min(bisect_right(ends, at), len(clauses) - 1)  # the clause holding the name
+    size = len(clauses[lo])
+    if size > limit:
+        return excerpt(text, next((n for n in names if n.casefold() in low), ""), limit)
+    while True:  # grow a clause at a time, after the name first
+        grew = False
+        if hi + 1 < len(clauses) and size + len(clauses[hi + 1]) <= limit:
+            hi += 1
+            size += len(clauses[hi])
+            grew = True
+        if lo > 0 and size + len(clauses[lo - 1]) <= limit:
+            lo -= 1
+            size += len(clauses[lo])
+            grew = True
+        if not grew:
+            break
+    out = "".join(clauses[lo : hi + 1]).strip()
+    if hi + 1 < len(clauses):
+        out = out.rstrip("，,；;：:、 ") + "…"
+    return ("…" if lo > 0 and not out.startswith("…") else "") + out
 
 
 def excerpt(sentence: str, name: str = "", limit: int = EVIDENCE_MAX) -> str:

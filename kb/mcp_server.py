@@ -158,8 +158,9 @@ def _path_text(found: dict, a: str, b: str) -> str:
             step = f"{h['target_label']} ←{h['kind']}– {h['source_label']}"
             at = h["source"]
         ev = h["evidence"]
-        lines.append(f"  {i}. {step}")
+        lines.append(f"  {i}. {step}  ({h['strength']}, cost {h['cost']:g})")
         lines.append(f"     {_where(ev['path'], ev['line'])}  «{ev['text']}»")
+    lines += [f"  weak: {reason}" for reason in found.get("weak", [])]
     if found.get("also"):
         lines.append("  also joined by:")
         for via in found["also"]:

@@ -553,3 +553,123 @@ def test_homes_of_cnn_pca_and_activation_function(runner, gold_vault) -> None:
         "ML-notes-md/13_Tips for Deep Learning.md",
         "activation function",
     ), (act["path"], act["heading"])
+
+
+# -- Issue 12's new-user trial: related topics, parents, evidence, weak paths -----------
+@pytest.mark.shared
+def test_d2l_overfitting_relates_the_notes_that_fight_it(runner, gold_vault) -> None:
+    """``kb show 过拟合``: the notes on dropout and weight decay (whose sections say 过拟合
+    three times each) come before a step heading that says it once in passing
+    (``[忽略正则化直接训练]``, a section of weight-decay.md), which is not listed at all."""
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    card = _kb(runner, vault, index_dir, "show", "过拟合", "--json")
+    labels = [e["label"] for e in _related(card)]
+    assert {"dropout", "weight-decay", "underfit-overfit"} <= set(labels[:5]), labels
+    assert "[忽略正则化直接训练]" not in labels and "忽略正则化直接训练" not in labels, labels
+    weights = [e["weight"] for e in _related(card)]
+    assert weights == sorted(weights, reverse=True) and weights[-1] >= 0.2 * weights[0]
+    for e in _related(card):  # each is said with it in two places, or by a sentence naming both
+        texts = [x["text"] for x in e["evidence"]]
+        assert len(texts) >= 2 or e["kind"] == "note", (e["label"], texts)
+        assert all("过拟合" in t or "overfit" in t.casefold() for t in texts), (e["label"], texts)
+
+
+@pytest.mark.shared
+def test_ml_notes_overfitting_related_are_places_that_say_it_more_than_once(
+    runner, gold_vault
+) -> None:
+    """On ml-notes-zh the sections that say overfitting once in passing (``RBF Kernel``,
+    ``Help Techniques``) are cut once enough topics say it in several places."""
+    vault, index_dir, _ = gold_vault("ml-notes-zh")
+    card = _kb(runner, vault, index_dir, "show", "过拟合", "--json")
+    related = _related(card)
+    assert related[0]["label"] == "2_Regression Case Study", related[0]
+    assert not {"RBF Kernel", "Help Techniques"} & {e["label"] for e in related}
+    assert len(related) <= 5 or all(len(e["evidence"]) >= 2 for e in related)
+
+
+@pytest.mark.shared
+def test_d2l_conv_layer_parents_are_its_own_notes_not_batch_norm(runner, gold_vault) -> None:
+    """``卷积层`` heads a section of conv-layer.md (``图像卷积 › 卷积层``) and of batch-norm.md
+    (``批量规范化 › 批量规范化层 › 卷积层``, batch norm *for* conv layers): one topic, defined
+    in both, but its parents are those of the notes it is at home in."""
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    card = _kb(runner, vault, index_dir, "show", "卷积层", "--json")
+    homes = {d["path"] for d in card["defined_in"]}
+    assert "chapter_convolutional-modern/batch-norm.md" in homes, homes  # still defined there
+    parents = {p["label"] for p in card["parents"]}
+    assert parents == {"conv-layer", "conv-layer_origin"}, parents
+    # a heading named once in one note keeps its parent
+    card = _kb(runner, vault, index_dir, "show", "残差块", "--json")
+    assert "resnet" in {p["label"] for p in card["parents"]}, card["parents"]
+
+
+@pytest.mark.shared
+def test_d2l_a_path_through_a_generic_topic_says_it_is_weak(runner, gold_vault) -> None:
+    """``kb path 过拟合 注意力机制`` on d2l-zh joins them through 全连接层 (said in 86 of 294
+    notes) after a sentence that only names both: the text and --json say it is weak; the
+    written chain of the sample vault is strong."""
+    vault, index_dir, _ = gold_vault("d2l-zh")
+    data = _kb(runner, vault, index_dir, "path", "过拟合", "注意力机制", "--json")
+    assert data["weak"], data["hops"]
+    assert any("a generic topic" in w for w in data["weak"]), data["weak"]
+    assert all(h["strength"] == "weak" for h in data["hops"]), data["hops"]
+    result = runner.invoke(
+        cli, ["--vault", str(vault), "--index-dir", str(index_dir), "path", "过拟合", "注意力机制"]
+    )
+    assert "weak: goes through" in result.output, result.output
+    assert "(weak, cost 2.1)" in result.output, result.output
+    # the mention that joins ResNet to 1×1卷积 is no generic hop
+    data = _kb(runner, vault, index_dir, "path", "ResNet", "1×1卷积", "--json")
+    assert not data["weak"] and {h["strength"] for h in data["hops"]} == {"medium"}, data
+
+
+def test_sample_written_chain_is_strong(runner, gold_vault) -> None:
+    vault, index_dir, _ = gold_vault("sample")
+    data = _kb(runner, vault, index_dir, "path", "ResNet", "1x1 卷积", "--json")
+    assert [(h["strength"], h["cost"]) for h in data["hops"]] == [("strong", 1.0)] * 2
+    assert data["weak"] == []
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("vault_name", "args"),
+    [
+        ("ml-notes-zh", ("show", "keras")),
+        ("ml-notes-zh", ("show", "gradient descent")),
+        ("d2l-zh", ("show", "过拟合")),
+        ("d2l-zh", ("path", "过拟合", "注意力机制")),
+    ],
+)
+def test_evidence_is_one_sentence_or_the_clauses_around_the_name(
+    runner, gold_vault, vault_name: str, args: tuple[str, ...]
+) -> None:
+    """Evidence in ``kb show``/``kb path`` is one sentence (Chinese ones end with 。！？；), or of
+    a run-on sentence of ml-notes-zh's lecture transcripts (10_Keras.md:5 runs 200 characters
+    on commas) the clauses around the name, ``…`` where cut."""
+    from kb.concepts import EVIDENCE_SHOWN
+
+    vault, index_dir, _ = gold_vault(vault_name)
+    data = _kb(runner, vault, index_dir, *args, "--json")
+    if args[0] == "show":
+        texts = [e["context"] for k in ("mentions_out", "unlinked_mentions") for e in data[k]]
+        texts += [e["text"] for r in data["related"] for e in r["evidence"]]
+    else:
+        texts = [e["text"] for e in _path_evidence(data)]
+    assert texts
+    for t in texts:
+        assert len(t) <= EVIDENCE_SHOWN + 2, t
+        assert not re.search(r"[。！？；](?=[^」”’）)…])", t.rstrip("。！？；…")), t
+    if args == ("show", "keras"):
+        toolkit = [t for t in texts if "toolkit theano" in t]
+        assert toolkit and all(t.endswith("…") for t in toolkit), toolkit
+
+
+def test_bounded_keeps_a_short_sentence_and_cuts_a_long_one_at_commas() -> None:
+    from kb.concepts import bounded
+
+    assert bounded("第一句很长很长。第二句说过拟合。第三句。", ("过拟合",)) == "第二句说过拟合。"
+    assert bounded("A short one. Another.", ("zzz",)) == "A short one."
+    long = "，".join(f"第{i}个分句说了一些话" for i in range(30)) + "，这里说到过拟合，然后结束。"
+    cut = bounded(long, ("过拟合",), limit=60)
+    assert "过拟合" in cut and cut.startswith("…") and len(cut) <= 62, cut

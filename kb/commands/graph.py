@@ -288,10 +288,12 @@ def path(ctx: click.Context, a: str, b: str, limit: int, as_json: bool) -> None:
     )
     at = src  # the hops are walked from src: each one forward or against its edge
     for i, h in enumerate(hops, 1):
-        echo(f"  {i}. {_hop_text(h, at, color)}")
+        echo(f"  {i}. {_hop_text(h, at, color)}  ({h['strength']}, cost {h['cost']:g})")
         ev = h["evidence"]
         echo(f"     {_where(ev['path'], ev['line'])}  {_quote(ev['text'])}")
         at = h["target"] if h["source"] == at else h["source"]
+    for reason in found["weak"]:
+        echo(style(f"  weak: {reason}", color, fg="yellow"))
     if found["also"]:
         echo(style("  also joined by:", color, bold=True))
         for via in found["also"][: limit or None]:

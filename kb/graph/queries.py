@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import math
 import re
 from bisect import insort
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from kb.concepts import concept_key
+from kb.concepts import bounded, concept_key
 from kb.errors import TopicNotFound
 from kb.graph.db import Damaged
 from kb.nodes import EDGES, SAID_WITH, missing_id, note_id, tag_chain, tag_id
@@ -86,6 +87,17 @@ RELATED_PLACES = 5
 """Places beyond this many add nothing more (a long note is not more related for length)."""
 RELATED_BATCH = 32
 """Candidates of the related list weighed by the first query (each next query twice as many)."""
+RELATED_CUT = 0.2
+"""Related topics weighing less than this share of the first are not listed."""
+GENERIC_RARITY = 0.3
+"""A topic whose name's rarity (inverse document frequency over the notes that say it, 0–1)
+is below this is generic: a path through it is weak (d2l-zh: 向量 0.15, 矩阵 0.29; 卷积层
+0.31 and 过拟合 0.46 are not)."""
+GENERIC_NOTES = 10
+"""…and only when at least this many notes say it: in a small vault every name is common."""
+RELATED_FILL = 5
+"""A weak relation (one place of another topic's that names this one in passing) is listed
+only while fewer than this many others are."""
 """Places beyond this many add nothing more (a long note is not more related for length)."""
 
 
@@ -425,8 +437,9 @@ class KnowledgeGraph:
                 backlinks.append({**entry, "kind": d["kind"]})
             elif d["kind"] == "mentions" and self.about(u) != node:
                 mentions_in.append(entry)  # (a section about this topic is in defined_in)
-        parents = self._relatives(node, incoming, 0)
-        children = self._relatives(node, outgoing, 1)
+        at_home = self._home_paths(node) if concept else None
+        parents = self._relatives(node, incoming, 0, at_home)
+        children = self._relatives(node, outgoing, 1, at_home)
         by_place = lambda e: (e["path"] or "", e["line"] or 0, e.get("target", ""))  # noqa: E731
         card = {
             "id": node,
@@ -462,39 +475,70 @@ class KnowledgeGraph:
         by_rank("backlinks", lambda e: self._topic_of(e["source"]))
         if attrs["kind"] == "tag":
             card["notes"] = sorted({d["path"] for _, _, _, d in incoming if d["kind"] == "tagged"})
+        # Evidence as one sentence, or the clauses of a long one around a name it says.
+        own = (attrs["label"], *aliases)
+        for key, other in (("mentions_out", "target"), ("links_out", "target")):
+            for e in card[key]:
+                e["context"] = bounded(e["context"], (e[other], *own))
+        for key in ("backlinks", "unlinked_mentions"):
+            for e in card[key]:
+                e["context"] = bounded(e["context"], own)
+        for r in card["related"]:
+            for e in r["evidence"]:
+                e["text"] = bounded(e["text"], (r["label"], *own))
         return card
 
     def _related(
         self, node: str, card: dict, limit: int = RELATED_SHOWN
     ) -> tuple[list[dict], dict[str, int]]:
-        """The topics most related to ``node``, most related first: each topic its card joins
-        (a child, a link or mention either way) scores, per distinct place that says them
-        together, the weight of its name (:func:`kb.topicnames.name_weight`: rare and specific
-        names weigh more than common ones); links count :data:`LINK_FACTOR` times.
+        """The topics most related to ``node``, most related first, each weighed by what says
+        them together, per distinct place (at most :data:`RELATED_PLACES` count):
+
+        - where a sentence *names* both (``node``'s places mention it; a sentence that
+          mentions ``node`` names it too), the place weighs the other name's weight
+          (:func:`kb.topicnames.name_weight`: a rare, specific name says more than 向量);
+        - where the other is the *place* (a section about it, or its note, mentions ``node``;
+          a child heading), the place weighs the other's specificity alone: its name is not
+          in the sentence, so how often the vault says it tells nothing of the relation.
+
+        A link the user wrote counts :data:`LINK_FACTOR` times; what another topic's place
+        says of ``node`` counts :data:`INCOMING_FACTOR`. Topics weighing less than
+        :data:`RELATED_CUT` of the first are cut: one passing mention in another topic's
+        section is not a relation a reader would name.
 
         Also returns every candidate's rank: those weighed by weight, then the rest by the
         bound of their weight (each below the weights shown)."""
-        places: dict[str, dict[tuple, dict]] = defaultdict(dict)
-        factor: dict[str, float] = defaultdict(float)
-        said: list[tuple[str | None, dict, str, float]] = []  # (other, place, text, weight)
+        # other → {place: [text, factor, named]}
+        places: dict[str, dict[tuple, list]] = defaultdict(dict)
+        said: list[tuple[str | None, dict, str, float, bool]] = []
         for e in card["mentions_out"]:
-            said.append((e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0))
+            said.append(
+                (e["id"], {"path": e["source"], "line": e["line"]}, e["context"], 1.0, True)
+            )
         for e in card["links_out"]:
-            said.append(
-                (e["id"], {"path": e["source"], "line": e["line"]}, e["context"], LINK_FACTOR)
-            )
-        # What others say of it tells less than what it says: half weight.
+            where = {"path": e["source"], "line": e["line"]}
+            said.append((e["id"], where, e["context"], LINK_FACTOR, False))
+        # What others say of it tells less than what it says; the place's topic and its note
+        # both are the other (a section of dropout.md about 扰动的稳健性 speaks for both).
         for e in card["unlinked_mentions"]:
-            said.append((self._topic_of(e["source"]), e, e["context"], INCOMING_FACTOR))
+            for other in self._place_topics(e["source"]):
+                said.append((other, e, e["context"], INCOMING_FACTOR, False))
         for e in card["backlinks"]:
-            said.append(
-                (self._topic_of(e["source"]), e, e["context"], LINK_FACTOR * INCOMING_FACTOR)
-            )
+            for other in self._place_topics(e["source"]):
+                said.append((other, e, e["context"], LINK_FACTOR * INCOMING_FACTOR, False))
         for c in card["children"]:
             n = self.node(c["id"])
             # (a heading that says nothing under it: its place in the outline is the evidence)
             text = n["snippet"] or f"{card['label']} › {c['label']}"
-            said.append((c["id"], {"path": n["path"], "line": n["line"]}, text, 1.0))
+            said.append((c["id"], {"path": n["path"], "line": n["line"]}, text, 1.0, False))
+        # A sentence that mentions this topic and another names both: ``Dropout可以用来减少
+        # 过拟合`` relates Dropout, whatever the section is about; said so once, it counts as
+        # what another topic says of it.
+        together = self._said_with(node)
+        pairs = Counter(other for _, other, *_ in together)
+        for _, other, path, line, text in together:
+            factor = 1.0 if pairs[other] > 1 else INCOMING_FACTOR  # (a pairing that recurs)
+            said.append((other, {"path": path, "line": line}, text, factor, True))
         # The topics met, read at once (a busy topic meets thousands); [[relu]] where no note
         # is so named, but a topic is: that topic is related.
         self.prefetch(other for other, *_ in said if other)
@@ -505,27 +549,28 @@ class KnowledgeGraph:
         for o in missing:
             found = named.get(concept_key(self.label(o)))
             instead[o] = found if found is not None and self.has(found) else o
-        for other, e, text, weight in said:
+        for other, e, text, weight, says in said:
             other = instead.get(other, other) if other else other
             if not other or other == node or not self.has(other):
                 continue
             if self.node(other)["kind"] in ("section", "tag", "missing"):
                 continue  # (a link to no note that no topic is named for: under links out)
             where = (e.get("path") or e.get("source") or "", e.get("line") or 0)
-            places[other].setdefault(where, {"path": where[0], "line": where[1], "text": text})
-            factor[other] = max(factor[other], weight)
+            at = places[other].setdefault(where, [text, 0.0, False])
+            at[1] = max(at[1], weight)
+            at[2] = at[2] or says
         if not places:
             return [], {}
         notes = max(1, self.db.count())
-        # A name's rarity is at most 1, so specificity × factor × places bounds its weight:
-        # candidates are weighed, best bound first, until the ``limit``-th weight found beats
-        # every bound left (a busy topic has thousands). They are read in batches, each twice
-        # the one before: a few queries however many candidates there are.
+        # A name's rarity is at most 1, so specificity × the places' factors bounds its
+        # weight: candidates are weighed, best bound first, until the ``limit``-th weight
+        # found beats every bound left (a busy topic has thousands). They are read in
+        # batches, each twice the one before: a few queries however many candidates there are.
         bounds = []
         for other, where in places.items():
             label = self.label(other)
-            scale = factor[other] * min(len(where), RELATED_PLACES)
-            bounds.append((specificity(label) * scale + 1e-3, other, label, scale))  # (rounding)
+            scale = sum(sorted((f for _, f, _ in where.values()), reverse=True)[:RELATED_PLACES])
+            bounds.append((specificity(label) * scale + 1e-3, other, label))  # (rounding)
         bounds.sort(key=lambda b: (-b[0], b[1]))
         out: list[dict] = []
         order = lambda e: (-e["weight"], e["label"].casefold(), e["id"])  # noqa: E731
@@ -537,25 +582,56 @@ class KnowledgeGraph:
             chunk = bounds[start : start + batch]
             shown = self.db.displays(b[1] for b in chunk)
             df = self.db.notes_saying_each(
-                [shown.get(other, {}).keys() | {concept_key(label)} for _, other, label, _ in chunk]
+                [shown.get(other, {}).keys() | {concept_key(label)} for _, other, label in chunk]
             )
-            for (bound, other, label, scale), said_in in zip(chunk, df, strict=True):
+            for (bound, other, label), said_in in zip(chunk, df, strict=True):
                 if limit and len(out) >= limit and out[limit - 1]["weight"] > bound:
                     break
-                evidence = sorted(places[other].values(), key=lambda e: (e["path"], e["line"]))
+                spec = specificity(label)
+                rare = name_weight(said_in, notes, label) / spec
+                each = sorted(
+                    (f * (rare if says else 1.0) for _, f, says in places[other].values()),
+                    reverse=True,
+                )
+                evidence = sorted(
+                    (
+                        {"path": w[0], "line": w[1], "text": t}
+                        for w, (t, *_) in places[other].items()
+                    ),
+                    key=lambda e: (e["path"], e["line"]),
+                )
                 item = {
                     "id": other,
                     "label": label,
                     "kind": self.node(other)["kind"],
-                    "weight": round(name_weight(said_in, notes, label) * scale, 4),
+                    "weight": round(spec * sum(each[:RELATED_PLACES]), 4),
                     "evidence": evidence[:RELATED_EVIDENCE],
                 }
+                # one place of another topic's that says this one in passing: weak
+                item["weak"] = len(each) == 1 and max(f for _, f, _ in places[other].values()) < 1
                 insort(out, item, key=order)
             start += len(chunk)
             batch *= 2
+        if out:
+            # Cut by weight; a weak relation is listed only while there are few others.
+            floor = out[0]["weight"] * RELATED_CUT
+            strong = [e for e in out if e["weight"] >= floor and not e["weak"]]
+            room = max(0, RELATED_FILL - len(strong))
+            weak = [e for e in out if e["weight"] >= floor and e["weak"]][:room]
+            out = sorted(strong + weak, key=order)
+            for e in out:
+                del e["weak"]
         weighed = {e["id"] for e in out}
         ranked = [e["id"] for e in out] + [b[1] for b in bounds if b[1] not in weighed]
         return (out[:limit] if limit else out), {n: i for i, n in enumerate(ranked)}
+
+    def _place_topics(self, section: str) -> list[str]:
+        """The topics a place speaks for: its section's subject and its note."""
+        out = [t for t in (self._topic_of(section),) if t]
+        path = self.node(section)["path"] if self.has(section) else None
+        if path and note_id(path) not in out:
+            out.append(note_id(path))
+        return out
 
     def _topic_of(self, node: str) -> str | None:
         """The topic a node stands for: a section's subject, else its note."""
@@ -567,15 +643,37 @@ class KnowledgeGraph:
         path = self.node(node)["path"]
         return note_id(path) if path else None
 
-    def _relatives(self, node: str, edges: Iterable, end: int) -> list[dict]:
+    def _home_paths(self, concept: str) -> set[str] | None:
+        """The notes where a concept's heading is at home: those where it heads a section
+        nearest the top of its note (conv-layer.md's ``图像卷积 › 卷积层`` and its English
+        twin), not where the same heading text is a part of another topic, deeper down
+        (batch-norm.md's ``批量规范化 › 批量规范化层 › 卷积层``: batch norm *for* conv layers).
+        None when no heading names it (its parents are its notes')."""
+        depths: dict[str, int] = {}
+        for s in self.db.defines(concept, headings=True):
+            n = self.node(s)
+            if n["path"]:
+                depths[n["path"]] = min(depths.get(n["path"], 99), len(n["heading"] or ()))
+        if not depths:
+            return None
+        top = min(depths.values())
+        return {p for p, d in depths.items() if d == top}
+
+    def _relatives(
+        self, node: str, edges: Iterable, end: int, at_home: set[str] | None = None
+    ) -> list[dict]:
         """Parents (end=0) or children (end=1) along contains edges. Between notes and
-        concepts the outline (note → its sections) is left out: it is the note's own content."""
+        concepts the outline (note → its sections) is left out: it is the note's own content.
+        A concept's nesting counts only in the notes ``at_home`` (:meth:`_home_paths`): one
+        heading text in notes about unrelated things gives no parents from everywhere."""
         kind = self.node(node)["kind"]
         out = {}
         for edge in edges:
             d = edge[3]
             other = edge[end]
             if d["kind"] != "contains":
+                continue
+            if at_home is not None and d["path"] and d["path"] not in at_home:
                 continue
             other_kind = self.node(other)["kind"]
             if kind != "section" and other_kind == "section":
@@ -797,6 +895,63 @@ class KnowledgeGraph:
         nodes = chain(0, meet[0])[::-1] + chain(1, meet[1])
         # Each hop as seen walking from a: the best edge from the nearer topic to the next.
         return [self._steps(n)[m][1] for n, m in zip(nodes, nodes[1:], strict=False)]
+
+    def path_strength(self, start: str, hops: list[Hop]) -> tuple[list[dict], list[str]]:
+        """How much a path found by :meth:`shortest_path` from ``start`` says: per hop its
+        cost (what the search paid for it) and strength, and the reasons the path is weak.
+
+        A hop is ``strong`` when the user wrote it (a link, a heading under another: the
+        cheapest kinds), ``medium`` when kb found the name in a sentence (a mention, dearer),
+        ``weak`` when one sentence only names both topics (said with) or a tag joins them.
+        A path is weak where it goes through a generic topic on the way (a name said in many
+        notes, :data:`GENERIC_RARITY`: 向量, 矩阵), or where a hop is weak."""
+        out: list[dict] = []
+        weak: list[str] = []
+        at = start
+        inner: list[str] = []
+        for i, h in enumerate(hops):
+            cost = self.hop_weight(h)
+            if h.kind == SAID_WITH:
+                strength = "weak"
+                weak.append(
+                    f"{self.label(h.source)} and {self.label(h.target)} are only said together "
+                    f"in one sentence ({h.path}:{h.line})"
+                )
+            elif cost > PATH_WEIGHT["mentions"]:
+                strength = "weak"
+                weak.append(f"{self.label(h.source)} and {self.label(h.target)} share a tag")
+            elif EDGES.get(h.kind) is not None and cost <= PATH_WEIGHT["links_to"]:
+                strength = "strong"
+            else:
+                strength = "medium"
+            out.append({"cost": round(cost, 2), "strength": strength})
+            at = h.target if h.source == at else h.source
+            if i < len(hops) - 1:
+                inner.append(at)
+        for topic in self._generic(inner):
+            weak.append(f"goes through {self.label(topic)}, a generic topic")
+            for hop, e in zip(hops, out, strict=True):
+                if topic in (hop.source, hop.target):
+                    e["strength"] = "weak"
+        return out, weak
+
+    def _generic(self, topics: list[str]) -> list[str]:
+        """Those of ``topics`` whose names the vault says in so many notes that a path
+        through them says little (:data:`GENERIC_RARITY`, :data:`GENERIC_NOTES`)."""
+        topics = [t for t in topics if self.node(t)["kind"] in ("concept", "note")]
+        if not topics:
+            return []
+        notes = max(1, self.db.count())
+        shown = self.db.displays(topics)
+        df = self.db.notes_saying_each(
+            [shown.get(t, {}).keys() | {concept_key(self.label(t))} for t in topics]
+        )
+        out = []
+        for t, n in zip(topics, df, strict=True):
+            rarity = math.log((notes + 1) / max(1, n)) / math.log(notes + 1)
+            if n >= GENERIC_NOTES and rarity < GENERIC_RARITY:
+                out.append(t)
+        return out
 
     def common_neighbours(
         self, a: str, b: str, exclude: Iterable[str] = (), limit: int = 5
