@@ -242,11 +242,11 @@ def neighbors(
     only nodes of ``kinds``, such as note, section, concept, tag, when given."""
     node = kg.find(topic)
     found = kg.neighbours_ranked(node, depth)
-    kg.prefetch(found)  # (the nodes' attributes in a few queries, not one each)
+    brief = kg.briefs(found)  # (kind, label, path, line) of each, in one query
     wanted = set(kinds) if kinds else None
     # nearest first; at one distance the most closely tied first, then by name
     rows = sorted(
-        (dist, -strength, kg.label(n).casefold(), n, kg.node(n)["kind"], strength)
+        (dist, -strength, brief[n][1].casefold(), n, brief[n][0], strength)
         for n, (dist, strength) in found.items()
         if n != node
     )
@@ -257,10 +257,10 @@ def neighbors(
         "neighbors": [
             {
                 "id": n,
-                "label": kg.label(n),
+                "label": brief[n][1],
                 "kind": kind,
-                "path": kg.node(n)["path"],
-                "line": kg.node(n)["line"],
+                "path": brief[n][2],
+                "line": brief[n][3],
                 "distance": dist,
                 "strength": strength,
             }

@@ -642,6 +642,17 @@ class GraphDB:
         q = f"SELECT {_NODE_COLS} FROM nodes WHERE id IN ({{}})"
         return {row[0]: node_attrs(row[1:]) for row in self._in(q, set(nodes))}
 
+    def briefs(self, nodes: Iterable[str]) -> dict[str, tuple[str, str, str | None, int | None]]:
+        """{id: (kind, label, path, line)} of those of ``nodes`` the graph holds, in one query:
+        what a list of thousands of topics sorts and shows (:meth:`nodes` without the
+        headings, snippets and tags to decode)."""
+        q = (
+            "SELECT n.id, n.kind, n.label, n.path, n.line FROM json_each(?) AS j"
+            " JOIN nodes AS n ON n.id = j.value"
+        )
+        rows = self.db.execute(q, (_dumps(list(dict.fromkeys(nodes))),))
+        return {n: (kind, label, path, line) for n, kind, label, path, line in rows}
+
     def has(self, node: str) -> bool:
         return self.db.execute("SELECT 1 FROM nodes WHERE id = ?", (node,)).fetchone() is not None
 
@@ -834,16 +845,20 @@ class GraphDB:
         )
         return self.db.execute(q, (node,)).fetchall()
 
-    def edges_touching(self, nodes: Iterable[str]) -> list[tuple[str, str, str, dict]]:
-        """Every edge with either end in ``nodes``, once each."""
-        seen: dict[tuple[str, str, str], dict] = {}
+    def edges_touching(self, nodes: Iterable[str]) -> list[tuple]:
+        """(src, dst, key, kind, path, line) of every edge with either end in ``nodes``, once
+        each, those from ``nodes`` first; without the sentences (:meth:`edge_texts` reads the
+        few a path shows: a busy topic has tens of thousands)."""
+        seen: set[tuple[str, str, str]] = set()
+        out = []
         nodes = list(dict.fromkeys(nodes))
         for end in ("src", "dst"):
-            q = f"SELECT {_EDGE_COLS} FROM edges WHERE {end} IN ({{}})"
-            for u, v, k, *rest in self._in(q, nodes):
-                if (u, v, k) not in seen:
-                    seen[(u, v, k)] = edge_attrs(rest)
-        return [(u, v, k, d) for (u, v, k), d in seen.items()]
+            q = f"SELECT src, dst, key, kind, path, line FROM edges WHERE {end} IN ({{}})"
+            for row in self._in(q, nodes):
+                if row[:3] not in seen:
+                    seen.add(row[:3])
+                    out.append(row)
+        return out
 
     def defines(self, concept: str, headings: bool = False) -> list[str]:
         """The sections that define ``concept``, in order (only those it heads: ``headings``)."""

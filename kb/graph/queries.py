@@ -133,6 +133,11 @@ class TagCount:
 
 LINK_KINDS = tuple(k for k, e in EDGES.items() if e.link)
 
+_HopRow = tuple[str, str, str, "str | None", "int | None", bool, str, str, "str | None", str]
+"""A :class:`Hop` without its sentence: (source, target, kind, path, line, forward,
+via_source, via_target, key, raw kind); a said-with hop has no key and its sentence in the
+last place."""
+
 _KIND_ORDER = {k: e.rank for k, e in EDGES.items()} | {SAID_WITH: len(EDGES)}
 
 
@@ -153,7 +158,8 @@ class KnowledgeGraph:
         self._about: dict[str, str | None] = {}
         self._resolver: CachedResolver | None = None
         self._whole: nx.MultiDiGraph | None = None
-        self._hops: dict[str, list[Hop]] = {}
+        self._hops: dict[str, list[_HopRow]] = {}
+        self._best: dict[str, dict[str, tuple[float, _HopRow]]] = {}
         self._said: dict[str, list[tuple[str, str, str | None, int | None, str]]] = {}
         self._cost_cache: dict[str, dict[str, float]] = {}
         self._topic_cache: dict[str, str] = {}
@@ -177,6 +183,24 @@ class KnowledgeGraph:
             found = self.db.nodes(missing)
             for n in missing:
                 self._attrs[n] = found.get(n)
+
+    def briefs(self, nodes: Iterable[str]) -> dict[str, tuple[str, str, str | None, int | None]]:
+        """{node: (kind, label as :meth:`label` shows it, path, line)} of ``nodes`` (each one
+        the graph must hold, as for :meth:`node`): a light read for lists of thousands of
+        topics (a section's label needs its heading: its attributes are read whole)."""
+        nodes = list(dict.fromkeys(nodes))
+        known = {n: a for n in nodes if (a := self._attrs.get(n)) is not None}
+        out = {n: (a["kind"], a["label"], a["path"], a["line"]) for n, a in known.items()}
+        out.update(self.db.briefs(n for n in nodes if n not in known))
+        for n in nodes:
+            if n not in out:  # (as :meth:`node` says it)
+                raise Damaged(f"is damaged (it names {n[:80]!r} but does not hold it)")
+        sections = [n for n, b in out.items() if b[0] == "section"]
+        if sections:
+            self.prefetch(sections)
+            for n in sections:
+                out[n] = (out[n][0], self.label(n), out[n][2], out[n][3])
+        return out
 
     def has(self, node: str) -> bool:
         if node in self._attrs:
@@ -541,19 +565,21 @@ class KnowledgeGraph:
             said.append((other, {"path": path, "line": line}, text, factor, True))
         # The topics met, read at once (a busy topic meets thousands); [[relu]] where no note
         # is so named, but a topic is: that topic is related.
-        self.prefetch(other for other, *_ in said if other)
-        missing = {o for o, *_ in said if o and o.startswith("missing:")}
-        named = self.db.targets(concept_key(self.label(o)) for o in missing)
-        self.prefetch(named.values())
+        # (kind, label) of each, in one light query: a busy topic's candidates are notes by
+        # the thousand, whose snippets and headings the list never shows
+        brief = self.db.briefs(other for other, *_ in said if other)
+        missing = {o for o in brief if o.startswith("missing:")}
+        named = self.db.targets(concept_key(brief[o][1]) for o in missing)
+        brief.update(self.db.briefs(n for n in named.values() if n not in brief))
         instead = {}
         for o in missing:
-            found = named.get(concept_key(self.label(o)))
-            instead[o] = found if found is not None and self.has(found) else o
+            found = named.get(concept_key(brief[o][1]))
+            instead[o] = found if found is not None and found in brief else o
         for other, e, text, weight, says in said:
             other = instead.get(other, other) if other else other
-            if not other or other == node or not self.has(other):
+            if not other or other == node or other not in brief:
                 continue
-            if self.node(other)["kind"] in ("section", "tag", "missing"):
+            if brief[other][0] in ("section", "tag", "missing"):
                 continue  # (a link to no note that no topic is named for: under links out)
             where = (e.get("path") or e.get("source") or "", e.get("line") or 0)
             at = places[other].setdefault(where, [text, 0.0, False])
@@ -568,7 +594,7 @@ class KnowledgeGraph:
         # batches, each twice the one before: a few queries however many candidates there are.
         bounds = []
         for other, where in places.items():
-            label = self.label(other)
+            label = brief[other][1]  # (never a section's: those are no candidates)
             scale = sum(sorted((f for _, f, _ in where.values()), reverse=True)[:RELATED_PLACES])
             bounds.append((specificity(label) * scale + 1e-3, other, label))  # (rounding)
         bounds.sort(key=lambda b: (-b[0], b[1]))
@@ -603,7 +629,7 @@ class KnowledgeGraph:
                 item = {
                     "id": other,
                     "label": label,
-                    "kind": self.node(other)["kind"],
+                    "kind": brief[other][0],
                     "weight": round(spec * sum(each[:RELATED_PLACES]), 4),
                     "evidence": evidence[:RELATED_EVIDENCE],
                 }
@@ -744,22 +770,36 @@ class KnowledgeGraph:
 
         An edge's ends are the topics of its nodes (:meth:`topic_of`), except that a written
         link is the note's, whichever of its sections holds it."""
+        return self._hops_of(self._hop_rows(topic))
+
+    def _hop_rows(self, topic: str) -> list[_HopRow]:
+        """:meth:`topic_hops` as rows without their sentences (read once per topic; a path
+        or a neighbourhood ranks them all and shows a few: :meth:`_hops_of`)."""
         cache = self._hops.get(topic)
         if cache is not None:
             return cache
         rows = self.db.edges_touching(self.members(topic))
-        end = self._ends(topic, {n for u, v, _, _ in rows for n in (u, v)})
-        out = []
-        for u, v, _, d in rows:
-            tu, tv = end(u, d["kind"], True), end(v, d["kind"], False)
+        end = self._ends(topic, {n for u, v, *_ in rows for n in (u, v)})
+        out: list[_HopRow] = []
+        for u, v, k, raw, path, line in rows:
+            tu, tv = end(u, raw, True), end(v, raw, False)
             if tu == tv or topic not in (tu, tv):
                 continue
-            kind = _topic_kind(d["kind"], tu, tv, v)
-            out.append(Hop(tu, tv, kind, d["path"], d["line"], d["text"], tu == topic, u, v))
+            kind = _topic_kind(raw, tu, tv, v)
+            out.append((tu, tv, kind, path, line, tu == topic, u, v, k, raw))
         for place, other, path, line, text in self._said_with(topic):
-            out.append(Hop(topic, other, SAID_WITH, path, line, text, True, place, place))
+            out.append((topic, other, SAID_WITH, path, line, True, place, place, None, text))
         self._hops[topic] = out
         return out
+
+    def _hops_of(self, rows: Iterable[_HopRow]) -> list[Hop]:
+        """The hops of :meth:`_hop_rows` rows, with their sentences (read in one query)."""
+        rows = list(rows)
+        texts = self.db.edge_texts([(r[6], r[7], r[8]) for r in rows if r[8] is not None])
+        return [
+            Hop(a, b, kind, path, line, texts[(u, v, k)] if k is not None else raw, fwd, u, v)
+            for a, b, kind, path, line, fwd, u, v, k, raw in rows
+        ]
 
     def _said_with(self, topic: str) -> list[tuple[str, str, str | None, int | None, str]]:
         """(place, other topic, path, line, sentence) of each sentence that mentions ``topic``
@@ -799,17 +839,16 @@ class KnowledgeGraph:
         cache = self._cost_cache.get(topic)
         if cache is not None:
             return cache
-        rows = self.db.ends_touching(self.members(topic))
-        end = self._ends(topic, {n for u, v, _ in rows for n in (u, v)})
         best: dict[str, float] = {}
         ties: dict[str, int] = defaultdict(int)
-        for u, v, kind in rows:
-            tu, tv = end(u, kind, True), end(v, kind, False)
-            if tu == tv or topic not in (tu, tv):
-                continue
+        seen: set[tuple[str, str, str]] = set()  # (the edges of one kind between two nodes once)
+        for tu, tv, kind, _, _, _, u, v, k, raw in self._hop_rows(topic):
+            if k is None or (u, v, raw) in seen:
+                continue  # (a said-with hop: counted below)
+            seen.add((u, v, raw))
             other = tv if tu == topic else tu
             ties[other] += 1
-            w = _hop_cost(_topic_kind(kind, tu, tv, v), tu)
+            w = _hop_cost(kind, tu)
             if w < best.get(other, _INF):
                 best[other] = w
         for _, other, *_ in self._said_with(topic):
@@ -830,20 +869,26 @@ class KnowledgeGraph:
         """What a hop costs a path (:data:`PATH_WEIGHT`; nested tags cost what a tag does)."""
         return _hop_cost(hop.kind, hop.source)
 
-    def _steps(self, topic: str) -> dict[str, tuple[float, Hop]]:
-        """The best hop to each neighbouring topic: cheapest, then by kind, direction and
-        place (the first line of the first note)."""
-        best: dict[str, tuple[tuple, Hop]] = {}
-        for hop in self.topic_hops(topic):
-            other = hop.target if hop.forward else hop.source
-            w = self.hop_weight(hop)
+    def _steps(self, topic: str) -> dict[str, tuple[float, _HopRow]]:
+        """The best hop to each neighbouring topic (as a row: :meth:`_hops_of` reads the
+        sentences of those shown): cheapest, then by kind, direction and place (the first line
+        of the first note)."""
+        cache = self._best.get(topic)
+        if cache is not None:
+            return cache
+        best: dict[str, tuple[tuple, _HopRow]] = {}
+        for row in self._hop_rows(topic):
+            source, target, kind, path, line, forward, u, v = row[:8]
+            other = target if forward else source
             rank = (
-                w, _KIND_ORDER.get(hop.kind, len(_KIND_ORDER)), not hop.forward,
-                _natural(hop.path or ""), hop.line or 0, hop.via_source, hop.via_target,
+                _hop_cost(kind, source), _KIND_ORDER.get(kind, len(_KIND_ORDER)), not forward,
+                _natural(path or ""), line or 0, u, v,
             )  # fmt: skip
             if other not in best or rank < best[other][0]:
-                best[other] = (rank, hop)
-        return {other: (rank[0], hop) for other, (rank, hop) in best.items()}
+                best[other] = (rank, row)
+        out = {other: (rank[0], row) for other, (rank, row) in best.items()}
+        self._best[topic] = out
+        return out
 
     def shortest_path(self, a: str, b: str) -> list[Hop] | None:
         """The cheapest path from topic ``a`` to topic ``b``, edges taken both ways (None when
@@ -894,7 +939,7 @@ class KnowledgeGraph:
             return None
         nodes = chain(0, meet[0])[::-1] + chain(1, meet[1])
         # Each hop as seen walking from a: the best edge from the nearer topic to the next.
-        return [self._steps(n)[m][1] for n, m in zip(nodes, nodes[1:], strict=False)]
+        return self._hops_of(self._steps(n)[m][1] for n, m in zip(nodes, nodes[1:], strict=False))
 
     def path_strength(self, start: str, hops: list[Hop]) -> tuple[list[dict], list[str]]:
         """How much a path found by :meth:`shortest_path` from ``start`` says: per hop its
@@ -961,23 +1006,26 @@ class KnowledgeGraph:
         say; tags are not places), each with its hops. ``exclude`` holds the path's topics and
         places (``path:line``), which are not repeated."""
         skip = set(exclude) | {a, b}
-        out: list[tuple[str, list[Hop]]] = []
-        direct: dict[str, list[Hop]] = {}
-        for hop in self.topic_hops(a):
-            other = hop.target if hop.forward else hop.source
-            if other != b or f"{hop.path}:{hop.line}" in skip:
+        out: list[tuple[str, list[_HopRow]]] = []
+        direct: dict[str, list[_HopRow]] = {}
+        for row in self._hop_rows(a):
+            source, target, _, path, line, forward, u, v = row[:8]
+            other = target if forward else source
+            if other != b or f"{path}:{line}" in skip:
                 continue
-            place = hop.via_source if hop.via_source.startswith("section:") else hop.via_target
-            direct.setdefault(place, []).append(hop)
+            place = u if u.startswith("section:") else v
+            direct.setdefault(place, []).append(row)
         out += sorted(direct.items(), key=lambda ph: _natural(ph[0]))
-        near_a = {m: hop for m, (_, hop) in self._steps(a).items() if m not in skip}
-        for m, (_, hop) in sorted(self._steps(b).items(), key=lambda mh: _natural(mh[0])):
+        near_a = {m: row for m, (_, row) in self._steps(a).items() if m not in skip}
+        for m, (_, row) in sorted(self._steps(b).items(), key=lambda mh: _natural(mh[0])):
             if m in near_a and not m.startswith("tag:"):
-                hops = [near_a[m], hop]
-                if any(f"{h.path}:{h.line}" in skip for h in hops):
+                rows = [near_a[m], row]
+                if any(f"{r[3]}:{r[4]}" in skip for r in rows):
                     continue  # the path's own sentence again, through a topic it names
-                out.append((m, hops))
-        return out[:limit]
+                out.append((m, rows))
+        out = out[:limit]
+        hops = iter(self._hops_of(r for _, rows in out for r in rows))
+        return [(m, [next(hops) for _ in rows]) for m, rows in out]
 
     def neighbourhood(self, node: str, depth: int = 1) -> dict[str, int]:
         """Topics within ``depth`` hops of ``node`` (edges taken both ways), with their
