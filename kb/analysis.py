@@ -508,9 +508,10 @@ def _width(c: str) -> int:
 
 
 def _inside_word(text: str, i: int) -> bool:
-    """True when ``i`` falls between two letters of an English word."""
+    """True when ``i`` falls between two letters of an English word or an identifier
+    (``residual_block``)."""
     a, b = text[i - 1], text[i]
-    return a.isascii() and b.isascii() and a.isalnum() and b.isalnum()
+    return a.isascii() and b.isascii() and (a.isalnum() or a == "_") and (b.isalnum() or b == "_")
 
 
 def _columns(text: str, a: int, b: int) -> int:

@@ -39,17 +39,34 @@ class _Lazy:
 
 
 _ZERO_WIDTH = _Lazy(f"[{ZERO_WIDTH}]")
-# d2l's :label:`sec_dropout`, :numref:`fig_x`, :cite:`Ioffe.Szegedy.2015` (the backticks gone
-# with the code they marked): markup for Sphinx, nothing a reader reads; the space before goes
+# d2l's :label:`sec_dropout`, :width:`400px` (the backticks gone with the code they marked):
+# markup for Sphinx, nothing a reader reads (a reference is read: _REF_ROLE); the space before goes
 # too where nothing but punctuation or Chinese follows ("在 :numref:sec_x。" is "在。", not "在 。")
 # (d2l's :begin_tab:`mxnet` … :end_tab: too: a role's name may hold "_", and need no target)
 _ROLE = _Lazy(r"([ \t]?)(?<![\w:/]):[a-z][a-z_-]*:(?:[A-Za-z0-9_.,/-]*[A-Za-z0-9_])?")
+# :numref:`sec_resnet`, :eqref:`eq_softmax`, :cite:`He.Zhang.Ren.ea.2016`: a reference the
+# sentence reads through ("在 :numref:`sec_resnet` 中将介绍"); dropped, it left "在 中将介绍"
+_REF_ROLE = _Lazy(
+    r"(?<![\w:/]):(numref|ref|eqref|cite|citep|citet):([A-Za-z0-9_.,/-]*[A-Za-z0-9_])"
+)
+# the label's kind, by its prefix (d2l's sec_, fig_, tab_, eq_): (Chinese, English) words
+_REF_KINDS = {
+    "sec": ("§", "§"),
+    "subsec": ("§", "§"),
+    "chap": ("§", "§"),
+    "chapter": ("§", "§"),
+    "section": ("§", "§"),
+    "fig": ("图 ", "Figure "),
+    "figure": ("图 ", "Figure "),
+    "tab": ("表 ", "Table "),
+    "table": ("表 ", "Table "),
+}
 # :ref:`Installation <chap_installation>`: a role's explicit title is what Sphinx shows
 _TITLED_ROLE = _Lazy(r"(?<![\w:/]):[a-z][a-z-]*:([^\s:<>][^:<>\n]{0,80}?)[ \t]*<[^<>\s]{1,200}>")
 # :abbr:`BN (batch normalization)`, :term:`dropout`, :math:`x^2`: roles whose text is shown
 _SHOWN_ROLE = _Lazy(
     r"(?<![\w:/]):(?:abbr|math|code|kbd|file|command|guilabel|menuselection|samp|program|"
-    r"envvar|term|dfn|literal|strong|emphasis|sub|sup):(?=\S)"
+    r"envvar|term|dfn|literal|strong|emphasis|sub|sup):(?=\S|$)"
 )
 # ==highlighted== (Obsidian): the marks go, the words stay
 _HIGHLIGHT = _Lazy(r"(?<![A-Za-z0-9=])==(?=\S)([^=\n]{1,400}?)(?<=\S)==(?![A-Za-z0-9=])")
@@ -238,7 +255,57 @@ def strip_roles(text: str) -> str:
     if "<" in text:
         text = _TITLED_ROLE.sub(lambda m: m.group(1), text)
     text = _SHOWN_ROLE.sub("", text)
+    if "ref:" in text or "cite" in text:
+        chinese = has_cjk(text)
+        text = _REF_ROLE.sub(lambda m: reference(m.group(1), m.group(2), chinese), text)
     return _ROLE.sub(lambda m: "" if _closes(text, m.end()) else m.group(1), text)
+
+
+def role_text(role: str, target: str, chinese: bool = False) -> str:
+    """What a reader sees of the Sphinx role ``:role:`target```: a reference to follow
+    (:func:`reference`), an explicit title (``Installation <chap_installation>``), the text of
+    a role that shows it (``:term:`dropout```), or nothing (``:label:``, ``:width:``)."""
+    title = re.fullmatch(r"([^<>]*?)\s*<[^<>]*>", target)
+    if title and title.group(1):
+        return title.group(1)
+    if _SHOWN_ROLE.fullmatch(f":{role}:"):
+        return target
+    if _REF_ROLE.fullmatch(f":{role}:{target}"):
+        return reference(role, target, chinese)
+    return ""
+
+
+def reference(role: str, target: str, chinese: bool = False) -> str:
+    """A Sphinx reference as a reader can follow it, without the numbers Sphinx would give:
+    ``numref sec_resnet`` → ``§resnet``, ``numref fig_inception`` → ``图 inception`` (in
+    Chinese text; ``Figure inception`` in English), ``eqref eq_softmax`` → ``式 (softmax)``,
+    ``cite He.Zhang.Ren.ea.2016`` → ``[He et al., 2016]`` (no "Fig. x": kb.concepts would end
+    a sentence there)."""
+    if role.startswith("cite"):
+        return "[" + "; ".join(_citation(key) for key in target.split(",") if key) + "]"
+    kind, _, name = target.partition("_")
+    kind = kind.casefold() if name else ""
+    if role == "eqref" or kind == "eq":
+        return ("式 " if chinese else "Equation ") + f"({name if kind == 'eq' else target})"
+    words = _REF_KINDS.get(kind)
+    return target if words is None else words[not chinese] + name
+
+
+def _citation(key: str) -> str:
+    """``Ioffe.Szegedy.2015`` → ``Ioffe & Szegedy, 2015``; ``He.Zhang.Ren.ea.2016`` → ``He et
+    al., 2016`` (d2l's bibliography keys: surnames, ``ea`` for the rest, the year)."""
+    parts = key.split(".")
+    year = parts.pop() if len(parts) > 1 and parts[-1][:4].isdigit() else ""
+    names = [p for p in parts if p and p != "ea"]
+    if not names:
+        return key
+    if "ea" in parts or len(names) > 2:
+        who = f"{names[0]} et al."
+    elif len(names) == 2:
+        who = f"{names[0]} & {names[1]}"
+    else:
+        who = names[0]
+    return f"{who}, {year}" if year else who  # ("et al., 2016": no sentence ends at "al.")
 
 
 def _closes(text: str, i: int) -> bool:

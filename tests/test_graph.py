@@ -283,14 +283,14 @@ def test_blanked_math_never_cuts_a_word():
 
 def test_mention_evidence_shows_inline_math_and_code_as_written():
     """Evidence reads as the note: ``$T$`` (as text: kb.display) and `` `relu` `` kept (they
-    are only left out of matching), a Sphinx role with its code left out."""
+    are only left out of matching), a Sphinx reference as one a reader can follow."""
     kd = parse_note("# 知识蒸馏\n\n蒸馏用到温度。\n", "kd.md")
     log = parse_note(
         "# Log\n\n见 :numref:`fig_x`，加入温度 $T$ 做知识蒸馏，再用 `relu`。\n", "log.md"
     )
     G = graph.build([kd, log]).graph
     (text,) = [d["text"] for d in G.get_edge_data("note:log.md", "note:kd.md").values()]
-    assert text == "见 ，加入温度 T 做知识蒸馏，再用 `relu`。"
+    assert text == "见 图 x，加入温度 T 做知识蒸馏，再用 `relu`。"
 
 
 def test_mentions_skip_self_and_linked_targets():
@@ -899,13 +899,13 @@ def test_an_alias_dropped_takes_its_mentions_away(tmp_path):
     assert _snapshot(after.graph.graph) == _snapshot(full.graph.graph)
 
 
-def test_card_snippets_leave_out_sphinx_roles() -> None:
+def test_card_snippets_leave_out_sphinx_labels_and_read_references() -> None:
     # d2l-zh: ":label:`sec_dropout`" opens the section, ":numref:`sec_x`" points elsewhere
     from kb.graph.facts import _snippet
 
     text = ":label:`sec_dropout`\n在 :numref:`sec_weight_decay` 中，我们介绍了 L2 正则化。"
     text = text.replace("`", "")  # (kb.parse keeps inline code's text without its backticks)
-    assert _snippet(text) == "在 中，我们介绍了 L2 正则化。"
+    assert _snippet(text) == "在 §weight_decay 中，我们介绍了 L2 正则化。"
     assert _snippet("时间 10:30，见 http://x.org/a:b") == "时间 10:30，见 http://x.org/a:b"
 
 

@@ -394,14 +394,22 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
             "Q=(S'(z^i, z^j))/(∑_{k≠ i}S'(z^i, z^k))",
         ),
         (r"$\frac{1}{\sqrt{2\pi}}$", "1/(√2π)"),
-        # d2l-zh's Sphinx roles, their backticks gone with the code they marked
-        # (no space left before the Chinese or the punctuation that followed: "在 。" was a hole)
-        ("根据 :eqref:eq_attn-pooling中定义的函数", "根据中定义的函数"),
-        ("在 :numref:sec_linear_concise。", "在。"),
+        # d2l-zh's Sphinx roles, their backticks gone with the code they marked: a reference
+        # reads as one a reader can follow (dropped, it left holes: "在 中将介绍的残差块"),
+        # in the sentence's language; a label or a tab is markup and goes
+        ("根据 :eqref:eq_attn-pooling中定义的函数", "根据 式 (attn-pooling)中定义的函数"),
+        ("在 :numref:sec_linear_concise。", "在 §linear_concise。"),
+        ("再结合在 :numref:sec_resnet 中将介绍的残差块", "再结合在 §resnet 中将介绍的残差块"),
+        (":numref:fig_inception中的Inception块", "图 inception中的Inception块"),
         (":begin_tab:mxnet 讨论区 :end_tab:", " 讨论区"),  # d2l's tabs: "_" in a role's name
-        ("as in :numref:fig_x, and", "as in, and"),
-        ("see :ref:chap_installation to update", "see to update"),
+        ("as in :numref:fig_x, and :numref:tab_y", "as in Figure x, and Table y"),
+        ("by :eqref:eq_softmax, see :numref:eq_z", "by Equation (softmax), see Equation (z)"),
+        ("see :ref:chap_installation to update", "see §installation to update"),
+        ("a :numref:lbl of no kind", "a lbl of no kind"),
         (":label:sec_batch_norm\n训练深层神经网络", "\n训练深层神经网络"),
+        # d2l's bibliography keys: surnames, "ea" for the rest, the year
+        ("批量规范化 :cite:Ioffe.Szegedy.2015，", "批量规范化 [Ioffe & Szegedy, 2015]，"),
+        ("ResNet :cite:He.Zhang.Ren.ea.2016,Lin.2013 is", "ResNet [He et al., 2016; Lin, 2013] is"),
         # a role's visible text stays: its explicit title, or the text of a role that shows it
         ("see :ref:Installation <chap_installation> first", "see Installation first"),
         ("见 :ref:线性回归 <sec_linear> 一节", "见 线性回归 一节"),
@@ -416,6 +424,20 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
 )
 def test_display_text_of_nested_fractions_roles_and_highlights(text: str, shown: str) -> None:
     assert display_text(text) == shown
+
+
+def test_a_reference_read_as_text_ends_no_sentence() -> None:
+    """Evidence is cut to one sentence after the references read as text: "Fig. x" or
+    "et al. 2016" would have ended one at their dots."""
+    from kb.concepts import bounded
+
+    text = display_text(
+        ":numref:fig_residual_block illustrates the residual block of ResNet"
+        " :cite:He.Zhang.Ren.ea.2016. Next sentence."
+    )
+    assert bounded(text, ("ResNet",)) == (
+        "Figure residual_block illustrates the residual block of ResNet [He et al., 2016]."
+    )
 
 
 def test_a_role_target_is_no_code_of_its_section() -> None:

@@ -24,9 +24,10 @@ from kb.concepts import (
     normalise,
     sentence_spans,
 )
+from kb.display import role_text
 from kb.model import Link, Note, Section
 from kb.nodes import note_id, section_id, tag_chain, tag_id
-from kb.text import placed, tag_key
+from kb.text import has_cjk, placed, tag_key
 from kb.topicnames import (
     PROSE_SOURCES,
     HeadingTerm,
@@ -416,7 +417,7 @@ def _pieces(sec: Section) -> list[Piece]:
 
 def as_read(text: str, start: int, end: int, pieces: list[Piece]) -> str:
     """``text[start:end]`` as a reader reads it in the note: inline math in ``$…$``, inline
-    code in backticks, a Sphinx or MyST role left out with its code (``:numref:`fig_x```).
+    code in backticks, a Sphinx or MyST role as its text (:func:`kb.display.role_text`).
     The matching form blanks these (:func:`prose`); evidence shows them."""
     out: list[str] = []
     at = start
@@ -426,8 +427,9 @@ def as_read(text: str, start: int, end: int, pieces: list[Piece]) -> str:
         before = text[at:found]
         if kind == "code":
             role = _ROLE_TAIL.search(before)
-            if role:
-                out.append(before[: role.start()])
+            if role:  # (a reference reads as one: "见 :numref:`fig_x`" → "见 图 x")
+                shown = role_text(role.group()[1:-1], piece, has_cjk(text[start:end]))
+                out.append(before[: role.start()] + shown)
             else:
                 out.append(f"{before}`{piece}`")
         else:
