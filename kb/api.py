@@ -161,14 +161,17 @@ def show(
     all; None: the card's usual number); for a name that is no topic but that notes say,
     where they say it (``found_in(topic)`` finds those sections). Raises TopicNotFound."""
     try:
-        node = kg.find(topic)
+        node, others = kg.find_named(topic)
     except TopicNotFound as missing:
         tag = topic.strip().startswith(("#", "tag:"))  # a tag asked for: no tag is no topic
         found = None if missing.ambiguous or tag else found_in(topic)
         if not found:
             raise
         return not_a_topic(topic, found, missing.suggestions)
-    return kg.card(node) if related is None else kg.card(node, related)
+    card = kg.card(node) if related is None else kg.card(node, related)
+    if others:
+        card["also_named"] = others  # (notes the name names too: kb show PATH for those)
+    return card
 
 
 def not_a_topic(topic: str, hits: list[Hit], suggestions: list[str]) -> dict:

@@ -62,7 +62,10 @@ _REF_KINDS = {
     "table": ("表 ", "Table "),
 }
 # :ref:`Installation <chap_installation>`: a role's explicit title is what Sphinx shows
-_TITLED_ROLE = _Lazy(r"(?<![\w:/]):[a-z][a-z-]*:([^\s:<>][^:<>\n]{0,80}?)[ \t]*<[^<>\s]{1,200}>")
+# (a title holds no clause break: "在 :numref:sec_x中，…序列结束词元“<eos>”" is a role and a word)
+_TITLED_ROLE = _Lazy(
+    r"(?<![\w:/]):[a-z][a-z-]*:([^\s:<>][^:<>\n，。；！？,;!?]{0,80}?)[ \t]*<[^<>\s]{1,200}>"
+)
 # :abbr:`BN (batch normalization)`, :term:`dropout`, :math:`x^2`: roles whose text is shown
 _SHOWN_ROLE = _Lazy(
     r"(?<![\w:/]):(?:abbr|math|code|kbd|file|command|guilabel|menuselection|samp|program|"

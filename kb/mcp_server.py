@@ -105,6 +105,7 @@ def _card_text(card: dict) -> str:
         ("tags", ["#" + t for t in card.get("tags", [])]),
         ("parents", [p["label"] for p in card.get("parents", [])]),
         ("children", [c["label"] for c in card.get("children", [])]),
+        ("also named so", card.get("also_named", [])),
     ):
         if values:
             lines.append(f"  {name}: {', '.join(values)}")

@@ -540,6 +540,39 @@ def test_find_tags_paths_and_suggestions(tmp_path):
     assert "Widget" in e.value.suggestions
 
 
+def test_a_name_several_notes_share_picks_the_one_a_person_means():
+    """d2l-zh: weight-decay.md (titled 权重衰减) and weight-decay_origin.md (titled Weight
+    Decay) are both named "weight decay", and a chapter's index.md shares its title with the
+    chapter's main note: the file name that says it, then the note that says things, wins;
+    the card says which others the name names."""
+    from kb import api
+
+    body = "权重衰减是最广泛使用的正则化技术之一，也称 L2 正则化，它限制模型的容量。"
+    notes = [
+        parse_note(f"# 权重衰减\n\n{body}\n", "mlp/weight-decay.md"),
+        parse_note("# Weight Decay\n\nWeight decay regularizes.\n", "mlp/weight-decay_origin.md"),
+        parse_note("# 多层感知机\n\n多层感知机有隐藏层，隐藏层之间用激活函数。\n", "mlp/mlp.md"),
+        parse_note(
+            "# 多层感知机\n\n本章介绍多层感知机。\n\n"
+            "```toc\n:maxdepth: 2\n\nmlp\nweight-decay\n```\n",
+            "mlp/index.md",
+        ),
+    ]
+    kg = graph.build(notes)
+    assert kg.find_named("weight decay") == (
+        "note:mlp/weight-decay.md",
+        ["mlp/weight-decay_origin.md"],
+    )
+    assert kg.find("Weight Decay") == "note:mlp/weight-decay.md"
+    assert kg.find("weight-decay_origin") == "note:mlp/weight-decay_origin.md"
+    node, others = kg.find_named("多层感知机")
+    assert node == "note:mlp/mlp.md" and others == ["mlp/index.md"]
+    card = api.show(kg, "weight decay", lambda name: [])
+    assert card["id"] == "note:mlp/weight-decay.md"
+    assert card["also_named"] == ["mlp/weight-decay_origin.md"]
+    assert "also_named" not in api.show(kg, "weight-decay_origin", lambda name: [])
+
+
 def test_ambiguous_topic_lists_the_notes():
     kg = graph.build([note("a/Index.md"), note("b/Index.md")])
     with pytest.raises(TopicNotFound) as e:

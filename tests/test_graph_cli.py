@@ -520,3 +520,22 @@ def test_a_related_child_with_no_text_of_its_own_shows_where_it_sits(tmp_path: P
     assert out.exit_code == 0, out.output
     related = {e["label"]: e for e in json.loads(out.output)["related"]}
     assert related["Feature Scaling"]["evidence"][0]["text"] == "Optimisers › Feature Scaling"
+
+
+def test_show_says_the_other_notes_a_name_names(kb, vault_copy: Path):
+    """A name two notes share (a file name and another note's title) shows the note whose
+    file name says it, and a line naming the other, never an "ambiguous" error."""
+    (vault_copy / "topics").mkdir(exist_ok=True)
+    (vault_copy / "topics" / "weight-decay.md").write_text(
+        "# 权重衰减\n\n权重衰减限制模型的容量。\n", encoding="utf-8"
+    )
+    (vault_copy / "weight-decay-en.md").write_text(
+        "# Weight Decay\n\nWeight decay limits the capacity of a model.\n", encoding="utf-8"
+    )
+    result = kb("show", "weight decay")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("weight-decay  (note)  topics/weight-decay.md")
+    assert "  also      weight-decay-en.md (named 'weight decay' too)" in lines
+    card = _json(kb("show", "weight decay", "--json"))
+    assert card["also_named"] == ["weight-decay-en.md"]

@@ -406,6 +406,7 @@ def test_related_notes_put_listings_last(runner, tmp_path: Path, monkeypatch) ->
         ("by :eqref:eq_softmax, see :numref:eq_z", "by Equation (softmax), see Equation (z)"),
         ("see :ref:chap_installation to update", "see §installation to update"),
         ("a :numref:lbl of no kind", "a lbl of no kind"),
+        ("在 :numref:sec_seq2seq中，直到出现词元“<eos>”。", "在 §seq2seq中，直到出现词元“<eos>”。"),
         (":label:sec_batch_norm\n训练深层神经网络", "\n训练深层神经网络"),
         # d2l's bibliography keys: surnames, "ea" for the rest, the year
         ("批量规范化 :cite:Ioffe.Szegedy.2015，", "批量规范化 [Ioffe & Szegedy, 2015]，"),

@@ -156,6 +156,8 @@ def show(ctx: click.Context, topic: str, limit: int, as_json: bool) -> None:
             echo(f"  {name:<9} {value}")
     if card.get("notes"):
         echo(f"  {'notes':<9} " + ", ".join(card["notes"]))
+    if card.get("also_named"):
+        echo(f"  {'also':<9} " + ", ".join(card["also_named"]) + f" (named {topic!r} too)")
 
     def links_out(e: dict) -> list[str]:
         arrow = "⇒" if e["kind"] == "embeds" else "→"

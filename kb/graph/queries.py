@@ -230,14 +230,20 @@ class KnowledgeGraph:
     def find(self, topic: str) -> str:
         """Node id of a topic: a node id, ``#tag``/``tag:x``, a note path, title or alias, or a
         concept name. Raises TopicNotFound (with suggestions) when unknown or ambiguous."""
+        return self.find_named(topic)[0]
+
+    def find_named(self, topic: str) -> tuple[str, list[str]]:
+        """:meth:`find`, with the other notes the name also names (a note of the same title
+        elsewhere), for the card to say: of several, the one a person means is picked
+        (:meth:`_one_named`); only a tie is ambiguous."""
         t = topic.strip()
         if t and self.has(t):
-            return t
+            return t, []
         if t.startswith(("#", "tag:")):
             name = t[1:] if t.startswith("#") else t[4:]
             node = tag_id(name.strip("/"))
             if self.has(node):
-                return node
+                return node, []
             raise TopicNotFound(topic, self.suggestions(topic))
         as_path = _as_vault_path(t)
         resolver = self._resolver_for(t, as_path)
@@ -246,20 +252,20 @@ class KnowledgeGraph:
             res = resolver.resolve(as_path)
         if res.path is not None:
             if res.ambiguous and res.via in ("name", "alias"):
-                raise TopicNotFound(topic, list(res.candidates), ambiguous=True)
-            return note_id(res.path)
+                return self._one_named(topic, list(res.candidates))
+            return note_id(res.path), []
         for key in lookup_keys(t):
             found = self.db.target(key)
             if found is not None and self.has(found[0]):
                 node, named = found
-                if len(named) > 1:
-                    raise TopicNotFound(topic, named, ambiguous=True)
-                return node
+                if len(named) > 1 and node.startswith("note:"):
+                    return self._one_named(topic, named)
+                return node, []
         keys = lookup_keys(t)
         for key in keys:
             found = sorted({n for n in self.db.by_compact(compact(key)) if self.has(n)})
             if found:
-                return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
+                return best_match(found, {n: self.db.degree(n) for n in found}) or found[0], []
         # then the same name with a head word (1×1卷积 → 1×1卷积层, softmax → softmax回归):
         # of all such topics, the best connected
         headed = {
@@ -270,15 +276,34 @@ class KnowledgeGraph:
         }
         if headed:
             found = sorted(headed)
-            return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
+            return best_match(found, {n: self.db.degree(n) for n in found}) or found[0], []
         for key in keys:  # a name shown on a card but not matched in text (比特（bit）)
             found = sorted({n for n in self.db.by_display(key) if self.has(n)})
             if found:
-                return best_match(found, {n: self.db.degree(n) for n in found}) or found[0]
+                return best_match(found, {n: self.db.degree(n) for n in found}) or found[0], []
         for node in (missing_id(t), tag_id(t)):
             if self.has(node):
-                return node
+                return node, []
         raise TopicNotFound(topic, self.suggestions(topic))
+
+    def _one_named(self, topic: str, paths: list[str]) -> tuple[str, list[str]]:
+        """Of the notes one name names (``paths``, in Obsidian's order: shallowest, shortest),
+        the one a person means, with the others: the note whose file name says it (not only
+        its title or an alias: ``weight-decay.md`` before ``weight-decay_origin.md`` titled
+        Weight Decay), then one that says things before a table of contents or a chapter
+        index titled alike, then the better connected. A tie is ambiguous (TopicNotFound)."""
+        keys = set(lookup_keys(topic))
+        listing = {p for p, f in self.db.facts(paths).items() if f.listing}
+
+        def rank(path: str) -> tuple:
+            stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            said = bool(keys & set(lookup_keys(stem)))
+            return (path in listing, not said, -self.db.degree(note_id(path)))
+
+        ranked = sorted(paths, key=rank)  # (stable: Obsidian's order within a rank)
+        if rank(ranked[0]) == rank(ranked[1]):
+            raise TopicNotFound(topic, paths, ambiguous=True)
+        return note_id(ranked[0]), ranked[1:]
 
     def suggestions(self, topic: str, n: int = 5) -> list[str]:
         """Names close to ``topic``, for "did you mean": names spelled nearly alike in the same
