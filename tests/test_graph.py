@@ -573,6 +573,28 @@ def test_a_name_several_notes_share_picks_the_one_a_person_means():
     assert "also_named" not in api.show(kg, "weight-decay_origin", lambda name: [])
 
 
+def test_a_note_titled_by_a_term_is_that_topic_whatever_its_file_name():
+    """A note renamed from 残差块.md to res-block.md stays the topic 残差块, with its title's
+    gloss: the concept a heading of another note defines joins it. A title that says more
+    than its term (``Convolutional Neural Networks (LeNet)``) or an aspect of it does not."""
+    notes = [
+        parse_note(
+            "# 残差块（residual block）\n\n残差块让输入跨层直接相加。\n", "mynotes/res-block.md"
+        ),
+        parse_note("# 残差网络\n\n## 残差块\n\n残差块是 ResNet 的基本单元。\n", "resnet.md"),
+        parse_note("# Convolutional Neural Networks (LeNet)\n\nLeNet is early.\n", "lenet.md"),
+        parse_note("# 线性回归的从零开始实现\n\n我们从零开始实现。\n", "lr-scratch.md"),
+        parse_note("# 线性回归\n\n线性回归是回归。\n", "regression.md"),
+    ]
+    kg = graph.build(notes)
+    assert kg.find("残差块") == kg.find("residual block") == "note:mynotes/res-block.md"
+    card = kg.card("note:mynotes/res-block.md")
+    assert {"残差块", "residual block"} <= set(card["aliases"])
+    assert ("resnet.md", 3) in {(d["path"], d["line"]) for d in card["defined_in"]}
+    assert kg.find("Convolutional Neural Networks") != "note:lenet.md"
+    assert kg.find("线性回归") == "note:regression.md"
+
+
 def test_ambiguous_topic_lists_the_notes():
     kg = graph.build([note("a/Index.md"), note("b/Index.md")])
     with pytest.raises(TopicNotFound) as e:

@@ -40,7 +40,8 @@ schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: n
 15: name_groups and note_tags (an added or deleted note recomputes only the names joined to
 its own). 16: hits indexed by (key, path), so counting the notes that say a name reads the
 index alone; edges by (dst, kind), so the ends and kinds of a node's incoming edges do too.
-17: a Sphinx reference in evidence reads as one (``见 图 x``), no longer a hole."""
+17: a Sphinx reference in evidence reads as one (``见 图 x``), no longer a hole; a note's
+title heading names it with its glosses (res-block.md titled 残差块（residual block）)."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",

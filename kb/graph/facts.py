@@ -32,6 +32,7 @@ from kb.topicnames import (
     PROSE_SOURCES,
     HeadingTerm,
     clean_heading,
+    compact,
     heading_term,
     is_listing,
     is_textlike_math,
@@ -234,6 +235,9 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
             terms += _prose_claims(note, i, claim_of.get(i), links[i])
     own_names = (note.title, note.stem, *note.aliases, note.display_title or "")
     names = [(concept_key(n), n) for n in own_names]
+    if _titled_by_its_term(note, claim_of.get(1)):
+        title = claim_of[1]
+        names += [(title.key, title.name), *title.parts]
     facts = NoteFacts(
         path=path,
         sha=sha,
@@ -247,6 +251,27 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
         listing=listing,
     )
     return NoteGraph(facts, nodes, edges)
+
+
+def _titled_by_its_term(note: Note, title: Claim | None) -> bool:
+    """True when the term a note's title heading names (``title``, the claim of its one H1) is
+    what the note is about, so that it names the note as its file name does: res-block.md
+    titled 残差块（residual block）, or 什么是批归一化（Batch Normalization）？. Not where the
+    title says more than the term and its glosses (``Convolutional Neural Networks (LeNet)``,
+    an aspect: ``线性回归的从零开始实现``), nor where a gloss is a part apart
+    (卷积神经网络（LeNet） over ``## LeNet``: the note is about LeNet, one such network)."""
+    shown = note.display_title
+    if title is None or not shown:
+        return False
+    written = heading_term(shown)
+    if written is None or len(written.aliases) != len(title.parts):
+        return False
+    if written.form == "question":
+        return True
+    said = " ".join((written.name, *written.aliases))
+    return written.form == "name" and compact(concept_key(clean_heading(shown))) == compact(
+        concept_key(said)
+    )
 
 
 def _is_listing_note(note: Note) -> bool:

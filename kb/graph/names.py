@@ -77,10 +77,11 @@ class Names:
             for key, paths in notes_named.items()
             if (named := [p for p in paths if p not in listing and (p, key) not in slugs])
         }
+        named_note = dict(target)  # (a name only a listing or a slug says names no note)
         for key, cl in claims.items():
             cl.sort(key=lambda c: (c.path, c.line))
             if key not in target:
-                owners = sorted(target[k] for c in cl for k, _ in c.parts if k in notes_named)
+                owners = sorted(named_note[k] for c in cl for k, _ in c.parts if k in named_note)
                 target[key] = owners[0] if owners else concept_id(key)
         weak: dict[str, set[str]] = defaultdict(set)
         same: list[tuple[str, str]] = []
