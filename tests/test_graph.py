@@ -595,6 +595,26 @@ def test_a_note_titled_by_a_term_is_that_topic_whatever_its_file_name():
     assert kg.find("线性回归") == "note:regression.md"
 
 
+def test_the_lead_that_glosses_a_title_gives_the_note_that_name():
+    """``# 批量规范化`` opening with ``本节将介绍*批量规范化*（batch normalization）``: the
+    note is the topic under both names, so a Chinese gloss elsewhere (批量规范化层（batch
+    normalization）) joins it, not the note titled Batch Normalization, which that name asks
+    for first (the other is named so too)."""
+    notes = [
+        parse_note(
+            "# 批量规范化\n\n本节将介绍*批量规范化*（batch normalization），它加速收敛。\n\n"
+            "## 批量规范化层\n\n批量规范化层放在激活函数之前。\n",
+            "batch-norm.md",
+        ),
+        parse_note("# Batch Normalization\n\nBatch normalization is popular.\n", "bn_en.md"),
+        parse_note("# GoogLeNet\n\n后来添加批量规范化层（batch normalization）。\n", "g.md"),
+    ]
+    kg = graph.build(notes)
+    assert kg.find("批量规范化") == kg.find("批量规范化层") == "note:batch-norm.md"
+    assert kg.find_named("batch normalization") == ("note:bn_en.md", ["batch-norm.md"])
+    assert "batch normalization" in kg.card("note:batch-norm.md")["aliases"]
+
+
 def test_ambiguous_topic_lists_the_notes():
     kg = graph.build([note("a/Index.md"), note("b/Index.md")])
     with pytest.raises(TopicNotFound) as e:

@@ -34,14 +34,16 @@ from kb.graph.names import name_groups
 from kb.resolve import note_keys
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 17
+SCHEMA = 18
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys.
 15: name_groups and note_tags (an added or deleted note recomputes only the names joined to
 its own). 16: hits indexed by (key, path), so counting the notes that say a name reads the
 index alone; edges by (dst, kind), so the ends and kinds of a node's incoming edges do too.
 17: a Sphinx reference in evidence reads as one (``见 图 x``), no longer a hole; a note's
-title heading names it with its glosses (res-block.md titled 残差块（residual block）)."""
+title heading names it with its glosses (res-block.md titled 残差块（residual block）).
+18: and with the glosses its own section gives the title's term (``本节将介绍*批量规范化*（batch
+normalization）`` under ``# 批量规范化``)."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",

@@ -229,15 +229,16 @@ def note_facts(note: Note, sha: str) -> NoteGraph:
             edges.setdefault(edge, _evidence("tagged", path, use.line, f"#{use.name}"))
     listing = _is_listing_note(note)
     terms: list[Claim] = []
+    lead: list[tuple[str, str]] = []  # the other names the title's section glosses it with
     if not listing:
         links = Counter(lk.section for lk in note.links)
         for i in range(len(note.sections)):
-            terms += _prose_claims(note, i, claim_of.get(i), links[i])
+            terms += _prose_claims(note, i, claim_of.get(i), links[i], lead if i == 1 else None)
     own_names = (note.title, note.stem, *note.aliases, note.display_title or "")
     names = [(concept_key(n), n) for n in own_names]
     if _titled_by_its_term(note, claim_of.get(1)):
         title = claim_of[1]
-        names += [(title.key, title.name), *title.parts]
+        names += [(title.key, title.name), *title.parts, *lead]
     facts = NoteFacts(
         path=path,
         sha=sha,
@@ -279,10 +280,14 @@ def _is_listing_note(note: Note) -> bool:
     return is_listing(text, len(note.links), note.stem, note.title)
 
 
-def _prose_claims(note: Note, index: int, own: Claim | None, links: int) -> list[Claim]:
+def _prose_claims(
+    note: Note, index: int, own: Claim | None, links: int, glosses: list | None = None
+) -> list[Claim]:
     """The terms section ``index``'s prose marks, as claims of that section (none in a
     section that lists things). ``own`` is the section's heading claim, if any; ``links``
-    how many links the section holds."""
+    how many links the section holds. Where the prose marks the heading's own term, it is no
+    claim; its other names (``本节将介绍*批量规范化*（batch normalization）`` under ``#
+    批量规范化``) go into ``glosses`` when given, as (key, name)."""
     sec = note.sections[index]
     if not sec.text.strip() or is_listing(sec.text, links):
         return []
@@ -294,6 +299,8 @@ def _prose_claims(note: Note, index: int, own: Claim | None, links: int) -> list
     for term in prose_terms(text, sec.emphasis):
         key = concept_key(term.name)
         if own is not None and key == own.key:
+            if glosses is not None:
+                glosses += [(concept_key(a), a) for a in term.aliases]
             continue
         if spans is None:
             spans = sentence_spans(text)

@@ -67,8 +67,14 @@ class Names:
             for c in f.claims:
                 if c.key not in scoped or c.key in notes_named:
                     claims[c.key].append(c)
-        for paths in notes_named.values():
-            paths.sort(key=lambda p: (p.count("/"), len(p), p))  # Obsidian's preference
+        # A note its title, file name or alias names before one its lead's gloss names
+        # (# Batch Normalization before # 批量规范化 opening with (batch normalization)), then
+        # Obsidian's preference.
+        own = {
+            (f.path, concept_key(n)) for f in facts for n in (f.title, _stem(f.path), *f.aliases)
+        }
+        for key, paths in notes_named.items():
+            paths.sort(key=lambda p: ((p, key) not in own, p.count("/"), len(p), p))
         # A table of contents or a glossary is reached by links, never by its name in text;
         # so is a note by a file name that is only a slug (sequence.md titled 序列模型).
         slugs = {(f.path, k) for f in facts if (k := _slug_key(f))}
@@ -85,7 +91,7 @@ class Names:
                 target[key] = owners[0] if owners else concept_id(key)
         weak: dict[str, set[str]] = defaultdict(set)
         same: list[tuple[str, str]] = []
-        glued: list[tuple[str, str]] = []  # (note, concept) a title's other name joins
+        glued: list[tuple[str, str, str]] = []  # (note, concept, the name joining them)
         for key, cl in claims.items():
             for c in cl:
                 node = target[key]
@@ -96,14 +102,15 @@ class Names:
                     elif _concepts(node, target[k]):
                         same.append((node, target[k]))  # 激活函数(Activation function)
                     elif _note_and_concept(node, target[k]):
-                        glued.append((node, target[k]))
+                        glued.append((node, target[k], k))
                     display[node].setdefault(k, name)
         for k, owners in weak.items():
             target[k] = min(owners)
         prose = _prose_terms(facts, target, scoped, display, same, glued)
         same += _spellings(target)
         rep = _merged(same)
-        rep.update(_homes(glued, rep))
+        at = {concept_id(k): {c.path for c in cl} for k, cl in claims.items()}
+        rep.update(_homes(glued, rep, notes_named, at))
         for k, node in target.items():
             target[k] = rep.get(node, node)
         for node in rep:
@@ -159,7 +166,7 @@ def _prose_terms(
     scoped: frozenset[str],
     display: dict[str, dict[str, str]],
     same: list[tuple[str, str]],
-    glued: list[tuple[str, str]],
+    glued: list[tuple[str, str, str]],
 ) -> dict[str, list[Claim]]:
     """Read the terms notes' prose marks into the name table (``target`` and ``display`` are
     extended in place). A term whose name or gloss is already a topic gives it more names; a
@@ -203,7 +210,7 @@ def _prose_terms(
                 if _concepts(node, target.get(k, node)):
                     same.append((node, target[k]))  # 过拟合（overfitting） = ## Overfitting
                 elif _note_and_concept(node, target.get(k, node)):
-                    glued.append((node, target[k]))
+                    glued.append((node, target[k], k))
                 continue
             other = target.setdefault(k, node)
             if other == node:
@@ -211,7 +218,7 @@ def _prose_terms(
             elif _concepts(node, other):
                 same.append((node, other))
             elif _note_and_concept(node, other):
-                glued.append((node, other))
+                glued.append((node, other, k))
         out[node].append(c)
     return dict(out)
 
@@ -312,15 +319,24 @@ def _note_and_concept(a: str, b: str) -> bool:
     return {a.partition(":")[0], b.partition(":")[0]} == {"note", "concept"}
 
 
-def _homes(glued: list[tuple[str, str]], rep: dict[str, str]) -> dict[str, str]:
+def _homes(
+    glued: list[tuple[str, str, str]],
+    rep: dict[str, str],
+    notes_named: dict[str, list[str]],
+    at: dict[str, set[str]],
+) -> dict[str, str]:
     """Concept node → the note it is one with: a group of concepts (``rep``: each one's
     first) that glosses join to one note's name (``残差块（residual blocks）`` where
     残差块.md is a note and Residual Blocks a heading elsewhere) is that note's, its names
-    the note's aliases; a group joined to several notes stays a concept."""
+    the note's aliases; a group joined to several notes stays a concept. Of the notes the
+    joining name names (``notes_named``), the one holding a heading of the concept (``at``:
+    its headings' paths) is its home: ``## 批量规范化层`` in the note 批量规范化 glossed
+    (batch normalization), not the note titled Batch Normalization."""
     notes: dict[str, set[str]] = defaultdict(set)
-    for a, b in glued:
+    for a, b, key in glued:
         note, concept = (a, b) if a.startswith("note:") else (b, a)
-        notes[rep.get(concept, concept)].add(note)
+        inside = [p for p in notes_named.get(key, ()) if p in at.get(concept, ())]
+        notes[rep.get(concept, concept)].add(note_id(inside[0]) if inside else note)
     members: dict[str, list[str]] = defaultdict(list)
     for concept, first in rep.items():
         members[first].append(concept)
@@ -352,11 +368,15 @@ def _merged(same: list[tuple[str, str]]) -> dict[str, str]:
 _SLUG = re.compile(r"[a-z0-9]+")
 
 
+def _stem(path: str) -> str:
+    return posixpath.basename(path).rsplit(".", 1)[0]
+
+
 def _slug_key(f: NoteFacts) -> str | None:
     """The key of a note's file name when it is one lower-case word that its title does not
     say (``sequence`` for 序列模型): a web slug, too common a word to be the note's name in
     text. None otherwise."""
-    stem = posixpath.basename(f.path).rsplit(".", 1)[0]
+    stem = _stem(f.path)
     if not _SLUG.fullmatch(stem) or stem.isdigit():
         return None
     key = concept_key(stem)
