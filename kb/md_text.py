@@ -208,15 +208,54 @@ def read_inline(token: Token) -> InlineText:
     """Plain text, links, tags, code and math of one ``inline`` token."""
     first_line = token.map[0] + 1 if token.map else 1
     reader = _Reader(first_line)
-    reader.walk(token.children or [])
+    reader.walk(_unbracketed(token.children or []))
     return reader.finish()
 
 
 def plain_text(children: list[Token]) -> str:
     """Plain text of inline tokens on one line (for titles and lead terms)."""
     reader = _Reader(1)
-    reader.walk(children)
+    reader.walk(_unbracketed(children))
     return " ".join(reader.finish().text.split())
+
+
+def _unbracketed(children: list[Token]) -> list[Token]:
+    """``children`` without the brackets that only mark bold text for slides (d2lbook's
+    ``[**ReLU提供了…**]`` anywhere, ``(**定义优化算法**)`` opening a line): markup, not
+    words. A link (``[**x**](url)``) and a bracket that says something stay."""
+    if not any(t.type == "strong_open" for t in children):
+        return children
+    out = list(children)
+    for i, t in enumerate(out):
+        if t.type != "strong_open" or i == 0 or out[i - 1].type != "text":
+            continue
+        before = out[i - 1].content
+        opening = before[-1:]
+        if opening not in ("[", "(") or (
+            opening == "(" and before[:-1].strip(" ") != "" and not before[:-1].endswith("\n")
+        ):
+            continue
+        depth, j = 0, i
+        while j < len(out):  # the strong_close of this strong_open
+            depth += {"strong_open": 1, "strong_close": -1}.get(out[j].type, 0)
+            if depth == 0:
+                break
+            j += 1
+        if j + 1 >= len(out) or out[j + 1].type != "text":
+            continue
+        after = out[j + 1].content
+        closing = "]" if opening == "[" else ")"
+        if not after.startswith(closing) or after[1:2] in ("(", "[", ":"):
+            continue
+        out[i - 1] = _with_content(out[i - 1], before[:-1])
+        out[j + 1] = _with_content(out[j + 1], after[1:])
+    return out
+
+
+def _with_content(token: Token, content: str) -> Token:
+    copy = token.copy()
+    copy.content = content
+    return copy
 
 
 def _backticks_keeping_lines(state: StateInline, silent: bool) -> bool:

@@ -232,3 +232,10 @@ def more_line(left_out: int | None) -> str:
     if left_out is None:
         return "… more (-n 0 for all)"
     return f"… {left_out} more (-n 0 for all)"
+
+
+def warn(warnings: dict[str, tuple[str, ...]]) -> None:
+    """One line on stderr per problem of a file kb read (``warning: PATH: REASON``)."""
+    for path, reasons in warnings.items():
+        for reason in reasons:
+            echo(f"warning: {path}: {reason}", err=True)

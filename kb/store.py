@@ -30,11 +30,12 @@ from kb.model import Note
 from kb.text import tag_key
 from kb.vault import FileStat, NotANote, Vault
 
-SCHEMA = 11
+SCHEMA = 12
 """Bump when Note or the table changes, or what the parser reads: a store of another schema
 is rebuilt. 10: the ``generation`` the search index and the graph trust (GENERATION_KEY); a
 kb of 9 writes notes without changing it, so a store of 9 is read again, never trusted.
-11: an HTML block ends after a line of whole elements (kb.md_html)."""
+11: an HTML block ends after a line of whole elements (kb.md_html). 12: brackets that only
+mark bold text for slides (d2lbook's ``[**…**]``) are not text (kb.md_text)."""
 
 GENERATION_KEY = "generation"
 """The ``meta`` row naming the store's content: a new random token in every transaction that
@@ -74,6 +75,13 @@ class Changes:
     def any(self) -> bool:
         """True when the vault's notes differ from the last refresh."""
         return bool(self.added or self.changed or self.removed)
+
+    def warnings(self) -> dict[str, tuple[str, ...]]:
+        """Path → what is wrong with it, of the files this refresh read or newly skipped (an
+        unchanged file's warning was said when it was read)."""
+        out = {path: note.warnings for path, note in self.parsed.items() if note.warnings}
+        out.update((path, (self.skipped[path],)) for path in self.newly_skipped)
+        return dict(sorted(out.items()))
 
 
 JOURNAL_KEPT = 50_000

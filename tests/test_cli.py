@@ -50,6 +50,19 @@ def test_index_warns_about_bad_front_matter(kb, vault_copy: Path) -> None:
     assert "1 warnings" in result.stdout
 
 
+def test_a_command_that_reads_a_bad_note_says_so_once(kb, vault_copy: Path) -> None:
+    """A note added with front matter never closed, then `kb search`: its refresh reads the
+    note and says what is wrong, as `kb index` would; the next command is quiet."""
+    kb("index")
+    (vault_copy / "open.md").write_text("---\ntitle: x\n# Open\n\nrelu here\n", encoding="utf-8")
+    first = kb("search", "relu")
+    assert first.exit_code == 0 and "open.md" in first.stdout
+    assert first.stderr == (
+        "warning: open.md: front matter on line 1 is never closed by a `---` line; read as text\n"
+    )
+    assert kb("show", "relu").stderr == "" and kb("search", "relu").stderr == ""
+
+
 def test_stats(kb) -> None:
     data = json.loads(kb("stats", "--json").stdout)
     # Hand counts (see test_index_summary_line); the 4 embeds are images the sample

@@ -615,6 +615,22 @@ def test_the_lead_that_glosses_a_title_gives_the_note_that_name():
     assert "batch normalization" in kg.card("note:batch-norm.md")["aliases"]
 
 
+def test_evidence_keeps_the_reference_a_sentence_opens_with():
+    """d2l-zh's transformer.md:154 opens a paragraph with ``:numref:`sec_batch_norm`中解释了…``:
+    the evidence reads ``§batch_norm中解释了…``, not ``中解释了…`` (prose blanks the role and
+    its label; the sentence it cut began after them)."""
+    notes = [
+        parse_note("# 批量规范化\n\n批量规范化加速收敛。\n", "bn.md"),
+        parse_note(
+            "# 层规范化\n\n现在看组件。\n\n :numref:`sec_batch_norm`中解释了批量规范化的调整。\n",
+            "ln.md",
+        ),
+    ]
+    kg = graph.build(notes)
+    (ev,) = [d for _, _, d in kg.graph.in_edges("note:bn.md", data=True) if d["kind"] == "mentions"]
+    assert ev["text"] == "§batch_norm中解释了批量规范化的调整。"
+
+
 def test_ambiguous_topic_lists_the_notes():
     kg = graph.build([note("a/Index.md"), note("b/Index.md")])
     with pytest.raises(TopicNotFound) as e:
@@ -1202,6 +1218,31 @@ def test_suggestions_keep_the_shape_of_what_was_typed(tmp_path):
     assert "Linear SVM" in out and "CSV" not in out
     out = CliRunner().invoke(cli, ["--vault", str(root), "show", "bottlenek"]).output
     assert "did you mean: Bottleneck" in out
+
+
+def test_a_name_cut_short_or_a_head_word_alone_is_not_another_topic(tmp_path):
+    """``1x1 conv`` suggests 1x1 Convolutional Layer (its last word begun), in ``kb path``'s
+    error too; ``1×1卷积`` finds 1×1卷积层 (a head word added), but ``模型`` alone is not
+    模型参数: a head word names a kind of thing, not each thing of it."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "a.md").write_text(
+        "# ResNet\n\n## 1x1 Convolutional Layer\n\nIt mixes channels.\n\n"
+        "## 1×1卷积层\n\n它只混合通道。\n\n## 模型参数\n\n模型参数（model parameters）是权重。\n\n"
+        "模型很多。\n",
+        encoding="utf-8",
+    )
+    run = CliRunner().invoke
+    out = run(cli, ["--vault", str(root), "path", "ResNet", "1x1 conv"])
+    assert out.exit_code != 0 and "did you mean: 1x1 Convolutional Layer" in out.output
+    out = run(cli, ["--vault", str(root), "show", "1×1卷积"]).output
+    assert out.startswith("1x1卷积层  (concept)")  # (× read as x)
+    out = run(cli, ["--vault", str(root), "show", "模型"]).output
+    assert out.startswith("模型  (not a topic yet") and "did you mean: 模型参数" in out
 
 
 def test_a_refresh_after_an_edit_compares_only_what_the_journal_names(tmp_path, monkeypatch):

@@ -372,3 +372,20 @@ def test_prose_after_a_one_line_html_figure_is_read() -> None:
     assert "通常被称为overfitting过拟合" in root.text and "after the figures" in root.text
     assert "overfitting过拟合" in root.emphasis and "raw" not in root.text
     assert 4 in root.text_lines and 12 in root.text_lines
+
+
+def test_brackets_that_mark_bold_text_for_slides_are_not_text() -> None:
+    """d2lbook marks what its slides show as ``[**…**]`` anywhere and ``(**…**)`` opening a
+    line: a reader of the page sees neither bracket. A link, a bracket after words and a
+    bracket that is not around the bold text stay."""
+    from kb.parse import parse_note
+
+    text = (
+        "# N\n\n## (**定义优化算法**)\n\n[**ReLU提供了一种非常简单的非线性变换**]。\n"
+        "(**我们使用**)数据。见 [**x**](http://a.org)，the rate (**important**) and [a **b**].\n"
+    )
+    sections = parse_note(text, "n.md").sections
+    assert sections[-1].title == "定义优化算法"
+    body = sections[-1].text
+    assert body.startswith("ReLU提供了一种非常简单的非线性变换。 我们使用数据。见 x，")
+    assert "(important)" in body and "[a b]" in body

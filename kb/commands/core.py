@@ -6,7 +6,7 @@ import time
 
 import click
 
-from kb.output import echo, emit_json, json_option, progress
+from kb.output import echo, emit_json, json_option, progress, warn
 
 
 @click.command()
@@ -46,14 +46,7 @@ def index(app, full: bool, strict: bool, as_json: bool) -> None:
     vault = app.vault
     done = refreshed(vault, search=True, graph=True, full=full, progress=progress)
     store, changes = done.store, done.changes
-    if strict:
-        warnings = store.warnings()
-    else:
-        warnings = {path: note.warnings for path, note in changes.parsed.items() if note.warnings}
-        warnings.update((path, (changes.skipped[path],)) for path in changes.newly_skipped)
-    for path, reasons in sorted(warnings.items()):
-        for reason in reasons:
-            echo(f"warning: {path}: {reason}", err=True)
+    warn(dict(sorted(store.warnings().items())) if strict else changes.warnings())
     totals = store.totals()
     seconds = time.perf_counter() - start
     if as_json:

@@ -26,6 +26,7 @@ from kb.output import (
     progress,
     style,
     use_color,
+    warn,
 )
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ def _open(ctx: click.Context) -> tuple[KnowledgeGraph, Store]:
     from kb.refresh import refreshed
 
     done = refreshed(ctx.obj.vault, as_is=True, load_graph=True, progress=progress)
+    warn(done.changes.warnings())
     assert done.graph is not None
     return done.graph, done.store
 

@@ -21,6 +21,7 @@ from kb.output import (
     progress,
     style,
     use_color,
+    warn,
 )
 
 
@@ -32,7 +33,7 @@ def _refresh(vault) -> None:
     """
     from kb.refresh import refreshed
 
-    refreshed(vault, as_is=True, search=True, progress=progress)
+    warn(refreshed(vault, as_is=True, search=True, progress=progress).changes.warnings())
 
 
 def _rebuilding(vault, no_refresh: bool, read):

@@ -307,7 +307,7 @@ def _prose_claims(
         at = bisect_right(spans, term.at, key=lambda sp: sp[0]) - 1
         if at >= 0:
             pieces = _pieces(sec) if pieces is None else pieces
-            sentence = _as_read_span(sec, spans[at], pieces)
+            sentence = _as_read_span(sec, spans[at], pieces, text)
         else:
             sentence = term.name
         out.append(
@@ -414,7 +414,8 @@ def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
     for i, sec in enumerate(note.sections):
         src = _section_node(note, i)
         # The title is sentence 0 (the root's title is the note's own name: left out).
-        spans = sentence_spans(prose(sec))
+        blanked = prose(sec)
+        spans = sentence_spans(blanked)
         texts = [sec.title if i else ""] + [sentence for _, sentence in spans]
         norm = normalise(SEPARATOR.join(texts))
         norms.append(norm)
@@ -427,7 +428,7 @@ def find_hits(note: Note, matcher: Any) -> tuple[dict[str, list[Hit]], str]:
                 if order:
                     pieces = _pieces(sec) if pieces is None else pieces
                     line = sec.line_of(spans[order - 1][0])
-                    said = _as_read_span(sec, spans[order - 1], pieces)
+                    said = _as_read_span(sec, spans[order - 1], pieces, blanked)
                 else:
                     line, said = sec.line_start, texts[0]
                 hits[key].append((src, line, order, excerpt(said, key)))
@@ -471,9 +472,16 @@ def as_read(text: str, start: int, end: int, pieces: list[Piece]) -> str:
     return "".join(out)
 
 
-def _as_read_span(sec: Section, span: tuple[int, str], pieces: list[Piece]) -> str:
-    """A sentence of :func:`prose` (its offset, its text) as the note shows it."""
+def _as_read_span(sec: Section, span: tuple[int, str], pieces: list[Piece], blanked: str) -> str:
+    """A sentence of :func:`prose` (its offset, its text; ``blanked`` that prose) as the note
+    shows it, with the code, math or reference it opens with, which prose blanks
+    (``:numref:`sec_batch_norm`中解释了…`` reads ``§batch_norm中解释了…``, not ``中解释了…``)."""
     start, sentence = span
+    begin = start
+    while begin > 0 and blanked[begin - 1] in " \t":
+        begin -= 1
+    if begin < start:
+        return as_read(sec.text, begin, start + len(sentence), pieces).lstrip()
     return as_read(sec.text, start, start + len(sentence), pieces)
 
 

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from kb.resolve import Resolver
 
 NEAR_TYPO = 0.85
+PREFIX_MIN = 3
+"""The last word typed is read as the start of a longer one (``conv``, ``regul``) for "did you
+mean" when it has this many letters or more."""
 """How alike (difflib's ratio) a name must be to what was typed to be suggested before the
 names that hold it: ``bottlenek``/``bottleneck`` 0.95, ``attention``/``generation`` 0.63."""
 
@@ -70,6 +73,8 @@ def _with_or_without_head(key: str) -> list[str]:
         if not re.fullmatch(r"[a-z][a-z0-9-]*", key):
             return []
         return [key + h for h in HEADED_LATIN_ZH] + [f"{key} {h}" for h in HEADED_LATIN_EN]
+    if key in HEAD_WORDS_ZH:
+        return []  # (模型 is not 模型参数: a head word names a kind, not each thing of it)
     out = [key + head for head in HEAD_WORDS_ZH]
     out += [key[: -len(h)] for h in HEAD_WORDS_ZH if key.endswith(h) and len(key) > len(h) + 1]
     return out
@@ -338,11 +343,18 @@ class KnowledgeGraph:
         # spelled a little alike (Generation); a near spelling (bottlenek) comes first.
         near = [k for k in close if difflib.SequenceMatcher(None, query, k).ratio() >= NEAR_TYPO]
         if has_cjk(query):
-            holds = [k for k in names if query in k]
+            holds = sorted((k for k in names if query in k), key=len)
         else:
-            word = re.compile(rf"(?<![a-z0-9]){re.escape(query)}(?![a-z0-9])")
-            holds = [k for k in names if word.search(k)]
-        inside = sorted(holds, key=len)[:n]
+            # A name holding it as words first, then one whose word it begins, cut short
+            # (``1x1 conv``: 1x1 Convolutional Layer).
+            at = rf"(?<![a-z0-9]){re.escape(query)}"
+            whole, begun = re.compile(at + "(?![a-z0-9])"), re.compile(at)
+            short = len(query.split()[-1]) < PREFIX_MIN
+            holds = sorted(
+                (k for k in names if (whole if short else begun).search(k)),
+                key=lambda k: (not whole.search(k), len(k)),
+            )
+        inside = holds[:n]
         # A Chinese name read as typed is the likeliest meaning: an input method's wrong pick.
         sounds = sorted(same_sound(query, names))[:n] if has_cjk(query) else []
         out = list(dict.fromkeys(names[k] for k in sounds + near + inside + close))
