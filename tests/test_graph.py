@@ -631,6 +631,22 @@ def test_evidence_keeps_the_reference_a_sentence_opens_with():
     assert ev["text"] == "§batch_norm中解释了批量规范化的调整。"
 
 
+def test_a_slug_file_name_its_title_does_not_say_is_looked_up_not_matched():
+    """d2l-zh's sequence.md titled 序列模型 and contributing.md titled 为本书做贡献: their file
+    names are web slugs, English words; "Contributing tokens" is no mention of the note, but
+    ``kb show contributing`` still opens it. A file name its title says (resnet.md
+    titled 残差网络（ResNet）) is matched."""
+    notes = [
+        parse_note("# 为本书做贡献\n\n提交修改。\n", "contributing.md"),
+        parse_note("# 残差网络（ResNet）\n\n残差网络很深。\n", "resnet.md"),
+        parse_note("# Tokens\n\nContributing tokens to a ResNet.\n", "tokens.md"),
+    ]
+    kg = graph.build(notes)
+    mentioned = {v for _, v, d in kg.graph.edges(data=True) if d.get("path") == "tokens.md"}
+    assert "note:resnet.md" in mentioned and "note:contributing.md" not in mentioned
+    assert kg.find("contributing") == "note:contributing.md"
+
+
 def test_ambiguous_topic_lists_the_notes():
     kg = graph.build([note("a/Index.md"), note("b/Index.md")])
     with pytest.raises(TopicNotFound) as e:

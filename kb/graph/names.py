@@ -380,7 +380,8 @@ def _slug_key(f: NoteFacts) -> str | None:
     if not _SLUG.fullmatch(stem) or stem.isdigit():
         return None
     key = concept_key(stem)
-    return key if f.title and key not in concept_key(f.title) else None
+    titles = [k for k, _ in f.names if k != key]  # (its title heading, front matter, aliases)
+    return key if titles and not any(key in t for t in titles) else None
 
 
 def _loose_alias(name: str, alias: str) -> bool:
