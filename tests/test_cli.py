@@ -63,6 +63,18 @@ def test_a_command_that_reads_a_bad_note_says_so_once(kb, vault_copy: Path) -> N
     assert kb("show", "relu").stderr == "" and kb("search", "relu").stderr == ""
 
 
+def test_no_hits_in_a_vault_without_notes_says_so(tmp_path: Path) -> None:
+    """`kb --vault EMPTY search relu`: not only "no hits", but why (no Markdown notes)."""
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    (tmp_path / "v").mkdir()
+    result = CliRunner().invoke(cli, ["--vault", str(tmp_path / "v"), "search", "relu"])
+    assert result.exit_code == 1
+    assert result.stderr == f"no hits for 'relu': {tmp_path / 'v'} holds no Markdown notes\n"
+
+
 def test_stats(kb) -> None:
     data = json.loads(kb("stats", "--json").stdout)
     # Hand counts (see test_index_summary_line); the 4 embeds are images the sample

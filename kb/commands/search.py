@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,8 +25,11 @@ from kb.output import (
     warn,
 )
 
+if TYPE_CHECKING:
+    from kb.refresh import Updated
 
-def _refresh(vault) -> None:
+
+def _refresh(vault) -> Updated:
     """Pick up changed notes (a stat scan; unchanged files are not read), then the index.
 
     While another kb process is updating the index, search the index as it is rather than
@@ -33,7 +37,9 @@ def _refresh(vault) -> None:
     """
     from kb.refresh import refreshed
 
-    warn(refreshed(vault, as_is=True, search=True, progress=progress).changes.warnings())
+    done = refreshed(vault, as_is=True, search=True, progress=progress)
+    warn(done.changes.warnings())
+    return done
 
 
 def _rebuilding(vault, no_refresh: bool, read):
@@ -122,8 +128,7 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
 
     vault = app.vault
     text = " ".join(query)
-    if not no_refresh:
-        _refresh(vault)
+    done = None if no_refresh else _refresh(vault)
     # One hit more than shown tells whether the list was cut (-n 0: every hit).
     wanted = limit + 1 if limit else None
     hits = _rebuilding(vault, no_refresh, lambda: api.search_hits(vault, text, wanted))
@@ -144,7 +149,9 @@ def search(app, query: tuple[str, ...], limit: int, no_refresh: bool, as_json: b
             echo(more_line(None))
     if not hits:
         # On stderr, so that --json output stays a plain [] for scripts.
-        echo(f"no hits for {text!r}", err=True)
+        empty = done is not None and done.store.totals().notes == 0
+        why = f": {vault.root} holds no Markdown notes" if empty else ""
+        echo(f"no hits for {text!r}{why}", err=True)
         for alternative in index.suggest(vault, text):
             echo(f"did you mean: kb search {alternative}", err=True)
         # SystemExit rather than click's Exit: kb.cli.main runs click with
