@@ -678,6 +678,11 @@ def _glued_gloss(span: str) -> tuple[str, str]:
     return span, ""
 
 
+_SAYS_A_SENTENCE = re.compile(r"(?<![.\s][A-Za-z])(?<!\b[A-Za-z])(?<!etc)[.!?。！？]$")
+"""Emphasis that ends a sentence (``**Deprecated.**``, ``**这很重要！**``), not an initial or an
+abbreviation (``U.S.``, ``etc.``)."""
+
+
 def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
     """The terms a section's prose marks (see :class:`ProseTerm`), in the order written.
 
@@ -708,9 +713,11 @@ def prose_terms(text: str, emphasis: str = "") -> list[ProseTerm]:
             if after:
                 inside, end = after.group(1), after.end()
         name = name.strip(" \t\"'“”‘’「」《》[]")
+        taken.append((found, end))
+        if _SAYS_A_SENTENCE.search(name):
+            continue  # **Deprecated.**, **注意：…。**: a label or a sentence, not a term
         if not inside:
             name, inside = _glued_gloss(name)
-        taken.append((found, end))
         add(name, gloss_aliases(name, inside) if inside else [], found, "emphasis", end)
 
     for m in _PROSE_GLOSS.finditer(text):

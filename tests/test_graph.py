@@ -647,6 +647,21 @@ def test_a_slug_file_name_its_title_does_not_say_is_looked_up_not_matched():
     assert kg.find("contributing") == "note:contributing.md"
 
 
+def test_a_concept_named_as_an_identifier_is_not_matched_in_words():
+    """foam-docs' ``- `links_to`: notes that link to…`` makes a topic links_to; "a note that
+    links to it" is not it (in prose the identifier is code). A note's file name with
+    underscores (machine_learning.md) is still its name in text."""
+    notes = [
+        parse_note("# Queries\n\n## links_to\n\nNotes that link to a note.\n", "queries.md"),
+        parse_note("# machine_learning\n\nAbout it.\n", "machine_learning.md"),
+        parse_note("# Backlinks\n\nA note that links to it; machine learning too.\n", "b.md"),
+    ]
+    kg = graph.build(notes)
+    said = {v for _, v, d in kg.graph.edges(data=True) if d.get("path") == "b.md"}
+    assert kg.find("links_to").startswith("concept:")
+    assert kg.find("links_to") not in said and "note:machine_learning.md" in said
+
+
 def test_ambiguous_topic_lists_the_notes():
     kg = graph.build([note("a/Index.md"), note("b/Index.md")])
     with pytest.raises(TopicNotFound) as e:

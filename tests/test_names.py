@@ -374,3 +374,14 @@ def test_a_gloss_names_and_does_not_explain(name: str, inside: str, aliases: lis
     from kb.topicnames import gloss_aliases
 
     assert gloss_aliases(name, inside) == aliases
+
+
+def test_emphasis_that_ends_a_sentence_is_no_term() -> None:
+    """``> **Deprecated.** Configure the graph…`` (foam-docs) and ``**这很重要！**`` are labels
+    or sentences; an emphasised abbreviation (``**U.S.**``) and a name stay terms."""
+    assert prose_terms("Deprecated. Use X.", "Deprecated.") == []
+    assert prose_terms("这很重要！我们继续。", "这很重要！") == []
+    assert [t.name for t in prose_terms("The U.S. and Kernel PCA.", "U.S.\nKernel PCA")] == [
+        "U.S.",
+        "Kernel PCA",
+    ]

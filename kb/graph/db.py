@@ -34,7 +34,7 @@ from kb.graph.names import name_groups
 from kb.resolve import note_keys
 
 DB_FILE = "graph.sqlite"
-SCHEMA = 20
+SCHEMA = 21
 """Bump when what the graph holds or how names are found changes: a saved graph of another
 schema is rebuilt. 12: evidence and snippets in display text (kb.display). 14: note_keys.
 15: name_groups and note_tags (an added or deleted note recomputes only the names joined to
@@ -45,7 +45,9 @@ title heading names it with its glosses (res-block.md titled 残差块（residua
 18: and with the glosses its own section gives the title's term (``本节将介绍*批量规范化*（batch
 normalization）`` under ``# 批量规范化``). 19: evidence keeps the reference or code a sentence
 opens with (``§batch_norm中解释了…``). 20: a file name that is a slug its title does not say
-(sequence.md titled 序列模型) is looked up, not matched in text (it compared with the file name)."""
+(sequence.md titled 序列模型) is looked up, not matched in text (it compared with the file name).
+21: an emphasised sentence (``**Deprecated.**``) is no term; a concept named as an identifier
+(``links_to``) is not matched in text."""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT",

@@ -139,11 +139,15 @@ class Names:
     def matched_keys(self) -> frozenset[str]:
         """The names looked for in running text: all but those written as a common English
         word (``image``, ``feature``: :func:`kb.concepts.is_common_word`; ``GAP`` is kept),
-        which say too little where they stand to be a mention of the topic."""
+        which say too little where they stand to be a mention of the topic, and a concept's
+        names written as an identifier (``links_to``, ``batch_size``: in prose such a name is
+        code, which is not matched; its words, "links to", are not it). A note's file name
+        (``machine_learning.md``) is a way of writing its name: matched."""
         return frozenset(
             k
             for k, node in self.target.items()
-            if not is_common_word(self.display.get(node, {}).get(k, k))
+            if not is_common_word(name := self.display.get(node, {}).get(k, k))
+            and not (node.startswith("concept:") and _IDENTIFIER.fullmatch(name))
         )
 
     def resolver(self) -> CachedResolver:
@@ -366,6 +370,7 @@ def _merged(same: list[tuple[str, str]]) -> dict[str, str]:
 
 
 _SLUG = re.compile(r"[a-z0-9]+")
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+")
 
 
 def _stem(path: str) -> str:

@@ -995,9 +995,13 @@ class KnowledgeGraph:
             cost = self.hop_weight(h)
             if h.kind == SAID_WITH:
                 strength = "weak"
+                said = sum(o == h.target for _, o, *_ in self._said_with(h.source)) or 1
+                where = (
+                    f"{h.path}:{h.line}" if said == 1 else f"{said} places, as {h.path}:{h.line}"
+                )
                 weak.append(
                     f"{self.label(h.source)} and {self.label(h.target)} are only said together "
-                    f"in one sentence ({h.path}:{h.line})"
+                    f"in passing ({where}), never where either is the subject"
                 )
             elif cost > PATH_WEIGHT["mentions"]:
                 strength = "weak"
